@@ -1,0 +1,45 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+// Module boundaries (see DESIGN.md): only TensorCore links BLAS, only Media calls the
+// codec libraries, Models are pure functions of weights and tensors, Pipeline wires
+// stages together, and the executable only parses arguments and runs a graph.
+let optimise: [SwiftSetting] = [.unsafeFlags(["-Ounchecked", "-wmo"], .when(configuration: .release))]
+
+let package = Package(
+    name: "mmpipe",
+    products: [
+        .executable(name: "mmpipe", targets: ["mmpipe"]),
+        .library(name: "TensorCore", targets: ["TensorCore"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+    ],
+    targets: [
+        .systemLibrary(name: "CBLAS", pkgConfig: "openblas",
+                       providers: [.apt(["libopenblas-dev"])]),
+        .systemLibrary(name: "CPNG", pkgConfig: "libpng",
+                       providers: [.apt(["libpng-dev"])]),
+        .systemLibrary(name: "CJPEG", pkgConfig: "libjpeg",
+                       providers: [.apt(["libjpeg-dev"])]),
+        .systemLibrary(name: "CSndFile", pkgConfig: "sndfile",
+                       providers: [.apt(["libsndfile1-dev"])]),
+        .systemLibrary(name: "CFFmpeg", pkgConfig: "libavcodec libavformat libavutil libswresample libswscale",
+                       providers: [.apt(["libavcodec-dev", "libavformat-dev", "libavutil-dev",
+                                         "libswresample-dev", "libswscale-dev"])]),
+        .target(name: "TensorCore", dependencies: ["CBLAS"], swiftSettings: optimise),
+        .target(name: "Media", dependencies: ["CPNG", "CJPEG", "CSndFile", "CFFmpeg", "TensorCore"],
+                swiftSettings: optimise),
+        .target(name: "Models", dependencies: ["TensorCore"], swiftSettings: optimise),
+        .target(name: "Pipeline", dependencies: ["TensorCore", "Media", "Models"], swiftSettings: optimise),
+        .executableTarget(name: "mmpipe", dependencies: [
+            "TensorCore", "Media", "Models", "Pipeline",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
+        .executableTarget(name: "mmpipe-bench", dependencies: ["TensorCore"],
+                          path: "Sources/Bench", swiftSettings: optimise),
+        .testTarget(name: "TensorCoreTests", dependencies: ["TensorCore"],
+                    resources: [.copy("Fixtures")]),
+    ],
+    swiftLanguageModes: [.v5]
+)

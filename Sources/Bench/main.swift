@@ -1,0 +1,96 @@
+import Foundation
+import TensorCore
+
+/// `mmpipe-bench tensor`: GFLOPS of raw sgemm and of our ops on model-sized shapes.
+/// Run through `scripts/bench`, which builds it in release mode.
+
+func deterministic(_ shape: [Int], seed: UInt64) -> Tensor {
+    var state = seed &* 6364136223846793005 &+ 1442695040888963407
+    return Tensor(shape: shape) { buf in
+        for i in buf.indices {
+            state = state &* 6364136223846793005 &+ 1442695040888963407
+            buf[i] = Float(Int64(bitPattern: state >> 11) % 2001 - 1000) / 1000
+        }
+    }
+}
+
+struct Row {
+    let name: String, shape: String, seconds: Double, flops: Double, rawSameShape: Double?
+    var gflops: Double { flops / seconds / 1e9 }
+}
+
+func pad(_ s: String, _ n: Int) -> String { s.count >= n ? s : s + String(repeating: " ", count: n - s.count) }
+func fmt(_ x: Double, _ d: Int = 1) -> String { String(format: "%.\(d)f", x) }
+
+func tensorBench(repeats: Int) {
+    print("threads: \(Compute.threads)   blas: \(Compute.blasDescription)")
+    let peakShape = 2048
+    let peakSeconds = Benchmark.rawSGEMMSeconds(m: peakShape, n: peakShape, k: peakShape, repeats: repeats)
+    let peak = 2 * pow(Double(peakShape), 3) / peakSeconds / 1e9
+    print("raw cblas_sgemm \(peakShape)^3: \(fmt(peak)) GFLOPS (the reference rate for every ratio below)\n")
+
+    var rows: [Row] = []
+
+    // Linear: ViT-B/16 MLP and QKV at batch 8 (8 x 197 tokens), Whisper decoder step sizes.
+    for (name, m, inF, outF) in [("linear vit-b mlp fc1", 8 * 197, 768, 3072), ("linear vit-b mlp fc2", 8 * 197, 3072, 768),
+                                 ("linear vit-b qkv", 8 * 197, 768, 2304), ("linear whisper enc fc1", 1500, 384, 1536)] {
+        let x = deterministic([m, inF], seed: 1), w = deterministic([outF, inF], seed: 2), b = deterministic([outF], seed: 3)
+        let s = Benchmark.medianSeconds(repeats: repeats) { _ = Tensor.linear(x, weight: w, bias: b) }
+        let raw = Benchmark.rawSGEMMSeconds(m: m, n: outF, k: inF, transB: true, repeats: repeats)
+        rows.append(Row(name: name, shape: "[\(m),\(inF)]x[\(outF),\(inF)]^T", seconds: s,
+                        flops: 2.0 * Double(m * inF * outF), rawSameShape: 2.0 * Double(m * inF * outF) / raw / 1e9))
+    }
+
+    // ResNet-50 convolutions at batch 8: 3x3 of each stage, and 1x1 reductions/expansions.
+    let convs: [(String, Int, Int, Int, Int, Int)] = [
+        // name, C, O, H(=W), kernel, stride
+        ("conv 3x3 layer1", 64, 64, 56, 3, 1), ("conv 3x3 layer2", 128, 128, 28, 3, 1),
+        ("conv 3x3 layer3", 256, 256, 14, 3, 1), ("conv 3x3 layer4", 512, 512, 7, 3, 1),
+        ("conv 3x3 s2 layer2", 128, 128, 56, 3, 2),
+        ("conv 1x1 256->64", 256, 64, 56, 1, 1), ("conv 1x1 64->256", 64, 256, 56, 1, 1),
+        ("conv 1x1 512->128", 512, 128, 28, 1, 1), ("conv 1x1 1024->256", 1024, 256, 14, 1, 1),
+        ("conv 1x1 2048->512", 2048, 512, 7, 1, 1),
+    ]
+    let batch = 8
+    for (name, c, o, hw, k, stride) in convs {
+        let x = deterministic([batch, c, hw, hw], seed: 4), w = deterministic([o, c, k, k], seed: 5), b = deterministic([o], seed: 6)
+        let g = Conv2DGeometry(stride: (stride, stride), padding: (k / 2, k / 2))
+        let s = Benchmark.medianSeconds(repeats: repeats) { _ = Tensor.conv2d(x, weight: w, bias: b, g) }
+        let ho = (hw + 2 * (k / 2) - k) / stride + 1
+        let flops = 2.0 * Double(batch * o * ho * ho * c * k * k)
+        let raw = Benchmark.rawSGEMMSeconds(m: o, n: batch * ho * ho, k: c * k * k, repeats: repeats)
+        rows.append(Row(name: name, shape: "N\(batch) \(c)->\(o) \(hw)x\(hw) s\(stride)", seconds: s, flops: flops,
+                        rawSameShape: flops / raw / 1e9))
+    }
+
+    // Attention: ViT-B/16 at batch 8, 12 heads, 197 tokens, head dim 64.
+    do {
+        let (b, h, l, d) = (8, 12, 197, 64)
+        let q = deterministic([b, l, h, d], seed: 7).permuted([0, 2, 1, 3])
+        let k = deterministic([b, l, h, d], seed: 8).permuted([0, 2, 1, 3])
+        let v = deterministic([b, l, h, d], seed: 9).permuted([0, 2, 1, 3])
+        let s = Benchmark.medianSeconds(repeats: repeats) { _ = Tensor.attention(query: q, key: k, value: v) }
+        rows.append(Row(name: "attention vit-b/16", shape: "B\(b) H\(h) L\(l) D\(d)", seconds: s,
+                        flops: 4.0 * Double(b * h * l * l * d), rawSameShape: nil))
+    }
+
+    print(pad("op", 24) + pad("shape", 34) + pad("ms", 9) + pad("GFLOPS", 9) + pad("÷ peak", 9) + "÷ raw sgemm, same GEMM shape")
+    for r in rows {
+        let same = r.rawSameShape.map { "\(fmt(r.gflops / $0, 2))  (raw \(fmt($0)) GFLOPS)" } ?? "-"
+        print(pad(r.name, 24) + pad(r.shape, 34) + pad(fmt(r.seconds * 1000, 2), 9) + pad(fmt(r.gflops), 9)
+              + pad(fmt(r.gflops / peak, 2), 9) + same)
+    }
+}
+
+let args = CommandLine.arguments.dropFirst()
+let repeats = Int(ProcessInfo.processInfo.environment["BENCH_REPEATS"] ?? "") ?? 7
+switch args.first {
+case "tensor":
+    tensorBench(repeats: repeats)
+case "attention":   // profiling aid: attention only, many times
+    let q = deterministic([8, 197, 12, 64], seed: 7).permuted([0, 2, 1, 3])
+    for _ in 0..<20 { _ = Tensor.attention(query: q, key: q, value: q) }
+default:
+    FileHandle.standardError.write("usage: mmpipe-bench tensor\n".data(using: .utf8)!)
+    exit(2)
+}

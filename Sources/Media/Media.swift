@@ -1,0 +1,1 @@
+// Media: filled by later issues (see DESIGN.md for what belongs here).

@@ -1,0 +1,30 @@
+import Foundation
+
+/// Measurements the benchmark tool needs from inside TensorCore (the only module that may
+/// call BLAS).
+public enum Benchmark {
+    /// Median wall time of `repeats` runs of `body`, after one warm-up run.
+    public static func medianSeconds(repeats: Int, _ body: () -> Void) -> Double {
+        body()
+        var times: [Double] = []
+        for _ in 0..<max(repeats, 1) {
+            let t0 = DispatchTime.now().uptimeNanoseconds
+            body()
+            times.append(Double(DispatchTime.now().uptimeNanoseconds - t0) * 1e-9)
+        }
+        times.sort()
+        return times[times.count / 2]
+    }
+
+    /// Median seconds of one raw `cblas_sgemm` of `[m, k] x op([k, n])` on fresh buffers.
+    public static func rawSGEMMSeconds(m: Int, n: Int, k: Int, transB: Bool = false, repeats: Int = 7) -> Double {
+        _ = Compute.threads
+        let a = Tensor(repeating: 0.5, shape: [m, k])
+        let b = Tensor(repeating: 0.25, shape: transB ? [n, k] : [k, n])
+        let c = Tensor(uninitializedShape: [m, n])
+        return medianSeconds(repeats: repeats) {
+            BLAS.sgemm(transA: false, transB: transB, m: m, n: n, k: k, a: a.pointer, lda: k,
+                       b: b.pointer, ldb: transB ? k : n, c: c.outputPointer, ldc: n)
+        }
+    }
+}

@@ -1,0 +1,132 @@
+/// Scaled dot-product attention and the key/value cache for incremental decoding.
+extension Tensor {
+    /// `softmax(scale * q k^T + mask) v` per batch and head.
+    ///
+    /// q `[B, H, Lq, D]`, k `[B, H, Lk, D]`, v `[B, H, Lk, Dv]` (any strides with a unit
+    /// inner stride are used without copying, e.g. heads split from `[B, L, H, D]` by a
+    /// permute). `causal` is bottom-right aligned: query `i` sees keys `j <= i + Lk - Lq`,
+    /// so a single query after a KV cache sees every key. `keyMask` `[B, Lk]`: 0 hides a key.
+    /// Returns `[B, H, Lq, Dv]`.
+    public static func attention(query q: Tensor, key k: Tensor, value v: Tensor,
+                                 scale: Float? = nil, causal: Bool = false, keyMask: Tensor? = nil) -> Tensor {
+        precondition(q.rank == 4 && k.rank == 4 && v.rank == 4, "attention: q, k, v must be 4-D")
+        let b = q.shape[0], h = q.shape[1], lq = q.shape[2], d = q.shape[3]
+        let lk = k.shape[2], dv = v.shape[3]
+        precondition(k.shape == [b, h, lk, d] && v.shape[0] == b && v.shape[1] == h && v.shape[2] == lk,
+                     "attention: q \(q.shape), k \(k.shape), v \(v.shape) disagree")
+        precondition(!causal || lk >= lq, "attention: causal needs at least as many keys as queries")
+        let mask = keyMask.map { m -> Tensor in
+            precondition(m.shape == [b, lk], "attention: key mask \(m.shape), expected [\(b), \(lk)]")
+            return m.contiguous()
+        }
+        _ = Compute.threads
+        let s = scale ?? 1 / Float(d).squareRoot()
+        // Unit inner stride lets each head's matrix go to BLAS as a (transposed) view.
+        let qq = q.strides[3] == 1 || d == 1 ? q : q.contiguous()
+        let kk = k.strides[3] == 1 || d == 1 ? k : k.contiguous()
+        let vv = v.strides[3] == 1 || dv == 1 ? v : v.contiguous()
+        let out = Tensor(uninitializedShape: [b, h, lq, dv])
+        let scores = UnsafeMutablePointer<Float>.allocate(capacity: max(lq * lk, 1))
+        defer { scores.deallocate() }
+        withExtendedLifetime((qq, kk, vv, mask)) {
+            for bi in 0..<b {
+                let maskRow = mask.map { $0.pointer + bi * lk }
+                for hi in 0..<h {
+                    let qp = qq.pointer + bi * qq.strides[0] + hi * qq.strides[1]
+                    let kp = kk.pointer + bi * kk.strides[0] + hi * kk.strides[1]
+                    let vp = vv.pointer + bi * vv.strides[0] + hi * vv.strides[1]
+                    BLAS.sgemm(transA: false, transB: true, m: lq, n: lk, k: d, alpha: s,
+                               a: qp, lda: lq == 1 ? d : qq.strides[2], b: kp, ldb: lk == 1 ? d : kk.strides[2],
+                               c: scores, ldc: lk)
+                    normaliseScores(scores, lq: lq, lk: lk, causal: causal, mask: maskRow)
+                    BLAS.sgemm(transA: false, transB: false, m: lq, n: dv, k: lk,
+                               a: scores, lda: lk, b: vp, ldb: lk == 1 ? dv : vv.strides[2],
+                               c: out.outputPointer + (bi * h + hi) * lq * dv, ldc: dv)
+                }
+            }
+        }
+        return out
+    }
+
+    /// Row softmax of `[lq, lk]` scores in place, with causal and key masks (masked
+    /// entries become exactly 0).
+    static func normaliseScores(_ scores: UnsafeMutablePointer<Float>, lq: Int, lk: Int,
+                                causal: Bool, mask: UnsafePointer<Float>?) {
+        // One thread: BLAS worker threads are still spinning between the two products, and
+        // a second pool competing with them for the two cores measured slower.
+        for i in 0..<lq {
+            let row = scores + i * lk
+            let visible = causal ? Swift.min(lk, i + lk - lq + 1) : lk
+            if let mask {
+                var m = -Float.infinity
+                for j in 0..<visible where mask[j] != 0 { m = Swift.max(m, row[j]) }
+                if m == -Float.infinity {   // every key hidden: attend to nothing
+                    row.initialize(repeating: 0, count: lk)
+                    continue
+                }
+                VectorMath.map(row, row, visible) { VectorMath.exp($0 - m) }
+                var total: Float = 0
+                for j in 0..<visible { row[j] = mask[j] != 0 ? row[j] : 0; total += row[j] }
+                let inv = total > 0 ? 1 / total : 0
+                VectorMath.map(row, row, visible) { $0 * inv }
+            } else {
+                softmaxRow(row, row, visible)
+            }
+            if visible < lk { (row + visible).initialize(repeating: 0, count: lk - visible) }
+        }
+    }
+}
+
+/// Preallocated keys and values of past positions, `[B, H, capacity, D]` each, for
+/// decoding one token at a time without re-running the prefix.
+public final class KVCache: @unchecked Sendable {
+    public let batch: Int, heads: Int, capacity: Int, headDim: Int
+    public private(set) var length = 0
+    private var keys: Tensor
+    private var values: Tensor
+
+    public init(batch: Int, heads: Int, capacity: Int, headDim: Int) {
+        self.batch = batch; self.heads = heads; self.capacity = capacity; self.headDim = headDim
+        keys = Tensor(uninitializedShape: [batch, heads, capacity, headDim])
+        values = Tensor(uninitializedShape: [batch, heads, capacity, headDim])
+    }
+
+    /// Appends `T` new positions: k and v `[B, H, T, D]`.
+    public func append(key k: Tensor, value v: Tensor) {
+        let t = k.shape[2]
+        precondition(k.shape == [batch, heads, t, headDim] && v.shape == k.shape,
+                     "KVCache.append: \(k.shape) / \(v.shape) for cache [\(batch), \(heads), \(capacity), \(headDim)]")
+        precondition(length + t <= capacity, "KVCache full: \(length) + \(t) > \(capacity)")
+        for (src, dst) in [(k, keys), (v, values)] {
+            let c = src.contiguous()
+            for bh in 0..<(batch * heads) {
+                (dst.outputPointer + (bh * capacity + length) * headDim)
+                    .update(from: c.pointer + bh * t * headDim, count: t * headDim)
+            }
+        }
+        length += t
+    }
+
+    /// Views `[B, H, length, D]` of everything appended so far.
+    public var key: Tensor { keys.slice(axis: 2, 0..<length) }
+    public var value: Tensor { values.slice(axis: 2, 0..<length) }
+
+    /// Keeps batch rows in the order `indices` (beam search re-ranking); an index may repeat.
+    public func reorder(_ indices: [Int]) {
+        precondition(indices.count == batch && indices.allSatisfy { $0 >= 0 && $0 < batch }, "KVCache.reorder: bad indices")
+        let per = heads * capacity * headDim
+        for which in 0..<2 {
+            let old = which == 0 ? keys : values
+            let new = Tensor(uninitializedShape: old.shape)
+            for (dst, src) in indices.enumerated() {
+                for hd in 0..<heads {
+                    let o = hd * capacity * headDim
+                    (new.outputPointer + dst * per + o).update(from: old.pointer + src * per + o, count: length * headDim)
+                }
+            }
+            if which == 0 { keys = new } else { values = new }
+        }
+    }
+
+    public func reset() { length = 0 }
+}

@@ -1,0 +1,63 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import Foundation
+
+/// Every system call of TensorCore lives in this file.
+enum FileSystem {
+    /// A read-only view of a whole file, mapped copy-on-write (pages written by a caller
+    /// stay private to the process and never reach the file).
+    final class Mapping: @unchecked Sendable {
+        let base: UnsafeMutableRawPointer?
+        let size: Int
+
+        init(path: String) throws {
+            let fd = open(path, O_RDONLY | O_CLOEXEC)
+            guard fd >= 0 else { throw WeightFileError(path: path, FileSystem.errnoText("cannot open")) }
+            defer { close(fd) }
+            var st = stat()
+            guard fstat(fd, &st) == 0 else { throw WeightFileError(path: path, FileSystem.errnoText("cannot stat")) }
+            guard (st.st_mode & S_IFMT) == S_IFREG else { throw WeightFileError(path: path, "not a regular file") }
+            size = Int(st.st_size)
+            if size == 0 { base = nil; return }
+            let p = mmap(nil, size, PROT_READ | PROT_WRITE, MAP_PRIVATE, fd, 0)
+            guard let p, p != MAP_FAILED else { throw WeightFileError(path: path, FileSystem.errnoText("cannot map")) }
+            base = p
+        }
+
+        deinit { if let base { munmap(base, size) } }
+    }
+
+    static func errnoText(_ what: String) -> String {
+        "\(what): \(String(cString: strerror(errno)))"
+    }
+
+    /// Writes `body`'s output to a temporary file next to `url` and renames it over `url`
+    /// once complete, so readers see the old file or the new one, never half of one.
+    static func atomicWrite(to url: URL, _ body: (FileHandle) throws -> Void) throws {
+        let dir = url.deletingLastPathComponent()
+        let tmp = dir.appendingPathComponent(".\(url.lastPathComponent).tmp-\(getpid())-\(UInt32.random(in: 0 ... .max))")
+        guard FileManager.default.createFile(atPath: tmp.path, contents: nil) else {
+            throw WeightFileError(path: url.path, "cannot create a temporary file in \(dir.path)")
+        }
+        do {
+            let handle = try FileHandle(forWritingTo: tmp)
+            defer { try? handle.close() }
+            try body(handle)
+            try handle.synchronize()
+        } catch {
+            unlink(tmp.path)
+            if let e = error as? WeightFileError { throw e }
+            throw WeightFileError(path: url.path, "write failed: \(error.localizedDescription)")
+        }
+        guard rename(tmp.path, url.path) == 0 else {
+            let text = errnoText("cannot rename into place")
+            unlink(tmp.path)
+            throw WeightFileError(path: url.path, text)
+        }
+    }
+}
