@@ -11,7 +11,7 @@ struct MMPipe: ParsableCommand {
         discussion: """
             mmpipe transcribes audio, classifies images by free-text labels and extracts \
             image features, with no Python at run time. Subcommands appear here as they \
-            are built; `mmpipe --version` prints the version and the compute set-up.
+            are built. MMPIPE_THREADS=N limits the compute threads (default: all cores).
             """,
         version: "mmpipe \(version)",
         subcommands: []
