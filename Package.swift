@@ -36,10 +36,16 @@ let package = Package(
             "TensorCore", "Media", "Models", "Pipeline",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
-        .executableTarget(name: "mmpipe-bench", dependencies: ["TensorCore"],
+        .executableTarget(name: "mmpipe-bench", dependencies: ["TensorCore", "Media"],
                           path: "Sources/Bench", swiftSettings: optimise),
+        // Decoder fuzz targets: a replay tool normally, libFuzzer targets via scripts/fuzz.
+        .executableTarget(name: "mmpipe-fuzz", dependencies: ["Media"], path: "Sources/FuzzMedia"),
         .testTarget(name: "TensorCoreTests", dependencies: ["TensorCore"],
                     resources: [.copy("Fixtures")]),
+        .testTarget(name: "MediaTests", dependencies: ["Media", "TensorCore"],
+                    resources: [.copy("Fixtures")]),
+        // End-to-end: runs the built `mmpipe` binary on the files in Samples/.
+        .testTarget(name: "CLITests", dependencies: ["mmpipe"]),
     ],
     swiftLanguageModes: [.v5]
 )

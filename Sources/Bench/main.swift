@@ -90,7 +90,9 @@ case "tensor":
 case "attention":   // profiling aid: attention only, many times
     let q = deterministic([8, 197, 12, 64], seed: 7).permuted([0, 2, 1, 3])
     for _ in 0..<20 { _ = Tensor.attention(query: q, key: q, value: q) }
+case "media":
+    MediaBench.run(Array(args.dropFirst()))
 default:
-    FileHandle.standardError.write("usage: mmpipe-bench tensor\n".data(using: .utf8)!)
+    FileHandle.standardError.write("usage: mmpipe-bench tensor | media DIR AUDIO...\n".data(using: .utf8)!)
     exit(2)
 }

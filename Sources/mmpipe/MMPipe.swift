@@ -1,7 +1,7 @@
 import ArgumentParser
+import Foundation
 import TensorCore
 
-@main
 struct MMPipe: ParsableCommand {
     static let version = "0.1.0"
 
@@ -14,7 +14,7 @@ struct MMPipe: ParsableCommand {
             are built. MMPIPE_THREADS=N limits the compute threads (default: all cores).
             """,
         version: "mmpipe \(version)",
-        subcommands: []
+        subcommands: [Probe.self]
     )
 
     @Flag(name: .long, help: "Print the compute set-up (threads, BLAS kernels) and exit.")
@@ -27,5 +27,26 @@ struct MMPipe: ParsableCommand {
             return
         }
         print(MMPipe.helpMessage())
+    }
+}
+
+/// Exit codes: 0 all done, 1 some inputs failed (each said on stderr), 2 usage errors,
+/// 130 interrupted.
+@main
+enum Main {
+    static func main() {
+        do {
+            var command = try MMPipe.parseAsRoot()
+            try command.run()
+        } catch {
+            let code = MMPipe.exitCode(for: error)
+            let message = MMPipe.fullMessage(for: error)
+            if code == .success {
+                if !message.isEmpty { print(message) }
+                exit(0)
+            }
+            if !message.isEmpty { FileHandle.standardError.write(Data((message + "\n").utf8)) }
+            exit(code == .validationFailure ? 2 : code.rawValue)
+        }
     }
 }
