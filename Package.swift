@@ -44,6 +44,7 @@ let package = Package(
                     resources: [.copy("Fixtures")]),
         .testTarget(name: "MediaTests", dependencies: ["Media", "TensorCore"],
                     resources: [.copy("Fixtures")]),
+        .testTarget(name: "PipelineTests", dependencies: ["Pipeline"]),
         // End-to-end: runs the built `mmpipe` binary on the files in Samples/.
         .testTarget(name: "CLITests", dependencies: ["mmpipe"]),
     ],

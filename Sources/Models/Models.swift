@@ -1,1 +1,0 @@
-// Models: filled by later issues (see DESIGN.md for what belongs here).

@@ -1,0 +1,148 @@
+import Foundation
+
+/// A results file of one JSON object per line, written so that nothing is lost:
+/// lines go to a hidden temporary file beside the target (`.NAME.partial`), flushed to
+/// disk every second, and the temporary file is renamed over the target when the job ends
+/// or is interrupted. Each record names its input with `path`, `size` and `mtime`, which is
+/// how a later run over the same inputs skips what is done (resume). Records with an
+/// `error` key are not kept on resume: failed inputs are tried again.
+///
+/// - Important: a run killed outright (SIGKILL, power loss) leaves the `.partial` file; the
+///   next run reads its complete lines too, so at most the last second of work is redone.
+public final class JSONLinesOutput: @unchecked Sendable {
+    public let url: URL
+    let partialURL: URL
+    private var handle: FileHandle
+    private var done: Set<ResumeKey> = []
+    private let lock = NSLock()
+    private var buffer = Data()
+    private var lastFlush = DispatchTime.now().uptimeNanoseconds
+    public private(set) var resumedCount = 0
+
+    /// Modification times are compared in whole milliseconds: a Double does not always
+    /// survive a JSON round trip bit for bit.
+    struct ResumeKey: Hashable {
+        let path: String, size: Int64, mtimeMillis: Int64
+        init(path: String, size: Int64, mtime: Double) {
+            self.path = path
+            self.size = size
+            mtimeMillis = Int64((mtime * 1000).rounded())
+        }
+    }
+
+    /// Opens `url` for a job. Unless `overwrite`, results already in `url` (and in a
+    /// leftover `.partial`) are kept and their inputs will be skipped.
+    public init(url: URL, overwrite: Bool) throws {
+        self.url = url
+        partialURL = url.deletingLastPathComponent().appendingPathComponent(".\(url.lastPathComponent).partial")
+        let fm = FileManager.default
+        var kept = Data()
+        if !overwrite {
+            var seen = Set<ResumeKey>()
+            for source in [url, partialURL] where fm.fileExists(atPath: source.path) {
+                guard let data = fm.contents(atPath: source.path) else {
+                    throw ItemFailure(path: source.path, reason: "cannot read the existing results file")
+                }
+                for line in data.split(separator: UInt8(ascii: "\n")) {
+                    guard let obj = try? JSONSerialization.jsonObject(with: Data(line)) as? [String: Any],
+                          obj["error"] == nil, let key = JSONLinesOutput.key(of: obj), !seen.contains(key) else { continue }
+                    seen.insert(key)
+                    kept.append(Data(line))
+                    kept.append(UInt8(ascii: "\n"))
+                }
+            }
+            done = seen
+            resumedCount = seen.count
+        }
+        let dir = url.deletingLastPathComponent()
+        if !fm.fileExists(atPath: dir.path) {
+            try fm.createDirectory(at: dir, withIntermediateDirectories: true)
+        }
+        let tmp = dir.appendingPathComponent(".\(url.lastPathComponent).partial.\(getpid())")
+        guard fm.createFile(atPath: tmp.path, contents: kept) else {
+            throw ItemFailure(path: url.path, reason: "cannot create a file in \(dir.path)")
+        }
+        // The leftover partial's complete lines are in `kept`: it is replaced atomically.
+        guard rename(tmp.path, partialURL.path) == 0 else {
+            throw ItemFailure(path: url.path, reason: "cannot write \(partialURL.path): \(String(cString: strerror(errno)))")
+        }
+        handle = try FileHandle(forWritingTo: partialURL)
+        try handle.seekToEnd()
+    }
+
+    static func key(of obj: [String: Any]) -> ResumeKey? {
+        guard let path = obj["path"] as? String, let size = (obj["size"] as? NSNumber)?.int64Value,
+              let mtime = (obj["mtime"] as? NSNumber)?.doubleValue else { return nil }
+        return ResumeKey(path: path, size: size, mtime: mtime)
+    }
+
+    /// True when a previous run already has a result for this exact input.
+    public func isDone(_ item: SourceItem) -> Bool {
+        lock.lock(); defer { lock.unlock() }
+        return done.contains(ResumeKey(path: item.path, size: item.size, mtime: item.mtime))
+    }
+
+    /// The fields every record carries so resume can match it to its input.
+    public static func sourceFields(_ item: SourceItem) -> [String: Any] {
+        ["path": item.path, "size": item.size, "mtime": item.mtime]
+    }
+
+    /// Appends one record (a JSON object).
+    public func append(_ record: [String: Any]) throws {
+        let data = try JSONSerialization.data(withJSONObject: record, options: [.sortedKeys, .withoutEscapingSlashes])
+        lock.lock(); defer { lock.unlock() }
+        buffer.append(data)
+        buffer.append(UInt8(ascii: "\n"))
+        let now = DispatchTime.now().uptimeNanoseconds
+        if now - lastFlush > 1_000_000_000 || buffer.count > 1 << 20 {
+            try flushLocked()
+            lastFlush = now
+        }
+    }
+
+    private func flushLocked() throws {
+        if buffer.isEmpty { return }
+        try handle.write(contentsOf: buffer)
+        try handle.synchronize()
+        buffer.removeAll(keepingCapacity: true)
+    }
+
+    /// Flushes and renames the partial file over the target. Call once, at the end (also
+    /// after an interruption).
+    public func commit() throws {
+        lock.lock(); defer { lock.unlock() }
+        try flushLocked()
+        try handle.close()
+        guard rename(partialURL.path, url.path) == 0 else {
+            throw ItemFailure(path: url.path, reason: "cannot rename results into place: \(String(cString: strerror(errno)))")
+        }
+    }
+}
+
+/// SIGINT / SIGTERM stop a job gracefully: the first one cancels (the source stops, items in
+/// flight finish, outputs are committed), a second one exits at once with status 130.
+public enum Interrupts {
+    nonisolated(unsafe) private static var sources: [DispatchSourceSignal] = []
+    nonisolated(unsafe) private static var count = 0
+    private static let lock = NSLock()
+
+    public static func cancel(_ job: Job, onFirst: @escaping @Sendable () -> Void = {}) {
+        lock.lock(); defer { lock.unlock() }
+        for sig in [SIGINT, SIGTERM] {
+            signal(sig, SIG_IGN)
+            let s = DispatchSource.makeSignalSource(signal: sig, queue: .global())
+            s.setEventHandler {
+                lock.lock()
+                count += 1
+                let n = count
+                lock.unlock()
+                if n > 1 { exit(130) }
+                job.progress.warn("interrupted: finishing the items in flight and saving results (press Ctrl-C again to quit at once)")
+                job.cancel()
+                onFirst()
+            }
+            s.resume()
+            sources.append(s)
+        }
+    }
+}

@@ -1,0 +1,390 @@
+import Foundation
+import Media
+import TensorCore
+
+/// One input of a job as the source found it. `path + size + mtime` identify it for resume.
+public struct SourceItem: Sendable, Hashable, Codable {
+    public let path: String
+    public let size: Int64
+    /// Modification time, seconds since 1970 (sub-second precision kept).
+    public let mtime: Double
+
+    public init(path: String, size: Int64, mtime: Double) {
+        self.path = path
+        self.size = size
+        self.mtime = mtime
+    }
+
+    /// Reads size and modification time; nil when the path cannot be stat'ed.
+    public static func stat(_ path: String) -> SourceItem? {
+        guard let a = try? FileManager.default.attributesOfItem(atPath: path) else { return nil }
+        let size = (a[.size] as? NSNumber)?.int64Value ?? 0
+        let mtime = (a[.modificationDate] as? Date)?.timeIntervalSince1970 ?? 0
+        return SourceItem(path: path, size: size, mtime: mtime)
+    }
+}
+
+/// Why one item failed, as one line: `path: reason`.
+public struct ItemFailure: Error, Sendable, Equatable, CustomStringConvertible {
+    public let path: String
+    public let reason: String
+
+    public init(path: String, reason: String) {
+        self.path = path
+        self.reason = reason.split(whereSeparator: \.isNewline).joined(separator: " ")
+    }
+
+    /// Wraps any error thrown while processing `path` (errors that already name the file
+    /// keep only their reason, so the path is not said twice).
+    public init(path: String, error: Error) {
+        switch error {
+        case let e as ItemFailure: self = e
+        case let e as MediaError: self.init(path: path, reason: e.reason)
+        case let e as WeightFileError: self.init(path: path, reason: e.description)
+        default: self.init(path: path, reason: String(describing: error))
+        }
+    }
+
+    public var description: String { "\(path): \(reason)" }
+}
+
+/// An item on its way through the graph: its place in input order, where it came from,
+/// and the value so far or the failure that stopped it.
+public struct Envelope<T: Sendable>: Sendable {
+    public let seq: Int
+    public let source: SourceItem
+    public let value: Result<T, ItemFailure>
+}
+
+/// What the job did, for the final summary line.
+public struct JobSummary: Sendable {
+    public var done = 0
+    public var failed = 0
+    public var skipped = 0
+    public var seconds = 0.0
+    public var cancelled = false
+    /// (stage name, workers, share of wall time its workers were busy, 0...1).
+    public var utilisation: [(name: String, workers: Int, busy: Double)] = []
+    public var peakRSSMegabytes: Double = 0
+
+    public var line: String {
+        var s = "\(done) done, \(skipped) skipped, \(failed) failed in \(String(format: "%.2f", seconds)) s"
+        if seconds > 0 && done + failed > 0 {
+            s += String(format: " (%.1f items/s)", Double(done + failed) / seconds)
+        }
+        if cancelled { s += "; interrupted (run again to resume)" }
+        return s
+    }
+
+    public var utilisationLine: String {
+        "stages busy: " + utilisation.map { "\($0.name) \(Int(($0.busy * 100).rounded()))% x\($0.workers)" }.joined(separator: ", ")
+            + String(format: "; peak RSS %.0f MB", peakRSSMegabytes)
+    }
+}
+
+/// Counters one stage's workers add to.
+final class StageStats: @unchecked Sendable {
+    let name: String
+    let workers: Int
+    private let lock = NSLock()
+    private var busyNanos: UInt64 = 0
+
+    init(name: String, workers: Int) {
+        self.name = name
+        self.workers = workers
+    }
+
+    func addBusy(_ ns: UInt64) {
+        lock.lock(); busyNanos &+= ns; lock.unlock()
+    }
+
+    var busySeconds: Double {
+        lock.lock(); defer { lock.unlock() }
+        return Double(busyNanos) * 1e-9
+    }
+}
+
+/// A running stage graph: a source thread, worker threads per stage, bounded queues between
+/// them, and an in-flight window that bounds the items between source and sink (so memory
+/// does not grow with the number of inputs, and the ordered sink's reorder buffer is bounded).
+///
+/// - Important: stages run on plain threads, not the Swift concurrency pool: decoders and
+///   BLAS block, and a blocked cooperative pool would stall everything.
+public final class Job: @unchecked Sendable {
+    let window: Window
+    let windowSize: Int
+    private let lock = NSLock()
+    private var isCancelled = false
+    private var stats: [StageStats] = []
+    private let group = DispatchGroup()
+    let startTime = DispatchTime.now().uptimeNanoseconds
+    public let progress: Progress
+
+    // Source counters (read by the progress line).
+    private var found = 0
+    private var skippedCount = 0
+    private var enumerationFinished = false
+
+    public init(window: Int = 64, progress: Progress = Progress(mode: .quiet)) {
+        precondition(window > 0, "window must be positive")
+        self.window = Window(window)
+        self.windowSize = window
+        self.progress = progress
+    }
+
+    /// Stops the source; items already in flight finish (or fail) and reach the sink.
+    public func cancel() {
+        lock.lock()
+        isCancelled = true
+        lock.unlock()
+    }
+
+    public var cancelled: Bool {
+        lock.lock(); defer { lock.unlock() }
+        return isCancelled
+    }
+
+    func register(_ name: String, workers: Int) -> StageStats {
+        let s = StageStats(name: name, workers: workers)
+        lock.lock(); stats.append(s); lock.unlock()
+        return s
+    }
+
+    /// Starts `body` on a new thread that the job waits for at the end.
+    func spawn(_ name: String, _ body: @escaping @Sendable () -> Void) {
+        group.enter()
+        let t = Thread { [group] in
+            body()
+            group.leave()
+        }
+        t.name = name
+        t.stackSize = 8 << 20
+        t.start()
+    }
+
+    var sourceCounts: (found: Int, skipped: Int, finished: Bool) {
+        lock.lock(); defer { lock.unlock() }
+        return (found, skippedCount, enumerationFinished)
+    }
+
+    /// The source: walks `inputs` lazily on its own thread. Items for which `skip` says yes
+    /// (already done, for resume) are counted and not processed. Missing paths become
+    /// failure records; empty directories a warning.
+    public func source(_ inputs: InputPaths, skip: @escaping @Sendable (SourceItem) -> Bool = { _ in false }) -> Flow<SourceItem> {
+        let out = BoundedQueue<Envelope<SourceItem>>(capacity: 16)
+        let stats = register("enumerate", workers: 1)
+        spawn("mmpipe.source") { [self] in
+            var seq = 0
+            var iterator = inputs.makeIterator()
+            while !cancelled {
+                let t0 = DispatchTime.now().uptimeNanoseconds
+                guard let entry = iterator.next() else { break }
+                stats.addBusy(DispatchTime.now().uptimeNanoseconds - t0)
+                let envelope: Envelope<SourceItem>
+                switch entry {
+                case .emptyDirectory(let p):
+                    progress.warn("\(p): directory holds no files this command reads")
+                    continue
+                case .missing(let p):
+                    envelope = Envelope(seq: seq, source: SourceItem(path: p, size: 0, mtime: 0),
+                                        value: .failure(ItemFailure(path: p, reason: "no such file or directory")))
+                case .file(let p):
+                    let item = SourceItem.stat(p) ?? SourceItem(path: p, size: 0, mtime: 0)
+                    if skip(item) {
+                        lock.lock(); skippedCount += 1; lock.unlock()
+                        continue
+                    }
+                    envelope = Envelope(seq: seq, source: item, value: .success(item))
+                }
+                guard window.acquire() else { break }
+                lock.lock(); found += 1; lock.unlock()
+                seq += 1
+                if !out.put(envelope) { break }
+            }
+            lock.lock(); enumerationFinished = true; lock.unlock()
+            out.close()
+        }
+        return Flow(job: self, queue: out)
+    }
+
+    /// A source over values already in memory (tests, `--text` inputs).
+    public func source<T: Sendable>(values: [(SourceItem, T)]) -> Flow<T> {
+        let out = BoundedQueue<Envelope<T>>(capacity: 16)
+        spawn("mmpipe.source") { [self] in
+            for (seq, (item, value)) in values.enumerated() {
+                if cancelled || !window.acquire() { break }
+                lock.lock(); found += 1; lock.unlock()
+                if !out.put(Envelope(seq: seq, source: item, value: .success(value))) { break }
+            }
+            lock.lock(); enumerationFinished = true; lock.unlock()
+            out.close()
+        }
+        return Flow(job: self, queue: out)
+    }
+
+    /// Waits for every thread, then fills in the timing and utilisation of the summary.
+    func finish(_ summary: inout JobSummary) {
+        group.wait()
+        let wall = Double(DispatchTime.now().uptimeNanoseconds - startTime) * 1e-9
+        summary.seconds = wall
+        summary.skipped = sourceCounts.skipped
+        summary.cancelled = cancelled
+        lock.lock()
+        summary.utilisation = stats.map { ($0.name, $0.workers, wall > 0 ? min(1, $0.busySeconds / (wall * Double($0.workers))) : 0) }
+        lock.unlock()
+        summary.peakRSSMegabytes = ResourceUsage.peakRSSMegabytes
+    }
+}
+
+/// The items coming out of one stage, typed; `then` adds the next stage.
+public struct Flow<T: Sendable>: Sendable {
+    let job: Job
+    let queue: BoundedQueue<Envelope<T>>
+
+    /// Adds a stage of `workers` threads. Failed items pass through untouched.
+    public func then<S: Stage>(_ stage: S, workers: Int = 1) -> Flow<S.Output> where S.Input == T {
+        map(stage.name, workers: workers) { try stage.process($0, item: $1) }
+    }
+
+    /// Adds a stage given by a closure.
+    public func map<U: Sendable>(_ name: String, workers: Int = 1,
+                                 _ body: @escaping @Sendable (T, SourceItem) throws -> U) -> Flow<U> {
+        precondition(workers > 0, "a stage needs at least one worker")
+        let out = BoundedQueue<Envelope<U>>(capacity: max(2, 2 * workers))
+        let stats = job.register(name, workers: workers)
+        let remaining = Countdown(workers) { out.close() }
+        for w in 0..<workers {
+            job.spawn("mmpipe.\(name).\(w)") { [queue] in
+                while let e = queue.take() {
+                    let result: Result<U, ItemFailure>
+                    switch e.value {
+                    case .failure(let f): result = .failure(f)
+                    case .success(let v):
+                        let t0 = DispatchTime.now().uptimeNanoseconds
+                        do { result = .success(try body(v, e.source)) } catch {
+                            result = .failure(ItemFailure(path: e.source.path, error: error))
+                        }
+                        stats.addBusy(DispatchTime.now().uptimeNanoseconds - t0)
+                    }
+                    out.put(Envelope(seq: e.seq, source: e.source, value: result))
+                }
+                remaining.done()
+            }
+        }
+        return Flow<U>(job: job, queue: out)
+    }
+
+    /// Adds a batching stage: it collects up to `stage.maxBatch` successful items, or as many
+    /// as arrive within `stage.maxWait` seconds of the first, and processes them together.
+    public func batch<S: BatchStage>(_ stage: S) -> Flow<S.Output> where S.Input == T {
+        let out = BoundedQueue<Envelope<S.Output>>(capacity: max(2, 2 * stage.maxBatch))
+        let stats = job.register(stage.name, workers: 1)
+        job.spawn("mmpipe.\(stage.name)") { [queue] in
+            var pending: [(value: T, seq: Int, source: SourceItem)] = []
+            var firstArrival: UInt64 = 0
+            func flush() {
+                guard !pending.isEmpty else { return }
+                let t0 = DispatchTime.now().uptimeNanoseconds
+                let results = stage.process(pending.map(\.value), items: pending.map(\.source))
+                stats.addBusy(DispatchTime.now().uptimeNanoseconds - t0)
+                for (i, p) in pending.enumerated() {
+                    let r: Result<S.Output, ItemFailure>
+                    if i < results.count {
+                        r = results[i].mapError { ItemFailure(path: p.source.path, error: $0) }
+                    } else {
+                        r = .failure(ItemFailure(path: p.source.path, reason: "\(stage.name) returned no result"))
+                    }
+                    out.put(Envelope(seq: p.seq, source: p.source, value: r))
+                }
+                pending.removeAll(keepingCapacity: true)
+            }
+            while true {
+                // Wait for the next item, but not past the batch deadline.
+                let e: Envelope<T>?
+                if pending.isEmpty {
+                    e = queue.take()
+                } else {
+                    let deadline = firstArrival + UInt64(stage.maxWait * 1e9)
+                    e = queue.take(until: deadline)
+                    if e == nil && !queue.isClosedAndEmpty { flush(); continue }
+                }
+                guard let e else { break }
+                switch e.value {
+                case .failure(let f): out.put(Envelope(seq: e.seq, source: e.source, value: .failure(f)))
+                case .success(let v):
+                    if pending.isEmpty { firstArrival = DispatchTime.now().uptimeNanoseconds }
+                    pending.append((v, e.seq, e.source))
+                    if pending.count >= stage.maxBatch { flush() }
+                }
+            }
+            flush()
+            out.close()
+        }
+        return Flow<S.Output>(job: job, queue: out)
+    }
+
+    /// Consumes the results on the calling thread, in input order when `ordered` (items that
+    /// finish early wait in a buffer bounded by the job's window), and waits for the job.
+    public func sink(ordered: Bool = true, _ body: (Envelope<T>) -> Void) -> JobSummary {
+        var summary = JobSummary()
+        var buffer: [Int: Envelope<T>] = [:]
+        var next = 0
+        let progress = job.progress
+        func deliver(_ e: Envelope<T>) {
+            body(e)
+            if case .failure(let f) = e.value {
+                summary.failed += 1
+                progress.failed(f)
+            } else {
+                summary.done += 1
+            }
+            progress.update(done: summary.done, failed: summary.failed, job: job)
+            job.window.release()
+        }
+        while let e = queue.take() {
+            if !ordered { deliver(e); continue }
+            buffer[e.seq] = e
+            while let ready = buffer.removeValue(forKey: next) {
+                deliver(ready)
+                next += 1
+            }
+        }
+        // Whatever is left (gaps can only come from a cancelled source) in order.
+        for seq in buffer.keys.sorted() { deliver(buffer[seq]!) }
+        job.finish(&summary)
+        progress.finish(summary)
+        return summary
+    }
+}
+
+/// Runs `action` when `done()` has been called `n` times.
+final class Countdown: @unchecked Sendable {
+    private var n: Int
+    private let lock = NSLock()
+    private let action: () -> Void
+    init(_ n: Int, _ action: @escaping () -> Void) { self.n = n; self.action = action }
+    func done() {
+        lock.lock(); n -= 1; let fire = n == 0; lock.unlock()
+        if fire { action() }
+    }
+}
+
+/// One stage of a graph: a function of one item, run on `workers` threads.
+public protocol Stage: Sendable {
+    associatedtype Input: Sendable
+    associatedtype Output: Sendable
+    var name: String { get }
+    func process(_ input: Input, item: SourceItem) throws -> Output
+}
+
+/// A stage that works on several items at once (encoders: one forward pass per batch).
+public protocol BatchStage: Sendable {
+    associatedtype Input: Sendable
+    associatedtype Output: Sendable
+    var name: String { get }
+    var maxBatch: Int { get }
+    /// Seconds to wait for more items after the first of a batch arrives.
+    var maxWait: Double { get }
+    /// One result per input, in order.
+    func process(_ batch: [Input], items: [SourceItem]) -> [Result<Output, Error>]
+}

@@ -1,0 +1,105 @@
+import Foundation
+
+/// Progress on stderr: a one-line bar redrawn in place on a terminal, a plain line every few
+/// seconds otherwise, or nothing (`--quiet`). Failures are always printed, one line each.
+public final class Progress: @unchecked Sendable {
+    public enum Mode: Sendable { case terminal, lines, quiet }
+
+    public let mode: Mode
+    private let lock = NSLock()
+    private var lastDraw = DispatchTime.now().uptimeNanoseconds
+    private var barShown = false
+    private let interval: UInt64
+    private let write: @Sendable (String) -> Void
+    private var lastDone = 0, lastFailed = 0
+
+    public init(mode: Mode, interval: Double? = nil, write: @escaping @Sendable (String) -> Void = Progress.stderr) {
+        self.mode = mode
+        self.interval = UInt64((interval ?? (mode == .terminal ? 0.2 : 10)) * 1e9)
+        self.write = write
+    }
+
+    /// `.terminal` when stderr is a terminal, `.lines` otherwise, `.quiet` when asked.
+    public static func automatic(quiet: Bool) -> Progress {
+        if quiet { return Progress(mode: .quiet) }
+        return Progress(mode: isatty(STDERR_FILENO) == 1 ? .terminal : .lines)
+    }
+
+    @Sendable public static func stderr(_ s: String) { FileHandle.standardError.write(Data(s.utf8)) }
+
+    /// One line for one failed item (always shown, also with --quiet: it is the result).
+    public func failed(_ f: ItemFailure) { say("mmpipe: \(f.description)") }
+
+    public func warn(_ message: String) { say("mmpipe: warning: \(message)") }
+
+    private func say(_ line: String) {
+        lock.lock(); defer { lock.unlock() }
+        write((barShown ? "\r\u{1B}[K" : "") + line + "\n")
+        barShown = false
+    }
+
+    func update(done: Int, failed: Int, job: Job) {
+        guard mode != .quiet else { return }
+        let now = DispatchTime.now().uptimeNanoseconds
+        lock.lock(); defer { lock.unlock() }
+        lastDone = done; lastFailed = failed
+        guard now - lastDraw >= interval else { return }
+        lastDraw = now
+        let elapsed = Double(now - job.startTime) * 1e-9
+        let counts = job.sourceCounts
+        let rate = elapsed > 0 ? Double(done + failed) / elapsed : 0
+        var text = "\(done + failed)"
+        if counts.finished {
+            let total = counts.found
+            let left = max(0, total - done - failed)
+            let eta = rate > 0 ? Double(left) / rate : 0
+            text += "/\(total) " + Progress.bar(Double(done + failed) / Double(max(total, 1)))
+            text += String(format: " %.1f items/s, ETA %@", rate, Progress.duration(eta))
+        } else {
+            text += String(format: " (%d found so far) %.1f items/s", counts.found, rate)
+        }
+        if failed > 0 { text += ", \(failed) failed" }
+        if counts.skipped > 0 { text += ", \(counts.skipped) skipped" }
+        if mode == .terminal {
+            write("\r\u{1B}[K" + text)
+            barShown = true
+        } else {
+            write("mmpipe: " + text + "\n")
+        }
+    }
+
+    func finish(_ summary: JobSummary) {
+        lock.lock(); defer { lock.unlock() }
+        guard mode != .quiet else { return }
+        write((barShown ? "\r\u{1B}[K" : "") + "mmpipe: " + summary.line + "\n")
+        barShown = false
+    }
+
+    static func bar(_ fraction: Double, width: Int = 24) -> String {
+        let filled = Int((min(max(fraction, 0), 1) * Double(width)).rounded())
+        return "[" + String(repeating: "#", count: filled) + String(repeating: ".", count: width - filled) + "]"
+    }
+
+    static func duration(_ s: Double) -> String {
+        let t = Int(s.rounded())
+        return t >= 3600 ? String(format: "%d:%02d:%02d", t / 3600, t / 60 % 60, t % 60) : String(format: "%d:%02d", t / 60, t % 60)
+    }
+}
+
+/// Process resource figures for summaries and memory tests.
+public enum ResourceUsage {
+    /// Peak resident set size of this process so far, in MB (getrusage; KB on Linux).
+    public static var peakRSSMegabytes: Double {
+        var usage = rusage()
+        getrusage(RUSAGE_SELF.rawValue, &usage)
+        return Double(usage.ru_maxrss) / 1024
+    }
+
+    /// Current resident set size in MB (from /proc/self/statm), or 0 where unavailable.
+    public static var currentRSSMegabytes: Double {
+        guard let text = try? String(contentsOfFile: "/proc/self/statm", encoding: .utf8) else { return 0 }
+        let fields = text.split(separator: " ")
+        guard fields.count > 1, let pages = Double(fields[1]) else { return 0 }
+        return pages * Double(sysconf(Int32(_SC_PAGESIZE))) / 1_048_576
+    }
+}
