@@ -27,8 +27,9 @@ let package = Package(
         .systemLibrary(name: "CFFmpeg", pkgConfig: "libavcodec libavformat libavutil libswresample libswscale",
                        providers: [.apt(["libavcodec-dev", "libavformat-dev", "libavutil-dev",
                                          "libswresample-dev", "libswscale-dev"])]),
+        .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
         .target(name: "TensorCore", dependencies: ["CBLAS"], swiftSettings: optimise),
-        .target(name: "Media", dependencies: ["CPNG", "CJPEG", "CSndFile", "CFFmpeg", "TensorCore"],
+        .target(name: "Media", dependencies: ["CPNG", "CJPEG", "CSndFile", "CFFmpeg", "CZlib", "TensorCore"],
                 swiftSettings: optimise),
         .target(name: "Models", dependencies: ["TensorCore"], swiftSettings: optimise),
         .target(name: "Pipeline", dependencies: ["TensorCore", "Media", "Models"], swiftSettings: optimise),
@@ -45,6 +46,7 @@ let package = Package(
         .testTarget(name: "MediaTests", dependencies: ["Media", "TensorCore"],
                     resources: [.copy("Fixtures")]),
         .testTarget(name: "PipelineTests", dependencies: ["Pipeline"]),
+        .testTarget(name: "ModelsTests", dependencies: ["Models", "TensorCore", "Media"], resources: [.copy("Fixtures")]),
         // End-to-end: runs the built `mmpipe` binary on the files in Samples/.
         .testTarget(name: "CLITests", dependencies: ["mmpipe"]),
     ],

@@ -1,0 +1,304 @@
+import Foundation
+import TensorCore
+
+/// The special token ids decoding needs (from the tokenizer).
+public struct WhisperSpecialTokens: Sendable, Equatable {
+    public var eot: Int
+    public var sot: Int
+    public var transcribe: Int
+    public var translate: Int
+    public var sotPrev: Int
+    public var noSpeech: Int
+    public var noTimestamps: Int
+    public var timestampBegin: Int
+    public var firstLanguage: Int?          // nil for English-only models
+
+    public init(eot: Int, sot: Int, transcribe: Int, translate: Int, sotPrev: Int, noSpeech: Int,
+                noTimestamps: Int, timestampBegin: Int, firstLanguage: Int?) {
+        self.eot = eot; self.sot = sot; self.transcribe = transcribe; self.translate = translate
+        self.sotPrev = sotPrev; self.noSpeech = noSpeech; self.noTimestamps = noTimestamps
+        self.timestampBegin = timestampBegin; self.firstLanguage = firstLanguage
+    }
+}
+
+/// Options of one decoding pass (openai-whisper's `DecodingOptions`).
+public struct WhisperDecodingOptions: Sendable {
+    public var temperature: Float = 0
+    public var sampleLength: Int? = nil           // default nTextCtx / 2
+    public var bestOf: Int? = nil                 // candidates when sampling (temperature > 0)
+    public var beamSize: Int? = nil               // beam search at temperature 0 (nil = greedy)
+    public var patience: Float? = nil
+    public var lengthPenalty: Float? = nil        // nil = divide by length
+    public var withoutTimestamps = false
+    public var maxInitialTimestamp: Float? = 1.0
+    public var suppressBlank = true
+    /// Token ids never produced (the checkpoint's suppress list plus non-speech tokens).
+    public var suppressTokens: [Int] = []
+    public var seed: UInt64 = 0
+
+    public init() {}
+}
+
+/// One decoded candidate.
+public struct WhisperDecodingResult: Sendable {
+    public var tokens: [Int]                      // sampled tokens only (no prompt, no eot)
+    public var sumLogprob: Float
+    public var avgLogprob: Float
+    public var noSpeechProb: Float
+}
+
+/// Decoding over one window: logit filters, greedy / sampling / beam search, ranking.
+public struct WhisperDecoder {
+    public let model: WhisperModel
+    public let special: WhisperSpecialTokens
+    public let options: WhisperDecodingOptions
+
+    public init(model: WhisperModel, special: WhisperSpecialTokens, options: WhisperDecodingOptions) {
+        self.model = model
+        self.special = special
+        self.options = options
+    }
+
+    // MARK: logit filters
+
+    /// Applies suppress-blank, suppress-tokens and timestamp rules to one row's logits.
+    /// `sampled` are the tokens produced after the prompt so far.
+    func filter(_ logits: UnsafeMutablePointer<Float>, sampled: [Int]) {
+        let ninf = -Float.infinity
+        let vocab = model.dims.nVocab
+        if options.suppressBlank && sampled.isEmpty {
+            logits[220] = ninf          // " " (a space alone)
+            logits[special.eot] = ninf
+        }
+        for t in options.suppressTokens where t >= 0 && t < vocab { logits[t] = ninf }
+        guard !options.withoutTimestamps else { return }
+        let tb = special.timestampBegin
+        logits[special.noTimestamps] = ninf
+        let lastWasTimestamp = sampled.count >= 1 && sampled[sampled.count - 1] >= tb
+        let penultimateWasTimestamp = sampled.count < 2 || sampled[sampled.count - 2] >= tb
+        if lastWasTimestamp {
+            if penultimateWasTimestamp {
+                for i in tb..<vocab { logits[i] = ninf }          // a text token must follow
+            } else {
+                for i in 0..<special.eot { logits[i] = ninf }     // a timestamp or the end
+            }
+        }
+        if let lastTimestamp = sampled.last(where: { $0 >= tb }) {
+            // Timestamps never decrease; after a closed pair, they must increase.
+            let limit = lastWasTimestamp && !penultimateWasTimestamp ? lastTimestamp : lastTimestamp + 1
+            for i in tb..<min(limit, vocab) { logits[i] = ninf }
+        }
+        if sampled.isEmpty {
+            for i in 0..<tb { logits[i] = ninf }                  // start with a timestamp
+            if let m = options.maxInitialTimestamp {
+                let lastAllowed = tb + Int((m / 0.02).rounded())
+                if lastAllowed + 1 < vocab { for i in (lastAllowed + 1)..<vocab { logits[i] = ninf } }
+            }
+        }
+        // If timestamps together are likelier than any text token, force a timestamp.
+        var maxAll = -Float.infinity
+        for i in 0..<vocab { maxAll = max(maxAll, logits[i]) }
+        guard maxAll > -Float.infinity else { return }
+        var total = 0.0, tsTotal = 0.0
+        var maxText = -Float.infinity
+        for i in 0..<vocab {
+            let e = Double(Foundation.exp(logits[i] - maxAll))
+            total += e
+            if i >= tb { tsTotal += e } else { maxText = max(maxText, logits[i]) }
+        }
+        let logTotal = log(total)
+        let tsLogprob = tsTotal > 0 ? log(tsTotal) - logTotal : -Double.infinity
+        let maxTextLogprob = Double(maxText - maxAll) - logTotal
+        if tsLogprob > maxTextLogprob {
+            for i in 0..<tb { logits[i] = ninf }
+        }
+    }
+
+    /// log-softmax of one row, in Double for the sums.
+    static func logSoftmax(_ x: UnsafePointer<Float>, _ n: Int, into out: UnsafeMutablePointer<Float>) {
+        var m = -Float.infinity
+        for i in 0..<n { m = max(m, x[i]) }
+        var s = 0.0
+        for i in 0..<n { s += Double(Foundation.exp(x[i] - m)) }
+        let lse = m + Float(log(s))
+        for i in 0..<n { out[i] = x[i] - lse }
+    }
+
+    // MARK: decoding
+
+    /// Decodes one window. `audio` is the encoder output `[1, nAudioCtx, d]`; `prompt` the
+    /// initial tokens (previous text + SOT sequence). Returns the best candidate.
+    public func decode(audio: Tensor, prompt: [Int]) -> WhisperDecodingResult {
+        let cross = model.crossKV(audio)
+        let sampleLen = options.sampleLength ?? model.dims.nTextCtx / 2
+        let maxLen = min(model.dims.nTextCtx, prompt.count + sampleLen)
+        let sotIndex = prompt.lastIndex(of: special.sot) ?? 0
+        if options.temperature == 0, let beams = options.beamSize, beams > 1 {
+            return beamSearch(cross: cross, prompt: prompt, beams: beams, maxLen: maxLen, sotIndex: sotIndex)
+        }
+        let n = options.temperature > 0 ? max(1, options.bestOf ?? 1) : 1
+        return sample(cross: cross, prompt: prompt, rows: n, maxLen: maxLen, sotIndex: sotIndex)
+    }
+
+    /// Probability of <|nospeech|> at the SOT position of the first forward pass.
+    func noSpeechProb(_ allLogits: Tensor, sotIndex: Int) -> Float {
+        let vocab = model.dims.nVocab
+        let row = allLogits.select(axis: 0, 0).select(axis: 0, sotIndex).contiguous()
+        let buf = UnsafeMutablePointer<Float>.allocate(capacity: vocab)
+        defer { buf.deallocate() }
+        WhisperDecoder.logSoftmax(row.pointer, vocab, into: buf)
+        return Foundation.exp(buf[special.noSpeech])
+    }
+
+    /// Greedy (temperature 0) or sampling with `rows` candidates; ranked like the reference.
+    func sample(cross: WhisperModel.CrossKV, prompt: [Int], rows: Int, maxLen: Int, sotIndex: Int) -> WhisperDecodingResult {
+        let vocab = model.dims.nVocab
+        let crossRows = rows > 1 ? cross.repeated(rows) : cross
+        let caches = model.makeCaches(batch: rows)
+        var rng = SplitMix64(seed: options.seed)
+        var sequences = [[Int]](repeating: [], count: rows)
+        var sums = [Float](repeating: 0, count: rows)
+        var finished = [Bool](repeating: false, count: rows)
+        // First pass over the whole prompt: all positions, for the no-speech probability.
+        let first = model.decode([[Int]](repeating: prompt, count: rows), cross: crossRows, caches: caches, allPositions: true)
+        let noSpeech = noSpeechProb(first, sotIndex: sotIndex)
+        var logits = first.slice(axis: 1, (prompt.count - 1)..<prompt.count).reshaped([rows, vocab]).contiguous()
+        let row = UnsafeMutablePointer<Float>.allocate(capacity: vocab)
+        let lp = UnsafeMutablePointer<Float>.allocate(capacity: vocab)
+        defer { row.deallocate(); lp.deallocate() }
+        var length = prompt.count
+        while true {
+            var next = [Int](repeating: special.eot, count: rows)
+            for r in 0..<rows {
+                if finished[r] { continue }
+                row.update(from: logits.pointer + r * vocab, count: vocab)
+                filter(row, sampled: sequences[r])
+                WhisperDecoder.logSoftmax(row, vocab, into: lp)
+                var token: Int
+                if options.temperature == 0 {
+                    token = 0
+                    for i in 1..<vocab where row[i] > row[token] { token = i }
+                } else {
+                    token = WhisperDecoder.draw(row, vocab, temperature: options.temperature, rng: &rng)
+                }
+                sums[r] += lp[token]
+                next[r] = token
+                if token == special.eot { finished[r] = true } else { sequences[r].append(token) }
+            }
+            length += 1
+            if finished.allSatisfy({ $0 }) || length >= maxLen { break }
+            logits = model.decode(next.map { [$0] }, cross: crossRows, caches: caches).contiguous()
+        }
+        return rank(sequences.indices.map { (sequences[$0], sums[$0]) }, noSpeech: noSpeech)
+    }
+
+    static func draw(_ logits: UnsafePointer<Float>, _ n: Int, temperature: Float, rng: inout SplitMix64) -> Int {
+        var m = -Float.infinity
+        for i in 0..<n { m = max(m, logits[i]) }
+        var total = 0.0
+        for i in 0..<n { total += Double(Foundation.exp((logits[i] - m) / temperature)) }
+        var u = Double(rng.next() >> 11) / Double(1 << 53) * total
+        for i in 0..<n {
+            u -= Double(Foundation.exp((logits[i] - m) / temperature))
+            if u <= 0 { return i }
+        }
+        return n - 1
+    }
+
+    /// Picks the best candidate: highest sum of log-probabilities divided by the length
+    /// (or by ((5 + length) / 6) ^ penalty when a length penalty is set).
+    func rank(_ candidates: [([Int], Float)], noSpeech: Float) -> WhisperDecodingResult {
+        func score(_ c: ([Int], Float)) -> Float {
+            let length = Float(max(c.0.count, 1))   // text tokens, without the end token
+            let penalty = options.lengthPenalty.map { Float(pow((5 + Double(length)) / 6, Double($0))) } ?? length
+            return c.1 / penalty
+        }
+        let best = candidates.max { score($0) < score($1) } ?? ([], 0)
+        return WhisperDecodingResult(tokens: best.0, sumLogprob: best.1,
+                                     avgLogprob: best.1 / Float(best.0.count + 1), noSpeechProb: noSpeech)
+    }
+
+    /// Beam search as the reference: each live beam proposes its top `beams + 1` tokens,
+    /// the best `beams` unfinished continuations survive, finished ones are collected until
+    /// `round(beams * patience)` of them exist.
+    func beamSearch(cross: WhisperModel.CrossKV, prompt: [Int], beams: Int, maxLen: Int, sotIndex: Int) -> WhisperDecodingResult {
+        let vocab = model.dims.nVocab
+        let crossRows = cross.repeated(beams)
+        let caches = model.makeCaches(batch: beams)
+        let maxCandidates = Int((Float(beams) * (options.patience ?? 1)).rounded())
+        var sequences = [[Int]](repeating: [], count: beams)
+        var sums = [Float](repeating: 0, count: beams)
+        var finishedSeqs: [[Int]: Float] = [:]
+        let first = model.decode([[Int]](repeating: prompt, count: beams), cross: crossRows, caches: caches, allPositions: true)
+        let noSpeech = noSpeechProb(first, sotIndex: sotIndex)
+        var logits = first.slice(axis: 1, (prompt.count - 1)..<prompt.count).reshaped([beams, vocab]).contiguous()
+        let row = UnsafeMutablePointer<Float>.allocate(capacity: vocab)
+        let lp = UnsafeMutablePointer<Float>.allocate(capacity: vocab)
+        defer { row.deallocate(); lp.deallocate() }
+        var length = prompt.count
+        var firstStep = true
+        while true {
+            var scores: [(score: Float, source: Int, token: Int)] = []
+            // On the first step every beam is the same prompt: expand only one of them.
+            for b in 0..<(firstStep ? 1 : beams) {
+                row.update(from: logits.pointer + b * vocab, count: vocab)
+                filter(row, sampled: sequences[b])
+                WhisperDecoder.logSoftmax(row, vocab, into: lp)
+                for t in WhisperDecoder.topIndices(lp, vocab, beams + 1) {
+                    scores.append((sums[b] + lp[t], b, t))
+                }
+            }
+            scores.sort { $0.score > $1.score }
+            var nextSeqs: [[Int]] = [], nextSums: [Float] = [], sources: [Int] = [], nextTokens: [Int] = []
+            for s in scores {
+                let seq = sequences[s.source] + [s.token]
+                if s.token == special.eot {
+                    if finishedSeqs[sequences[s.source]] == nil { finishedSeqs[sequences[s.source]] = s.score }
+                } else if nextSeqs.count < beams {
+                    nextSeqs.append(seq); nextSums.append(s.score); sources.append(s.source); nextTokens.append(s.token)
+                }
+                if nextSeqs.count == beams { break }
+            }
+            firstStep = false
+            length += 1
+            if finishedSeqs.count >= maxCandidates || length >= maxLen || nextSeqs.isEmpty {
+                if finishedSeqs.isEmpty || finishedSeqs.count < maxCandidates {
+                    for (s, v) in zip(nextSeqs, nextSums) where finishedSeqs[s] == nil { finishedSeqs[s] = v }
+                }
+                break
+            }
+            for c in caches { c.reorder(sources) }
+            sequences = nextSeqs
+            sums = nextSums
+            logits = model.decode(nextTokens.map { [$0] }, cross: crossRows, caches: caches).contiguous()
+        }
+        return rank(finishedSeqs.map { ($0.key, $0.value) }, noSpeech: noSpeech)
+    }
+
+    static func topIndices(_ x: UnsafePointer<Float>, _ n: Int, _ k: Int) -> [Int] {
+        var best: [Int] = []
+        for i in 0..<n where x[i] > -Float.infinity {
+            if best.count < k {
+                best.append(i)
+                best.sort { x[$0] > x[$1] }
+            } else if x[i] > x[best[k - 1]] {
+                best[k - 1] = i
+                best.sort { x[$0] > x[$1] }
+            }
+        }
+        return best
+    }
+}
+
+/// A small deterministic generator for sampling (reproducible transcripts).
+public struct SplitMix64: RandomNumberGenerator {
+    var state: UInt64
+    public init(seed: UInt64) { state = seed }
+    public mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+}

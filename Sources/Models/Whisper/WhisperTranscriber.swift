@@ -1,0 +1,176 @@
+import Foundation
+import TensorCore
+
+/// One transcribed segment (openai-whisper's segment fields).
+public struct WhisperSegment: Sendable, Equatable, Codable {
+    public var id: Int
+    public var seek: Int                 // window start, in mel frames
+    public var start: Double             // seconds
+    public var end: Double
+    public var text: String
+    public var tokens: [Int]
+    public var temperature: Float
+    public var avgLogprob: Float
+    public var compressionRatio: Double
+    public var noSpeechProb: Float
+
+    enum CodingKeys: String, CodingKey {
+        case id, seek, start, end, text, tokens, temperature
+        case avgLogprob = "avg_logprob", compressionRatio = "compression_ratio", noSpeechProb = "no_speech_prob"
+    }
+}
+
+/// Options of a whole transcription (openai-whisper's `transcribe()` arguments).
+public struct WhisperTranscribeOptions: Sendable {
+    public var temperatures: [Float] = [0, 0.2, 0.4, 0.6, 0.8, 1.0]
+    public var compressionRatioThreshold: Double? = 2.4
+    public var logprobThreshold: Float? = -1.0
+    public var noSpeechThreshold: Float? = 0.6
+    public var conditionOnPreviousText = true
+    public var initialPrompt: [Int] = []
+    public var decoding = WhisperDecodingOptions()
+
+    public init() {}
+}
+
+/// Long-form transcription as the reference does it: consecutive 30 s windows over the
+/// whole file's log-mel, each decoded with temperature fallback, seeking to the last
+/// complete timestamp pair; previous text conditions the next window.
+public struct WhisperTranscriber {
+    public let model: WhisperModel
+    public let special: WhisperSpecialTokens
+    /// Token ids → text (special and timestamp tokens dropped).
+    public let decodeText: (_ tokens: [Int]) -> String
+    /// zlib compression ratio of a text (the fallback check), injected by the caller.
+    public let compressionRatio: (_ text: String) -> Double
+
+    public static let framesPerWindow = 3000
+    public static let secondsPerFrame = 0.01           // hop 160 at 16 kHz
+    public static let secondsPerToken = 0.02            // timestamp resolution
+    public static let inputStride = 2                   // mel frames per audio position
+
+    public init(model: WhisperModel, special: WhisperSpecialTokens,
+                decodeText: @escaping ([Int]) -> String, compressionRatio: @escaping (String) -> Double) {
+        self.model = model
+        self.special = special
+        self.decodeText = decodeText
+        self.compressionRatio = compressionRatio
+    }
+
+    /// `sotSequence`: `<|startoftranscript|>` (+ language and task for multilingual models).
+    /// `mel` is the log-mel of the whole audio plus 30 s of padding, `[nMels, frames]`;
+    /// `contentFrames` the frames that hold audio. `onSegment` sees each segment as soon as
+    /// its window is decoded.
+    public func transcribe(mel: Tensor, contentFrames: Int, sotSequence: [Int], options: WhisperTranscribeOptions,
+                           onSegment: (WhisperSegment) -> Void = { _ in }) -> [WhisperSegment] {
+        var segments: [WhisperSegment] = []
+        var allTokens = options.initialPrompt
+        var promptResetSince = 0
+        var seek = 0
+        let tb = special.timestampBegin
+        while seek < contentFrames {
+            let windowStart = seek
+            let timeOffset = Double(seek) * WhisperTranscriber.secondsPerFrame
+            let segmentSize = min(WhisperTranscriber.framesPerWindow, contentFrames - seek)
+            let segmentDuration = Double(segmentSize) * WhisperTranscriber.secondsPerFrame
+            let window = WhisperTranscriber.window(mel, from: seek)
+            let audio = model.encode(window.unsqueezed(0))
+
+            let previous = Array(allTokens[promptResetSince...].suffix(model.dims.nTextCtx / 2 - 1))
+            let prompt = (previous.isEmpty ? [] : [special.sotPrev] + previous) + sotSequence
+                + (options.decoding.withoutTimestamps ? [special.noTimestamps] : [])
+            let (result, temperature, ratio) = decodeWithFallback(audio: audio, prompt: prompt, options: options)
+
+            if let threshold = options.noSpeechThreshold, result.noSpeechProb > threshold,
+               !(options.logprobThreshold.map { result.avgLogprob > $0 } ?? false) {
+                seek += segmentSize          // silence: skip the window
+                continue
+            }
+
+            let tokens = result.tokens
+            var newSegments: [(start: Double, end: Double, tokens: [Int])] = []
+            let isTs = tokens.map { $0 >= tb }
+            let singleTimestampEnding = isTs.count >= 2 && !isTs[isTs.count - 2] && isTs[isTs.count - 1]
+            var consecutive: [Int] = []
+            if tokens.count >= 2 { for i in 1..<tokens.count where isTs[i - 1] && isTs[i] { consecutive.append(i) } }
+            if !consecutive.isEmpty {
+                var slices = consecutive
+                if singleTimestampEnding { slices.append(tokens.count) }
+                var lastSlice = 0
+                for current in slices {
+                    let sliced = Array(tokens[lastSlice..<current])
+                    let startPos = sliced[0] - tb, endPos = sliced[sliced.count - 1] - tb
+                    newSegments.append((timeOffset + Double(startPos) * WhisperTranscriber.secondsPerToken,
+                                        timeOffset + Double(endPos) * WhisperTranscriber.secondsPerToken, sliced))
+                    lastSlice = current
+                }
+                if singleTimestampEnding {
+                    seek += segmentSize
+                } else {
+                    let lastTimestampPos = tokens[lastSlice - 1] - tb
+                    seek += lastTimestampPos * WhisperTranscriber.inputStride
+                }
+            } else {
+                var duration = segmentDuration
+                if let last = tokens.last(where: { $0 >= tb }), last != tb {
+                    duration = Double(last - tb) * WhisperTranscriber.secondsPerToken
+                }
+                newSegments.append((timeOffset, timeOffset + duration, tokens))
+                seek += segmentSize
+            }
+
+            for s in newSegments {
+                let text = decodeText(s.tokens.filter { $0 < special.eot })
+                // Zero-length or empty segments are dropped, as the reference does.
+                if s.start == s.end || text.trimmingCharacters(in: .whitespaces).isEmpty { continue }
+                let segment = WhisperSegment(id: segments.count, seek: windowStart, start: s.start, end: s.end, text: text,
+                                             tokens: s.tokens, temperature: temperature, avgLogprob: result.avgLogprob,
+                                             compressionRatio: ratio, noSpeechProb: result.noSpeechProb)
+                segments.append(segment)
+                onSegment(segment)
+                allTokens.append(contentsOf: s.tokens)
+            }
+            if !options.conditionOnPreviousText || temperature > 0.5 {
+                promptResetSince = allTokens.count
+            }
+        }
+        return segments
+    }
+
+    /// Decodes at each temperature in turn until the result is neither too repetitive
+    /// (compression ratio) nor too unlikely (average log-probability), unless it is silence.
+    func decodeWithFallback(audio: Tensor, prompt: [Int], options: WhisperTranscribeOptions)
+        -> (WhisperDecodingResult, Float, Double) {
+        var last: (WhisperDecodingResult, Float, Double)?
+        for t in options.temperatures {
+            var o = options.decoding
+            o.temperature = t
+            if t > 0 { o.beamSize = nil; o.patience = nil } else { o.bestOf = nil }
+            let result = WhisperDecoder(model: model, special: special, options: o).decode(audio: audio, prompt: prompt)
+            let ratio = compressionRatio(decodeText(result.tokens.filter { $0 < special.eot }))
+            last = (result, t, ratio)
+            var needsFallback = false
+            if let c = options.compressionRatioThreshold, ratio > c { needsFallback = true }
+            if let l = options.logprobThreshold, result.avgLogprob < l { needsFallback = true }
+            if let n = options.noSpeechThreshold, result.noSpeechProb > n { needsFallback = false }
+            if !needsFallback { break }
+        }
+        return last!
+    }
+
+    /// Frames `[from, from + 3000)` of the mel, zero-padded past its end: `[nMels, 3000]`.
+    static func window(_ mel: Tensor, from start: Int) -> Tensor {
+        let nMels = mel.shape[0], total = mel.shape[1]
+        let n = WhisperTranscriber.framesPerWindow
+        if start + n <= total { return mel.slice(axis: 1, start..<(start + n)).contiguous() }
+        var out = Tensor(zeros: [nMels, n])
+        let have = max(0, total - start)
+        if have > 0 {
+            let src = mel.slice(axis: 1, start..<total).contiguous()
+            out.withUnsafeMutableBufferPointer { dst in
+                for m in 0..<nMels { (dst.baseAddress! + m * n).update(from: src.pointer + m * have, count: have) }
+            }
+        }
+        return out
+    }
+}
