@@ -77,6 +77,14 @@ public final class AudioReader: @unchecked Sendable {
         if let rate = sampleRate, !(1...768_000).contains(rate) {
             throw MediaError(path, .unsupported, "output sample rate \(rate) Hz is outside 1...768000 Hz")
         }
+        // A damaged header can claim any rate or channel count; resampling from 1.6 GHz
+        // (seen while fuzzing) would take seconds and gigabytes for a 67-byte file.
+        if !(1...768_000).contains(format.sampleRate) {
+            throw MediaError(path, .corrupt, "header says the sample rate is \(format.sampleRate) Hz (outside 1...768000 Hz)")
+        }
+        if !(1...64).contains(format.channels) {
+            throw MediaError(path, .corrupt, "header says there are \(format.channels) channels (outside 1...64)")
+        }
         if format.frames == 0 {
             throw MediaError(path, .empty, "contains no audio samples")
         }
