@@ -4,7 +4,12 @@ import PackageDescription
 // Module boundaries (see DESIGN.md): only TensorCore links BLAS, only Media calls the
 // codec libraries, Models are pure functions of weights and tensors, Pipeline wires
 // stages together, and the executable only parses arguments and runs a graph.
-let optimise: [SwiftSetting] = [.unsafeFlags(["-Ounchecked", "-wmo"], .when(configuration: .release))]
+// The numeric modules are optimised in debug builds too: unoptimised SIMD code is ~50x
+// slower, which would make the model tests (run in debug by `swift test`) take minutes.
+let optimise: [SwiftSetting] = [
+    .unsafeFlags(["-Ounchecked", "-wmo"], .when(configuration: .release)),
+    .unsafeFlags(["-O"], .when(configuration: .debug)),
+]
 
 let package = Package(
     name: "mmpipe",

@@ -19,15 +19,8 @@ public final class JSONLinesOutput: @unchecked Sendable {
     private var lastFlush = DispatchTime.now().uptimeNanoseconds
     public private(set) var resumedCount = 0
 
-    /// Modification times are compared in whole milliseconds: a Double does not always
-    /// survive a JSON round trip bit for bit.
     struct ResumeKey: Hashable {
-        let path: String, size: Int64, mtimeMillis: Int64
-        init(path: String, size: Int64, mtime: Double) {
-            self.path = path
-            self.size = size
-            mtimeMillis = Int64((mtime * 1000).rounded())
-        }
+        let path: String, size: Int64, mtimeMicros: Int64
     }
 
     /// Opens `url` for a job. Unless `overwrite`, results already in `url` (and in a
@@ -72,19 +65,19 @@ public final class JSONLinesOutput: @unchecked Sendable {
 
     static func key(of obj: [String: Any]) -> ResumeKey? {
         guard let path = obj["path"] as? String, let size = (obj["size"] as? NSNumber)?.int64Value,
-              let mtime = (obj["mtime"] as? NSNumber)?.doubleValue else { return nil }
-        return ResumeKey(path: path, size: size, mtime: mtime)
+              let mtime = (obj["mtime_us"] as? NSNumber)?.int64Value else { return nil }
+        return ResumeKey(path: path, size: size, mtimeMicros: mtime)
     }
 
     /// True when a previous run already has a result for this exact input.
     public func isDone(_ item: SourceItem) -> Bool {
         lock.lock(); defer { lock.unlock() }
-        return done.contains(ResumeKey(path: item.path, size: item.size, mtime: item.mtime))
+        return done.contains(ResumeKey(path: item.path, size: item.size, mtimeMicros: item.mtimeMicros))
     }
 
     /// The fields every record carries so resume can match it to its input.
     public static func sourceFields(_ item: SourceItem) -> [String: Any] {
-        ["path": item.path, "size": item.size, "mtime": item.mtime]
+        ["path": item.path, "size": item.size, "mtime_us": item.mtimeMicros]
     }
 
     /// Appends one record (a JSON object).

@@ -16,6 +16,9 @@ public struct SourceItem: Sendable, Hashable, Codable {
     }
 
     /// Reads size and modification time; nil when the path cannot be stat'ed.
+    /// The modification time in whole microseconds (what resume compares).
+    public var mtimeMicros: Int64 { Int64((mtime * 1_000_000).rounded()) }
+
     public static func stat(_ path: String) -> SourceItem? {
         guard let a = try? FileManager.default.attributesOfItem(atPath: path) else { return nil }
         let size = (a[.size] as? NSNumber)?.int64Value ?? 0
