@@ -1,0 +1,49 @@
+import Foundation
+import Models
+
+/// Transcript output formats, as openai-whisper writes them.
+public enum TranscriptFormat: String, CaseIterable, Sendable {
+    case txt, srt, vtt, json, tsv
+
+    public func render(_ t: WhisperSession.Transcript) -> String {
+        switch self {
+        case .txt:
+            return t.segments.map { $0.text.trimmingCharacters(in: .whitespaces) + "\n" }.joined()
+        case .srt:
+            return t.segments.enumerated().map { i, s in
+                "\(i + 1)\n\(TranscriptFormat.clock(s.start, comma: true)) --> \(TranscriptFormat.clock(s.end, comma: true))\n"
+                    + s.text.trimmingCharacters(in: .whitespaces).replacingOccurrences(of: "-->", with: "->") + "\n\n"
+            }.joined()
+        case .vtt:
+            return "WEBVTT\n\n" + t.segments.map { s in
+                "\(TranscriptFormat.clock(s.start, comma: false, alwaysHours: false)) --> \(TranscriptFormat.clock(s.end, comma: false, alwaysHours: false))\n"
+                    + s.text.trimmingCharacters(in: .whitespaces).replacingOccurrences(of: "-->", with: "->") + "\n\n"
+            }.joined()
+        case .tsv:
+            return "start\tend\ttext\n" + t.segments.map { s in
+                "\(Int((s.start * 1000).rounded()))\t\(Int((s.end * 1000).rounded()))\t"
+                    + s.text.trimmingCharacters(in: .whitespaces).replacingOccurrences(of: "\t", with: " ") + "\n"
+            }.joined()
+        case .json:
+            let object: [String: Any] = [
+                "text": t.text, "language": t.language, "duration": t.duration,
+                "segments": t.segments.map { s -> [String: Any] in
+                    ["id": s.id, "seek": s.seek, "start": s.start, "end": s.end, "text": s.text, "tokens": s.tokens,
+                     "temperature": Double(s.temperature), "avg_logprob": Double(s.avgLogprob),
+                     "compression_ratio": s.compressionRatio, "no_speech_prob": Double(s.noSpeechProb), "words": [Any]()]
+                },
+            ]
+            let data = (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes])) ?? Data()
+            return String(decoding: data, as: UTF8.self) + "\n"
+        }
+    }
+
+    /// `HH:MM:SS,mmm` (SRT) or `[HH:]MM:SS.mmm` (VTT).
+    static func clock(_ seconds: Double, comma: Bool, alwaysHours: Bool = true) -> String {
+        let ms = Int((max(seconds, 0) * 1000).rounded())
+        let h = ms / 3_600_000, m = ms / 60_000 % 60, s = ms / 1000 % 60, f = ms % 1000
+        let sep = comma ? "," : "."
+        if !alwaysHours && h == 0 { return String(format: "%02d:%02d%@%03d", m, s, sep, f) }
+        return String(format: "%02d:%02d:%02d%@%03d", h, m, s, sep, f)
+    }
+}
