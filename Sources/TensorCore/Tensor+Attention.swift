@@ -28,6 +28,26 @@ extension Tensor {
         let out = Tensor(uninitializedShape: [b, h, lq, dv])
         let scores = UnsafeMutablePointer<Float>.allocate(capacity: max(lq * lk, 1))
         defer { scores.deallocate() }
+        // One query per row against keys/values shared by every row (a decoding step's
+        // cross-attention, with K/V broadcast over beams): one product per head for all
+        // rows, so BLAS packs each head's keys once instead of once per row.
+        if lq == 1 && b > 1 && mask == nil && kk.strides[0] == 0 && vv.strides[0] == 0 {
+            let scoresB = UnsafeMutablePointer<Float>.allocate(capacity: b * lk)
+            defer { scoresB.deallocate() }
+            withExtendedLifetime((qq, kk, vv)) {
+                for hi in 0..<h {
+                    BLAS.sgemm(transA: false, transB: true, m: b, n: lk, k: d, alpha: s,
+                               a: qq.pointer + hi * qq.strides[1], lda: qq.strides[0],
+                               b: kk.pointer + hi * kk.strides[1], ldb: lk == 1 ? d : kk.strides[2],
+                               c: scoresB, ldc: lk)
+                    for r in 0..<b { softmaxRow(scoresB + r * lk, scoresB + r * lk, lk) }
+                    BLAS.sgemm(transA: false, transB: false, m: b, n: dv, k: lk,
+                               a: scoresB, lda: lk, b: vv.pointer + hi * vv.strides[1], ldb: lk == 1 ? dv : vv.strides[2],
+                               c: out.outputPointer + hi * dv, ldc: h * dv)
+                }
+            }
+            return out
+        }
         withExtendedLifetime((qq, kk, vv, mask)) {
             for bi in 0..<b {
                 let maskRow = mask.map { $0.pointer + bi * lk }
@@ -129,4 +149,21 @@ public final class KVCache: @unchecked Sendable {
     }
 
     public func reset() { length = 0 }
+
+    /// Makes every batch row a copy of `other`'s single row (a prompt decoded once and then
+    /// shared by all beams).
+    public func fill(from other: KVCache) {
+        precondition(other.batch == 1 && other.heads == heads && other.headDim == headDim && other.length <= capacity,
+                     "KVCache.fill: incompatible caches")
+        let per = capacity * headDim
+        for (dst, src) in [(keys, other.keys), (values, other.values)] {
+            for b in 0..<batch {
+                for h in 0..<heads {
+                    (dst.outputPointer + (b * heads + h) * per)
+                        .update(from: src.pointer + h * other.capacity * headDim, count: other.length * headDim)
+                }
+            }
+        }
+        length = other.length
+    }
 }

@@ -112,7 +112,61 @@ extension Tensor {
             return out
         }
         let x2 = x.reshaped([rows, inF])
+        if rows <= 8 && inF >= 32 && outF * inF >= 1 << 16 && weight.isContiguous {
+            // A few rows against a large weight (one decoding step): BLAS would copy the
+            // whole weight into its packed layout on every call; streaming each weight row
+            // once past all input rows reads it once and copies nothing.
+            let xc = x2.contiguous(), wc = weight
+            withExtendedLifetime((xc, wc)) {
+                Tensor.fewRowsTimesWeightT(xc.pointer, rows: rows, k: inF, wc.pointer, n: outF, into: c, accumulate: beta != 0)
+            }
+            return out
+        }
         gemm(x2, weight.transposed(), into: c, ldc: outF, beta: beta)
         return out
+    }
+
+    /// `c[r, j] (+)= sum_k x[r, k] * w[j, k]` for r < rows (at most 8), in parallel over j.
+    static func fewRowsTimesWeightT(_ x: UnsafePointer<Float>, rows: Int, k: Int, _ w: UnsafePointer<Float>, n: Int,
+                                    into c: UnsafeMutablePointer<Float>, accumulate: Bool) {
+        typealias V = VectorMath.V
+        let lanes = VectorMath.lanes
+        let kv = k / lanes * lanes
+        let chunk = 64
+        Compute.parallelFor((n + chunk - 1) / chunk) { ci in
+            let j0 = ci * chunk, j1 = Swift.min(n, j0 + chunk)
+            for j in j0..<j1 {
+                let wr = w + j * k
+                var r0 = 0
+                while r0 < rows {
+                    // Up to four input rows at a time share each load of the weight row.
+                    let g = Swift.min(4, rows - r0)
+                    var a0 = V(), a1 = V(), a2 = V(), a3 = V()
+                    let x0 = x + r0 * k, x1 = x + Swift.min(r0 + 1, rows - 1) * k
+                    let x2 = x + Swift.min(r0 + 2, rows - 1) * k, x3 = x + Swift.min(r0 + 3, rows - 1) * k
+                    var i = 0
+                    while i < kv {
+                        let wv = VectorMath.load(wr, i)
+                        a0 += wv * VectorMath.load(x0, i)
+                        a1 += wv * VectorMath.load(x1, i)
+                        a2 += wv * VectorMath.load(x2, i)
+                        a3 += wv * VectorMath.load(x3, i)
+                        i += lanes
+                    }
+                    var sums = (a0.sum(), a1.sum(), a2.sum(), a3.sum())
+                    while i < k {
+                        sums.0 += wr[i] * x0[i]; sums.1 += wr[i] * x1[i]
+                        sums.2 += wr[i] * x2[i]; sums.3 += wr[i] * x3[i]
+                        i += 1
+                    }
+                    for r in 0..<g {
+                        let v = r == 0 ? sums.0 : r == 1 ? sums.1 : r == 2 ? sums.2 : sums.3
+                        let o = c + (r0 + r) * n + j
+                        o.pointee = accumulate ? o.pointee + v : v
+                    }
+                    r0 += g
+                }
+            }
+        }
     }
 }

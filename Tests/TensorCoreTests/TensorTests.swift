@@ -91,6 +91,45 @@ struct TensorTests {
         #expect(cache.key.select(axis: 0, 1).scalars == before1)
     }
 
+    /// Beams attending to shared (broadcast) keys/values take a batched path; it must give
+    /// what attending row by row gives.
+    @Test func broadcastKeysOneQueryPerRowMatchesRowByRow() {
+        let (b, h, lk, d) = (5, 3, 37, 8)
+        let q = Tensor(shape: [b, 1, h, d], scalars: (0..<(b * h * d)).map { sin(Float($0) * 0.3) }).permuted([0, 2, 1, 3])
+        let k1 = Tensor(shape: [1, h, lk, d], scalars: (0..<(h * lk * d)).map { cos(Float($0) * 0.07) })
+        let v1 = Tensor(shape: [1, h, lk, d], scalars: (0..<(h * lk * d)).map { sin(Float($0) * 0.02 + 0.5) })
+        let k = k1.broadcast(to: [b, h, lk, d]), v = v1.broadcast(to: [b, h, lk, d])
+        let batched = Tensor.attention(query: q, key: k, value: v, causal: true)
+        for r in 0..<b {
+            let one = Tensor.attention(query: q.slice(axis: 0, r..<(r + 1)), key: k1, value: v1)
+            let err = zip(batched.slice(axis: 0, r..<(r + 1)).scalars, one.scalars).map { abs($0 - $1) }.max() ?? 1
+            #expect(err < 1e-6, "row \(r): max abs error \(err)")
+        }
+    }
+
+    /// A few rows against a large weight take a streaming path instead of BLAS; compare it
+    /// with a plain double-precision product, with and without bias, for 1...8 rows.
+    @Test(arguments: [1, 3, 5, 8])
+    func fewRowLinearMatchesNaiveProduct(rows: Int) {
+        let (k, n) = (389, 211)          // k not a multiple of the SIMD width; n * k > 65536
+        let x = Tensor(shape: [rows, k], scalars: (0..<(rows * k)).map { sin(Float($0) * 0.013) })
+        let w = Tensor(shape: [n, k], scalars: (0..<(n * k)).map { cos(Float($0) * 0.0071) })
+        let bias = Tensor(shape: [n], scalars: (0..<n).map { Float($0) * 0.01 - 1 })
+        let xs = x.scalars, ws = w.scalars
+        for withBias in [false, true] {
+            let got = Tensor.linear(x, weight: w, bias: withBias ? bias : nil).scalars
+            var worst = 0.0
+            for r in 0..<rows {
+                for j in 0..<n {
+                    var acc = withBias ? Double(bias.scalars[j]) : 0
+                    for i in 0..<k { acc += Double(xs[r * k + i]) * Double(ws[j * k + i]) }
+                    worst = max(worst, abs(acc - Double(got[r * n + j])))
+                }
+            }
+            #expect(worst < 1e-3, "rows \(rows) bias \(withBias): max abs error \(worst)")
+        }
+    }
+
     @Test func fullyMaskedRowAttendsToNothingAndOthersAreIntact() {
         // Causal + key mask hiding key 0: query 0 sees no key at all.
         let q = Tensor(shape: [1, 1, 3, 2], scalars: [1, 0, 0, 1, 1, 1])

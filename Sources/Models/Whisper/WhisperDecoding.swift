@@ -140,10 +140,22 @@ public struct WhisperDecoder {
         return sample(cross: cross, prompt: prompt, rows: n, maxLen: maxLen, sotIndex: sotIndex)
     }
 
-    /// Probability of <|nospeech|> at the SOT position of the first forward pass.
-    func noSpeechProb(_ allLogits: Tensor, sotIndex: Int) -> Float {
+    /// Runs the prompt once (batch 1), copies its cache to `rows` decoding rows, and returns
+    /// (next-token logits `[rows, nVocab]`, no-speech probability at the SOT position).
+    func prefill(prompt: [Int], sotIndex: Int, cross: WhisperModel.CrossKV, caches: [KVCache]) -> (Tensor, Float) {
+        let rows = caches[0].batch
+        let single = model.makeCaches(batch: 1)
+        let first = model.decode([prompt], cross: cross, caches: single, positions: [sotIndex, prompt.count - 1])
+        for (c, s) in zip(caches, single) { c.fill(from: s) }
+        let noSpeech = noSpeechProb(first.select(axis: 1, 0))
+        let last = first.select(axis: 1, 1).contiguous()              // [1, vocab]
+        return (last.broadcast(to: [rows, model.dims.nVocab]).contiguous(), noSpeech)
+    }
+
+    /// Probability of <|nospeech|> from the logits at the SOT position (`[1, nVocab]`).
+    func noSpeechProb(_ sotLogits: Tensor) -> Float {
         let vocab = model.dims.nVocab
-        let row = allLogits.select(axis: 0, 0).select(axis: 0, sotIndex).contiguous()
+        let row = sotLogits.contiguous()
         let buf = UnsafeMutablePointer<Float>.allocate(capacity: vocab)
         defer { buf.deallocate() }
         WhisperDecoder.logSoftmax(row.pointer, vocab, into: buf)
@@ -159,10 +171,7 @@ public struct WhisperDecoder {
         var sequences = [[Int]](repeating: [], count: rows)
         var sums = [Float](repeating: 0, count: rows)
         var finished = [Bool](repeating: false, count: rows)
-        // First pass over the whole prompt: all positions, for the no-speech probability.
-        let first = model.decode([[Int]](repeating: prompt, count: rows), cross: crossRows, caches: caches, allPositions: true)
-        let noSpeech = noSpeechProb(first, sotIndex: sotIndex)
-        var logits = first.slice(axis: 1, (prompt.count - 1)..<prompt.count).reshaped([rows, vocab]).contiguous()
+        var (logits, noSpeech) = prefill(prompt: prompt, sotIndex: sotIndex, cross: cross, caches: caches)
         let row = UnsafeMutablePointer<Float>.allocate(capacity: vocab)
         let lp = UnsafeMutablePointer<Float>.allocate(capacity: vocab)
         defer { row.deallocate(); lp.deallocate() }
@@ -229,9 +238,7 @@ public struct WhisperDecoder {
         var sequences = [[Int]](repeating: [], count: beams)
         var sums = [Float](repeating: 0, count: beams)
         var finishedSeqs: [[Int]: Float] = [:]
-        let first = model.decode([[Int]](repeating: prompt, count: beams), cross: crossRows, caches: caches, allPositions: true)
-        let noSpeech = noSpeechProb(first, sotIndex: sotIndex)
-        var logits = first.slice(axis: 1, (prompt.count - 1)..<prompt.count).reshaped([beams, vocab]).contiguous()
+        var (logits, noSpeech) = prefill(prompt: prompt, sotIndex: sotIndex, cross: cross, caches: caches)
         let row = UnsafeMutablePointer<Float>.allocate(capacity: vocab)
         let lp = UnsafeMutablePointer<Float>.allocate(capacity: vocab)
         defer { row.deallocate(); lp.deallocate() }

@@ -94,10 +94,16 @@ public final class WhisperModel: @unchecked Sendable {
     }
 
     /// Runs the decoder over `tokens` (`[B][T]`, the same T for every row), appending to
-    /// `caches`, and returns logits of the last position `[B, nVocab]` (or of every new
-    /// position `[B, T, nVocab]` when `allPositions`). `crossWeights`, when given, receives
-    /// the cross-attention of the requested (layer, head) pairs for the new positions.
-    public func decode(_ tokens: [[Int]], cross: CrossKV, caches: [KVCache], allPositions: Bool = false) -> Tensor {
+    /// `caches`, and returns logits of the last position `[B, nVocab]`.
+    public func decode(_ tokens: [[Int]], cross: CrossKV, caches: [KVCache]) -> Tensor {
+        let t = tokens[0].count
+        return decode(tokens, cross: cross, caches: caches, positions: [t - 1]).reshaped([tokens.count, dims.nVocab])
+    }
+
+    /// As above, with logits only for the given new positions: `[B, positions.count, nVocab]`.
+    /// (The vocabulary projection is the decoder's largest product: a prompt of 200 tokens
+    /// needs two of its rows, not 200.)
+    public func decode(_ tokens: [[Int]], cross: CrossKV, caches: [KVCache], positions: [Int]) -> Tensor {
         let w = weights
         let b = tokens.count, t = tokens[0].count
         let d = dims.nTextState
@@ -121,8 +127,9 @@ public final class WhisperModel: @unchecked Sendable {
             x = x + layer.crossAttention.out(mergeHeads(a))
             x = x + layer.fc2(layer.fc1(layer.mlpNorm(x)).gelu())
         }
-        let last = allPositions ? x : x.slice(axis: 1, (t - 1)..<t)
-        let logits = Tensor.linear(w.decoderNorm(last), weight: w.tokenEmbedding)
-        return allPositions ? logits : logits.reshaped([b, dims.nVocab])
+        precondition(positions.allSatisfy { $0 >= 0 && $0 < t }, "decode: positions \(positions) outside 0..<\(t)")
+        let picked = positions == [t - 1] ? x.slice(axis: 1, (t - 1)..<t)
+            : Tensor.concat(positions.map { x.slice(axis: 1, $0..<($0 + 1)) }, axis: 1)
+        return Tensor.linear(w.decoderNorm(picked), weight: w.tokenEmbedding)
     }
 }

@@ -1,0 +1,108 @@
+#!/usr/bin/env python3
+"""Side-by-side transcription benchmark, run by `scripts/bench transcribe`.
+
+Builds a 3-minute English recording from the LibriVox clips of Debian's
+pocketsphinx-testdata (all five, repeated), then transcribes it with mmpipe and with
+faster-whisper (pip, in .build-bench/venv) on the same CTranslate2 weights from
+Models/, same beam size (5), same thread count, float32 on both sides, in one run.
+Prints, for each model: wall time including model load, real-time factor
+(processing seconds per audio second), the ratio (faster-whisper time / ours: above
+1 means we are faster), peak RSS, and how far the two transcripts differ (word edit
+distance). Medians of BENCH_RUNS runs (default 3).
+"""
+import json
+import os
+import pathlib
+import re
+import statistics
+import subprocess
+import sys
+import time
+
+root = pathlib.Path(__file__).resolve().parent.parent
+work = root / ".build-bench" / "transcribe"
+ours_bin = sys.argv[1]
+venv_python = sys.argv[2]
+models = sys.argv[3:] or ["tiny.en"]
+threads = int(os.environ.get("MMPIPE_THREADS", str(os.cpu_count() or 1)))
+runs = int(os.environ.get("BENCH_RUNS", "3"))
+folders = {"tiny.en": "whisper-tiny.en", "base": "whisper-base"}
+
+FW = r'''
+import sys, time
+from faster_whisper import WhisperModel
+path, audio, threads = sys.argv[1], sys.argv[2], int(sys.argv[3])
+m = WhisperModel(path, device="cpu", compute_type="float32", cpu_threads=threads, num_workers=1)
+segments, info = m.transcribe(audio, beam_size=5, language="en", vad_filter=False, word_timestamps=False)
+print("".join(s.text for s in segments).strip())
+'''
+
+
+def build_audio():
+    work.mkdir(parents=True, exist_ok=True)
+    out = work / "librivox-3min.wav"
+    if not out.exists():
+        clips = sorted(pathlib.Path("/usr/share/pocketsphinx/test/data/librivox").glob("*.wav"))
+        subprocess.run(["sox", *map(str, clips * 7), str(out)], check=True)   # 7 x 27 s = 3:10
+    return out
+
+
+def timed(cmd, env=None):
+    t0 = time.perf_counter()
+    p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+    out, err = p.communicate()
+    _, status, usage = os.wait4(p.pid, 0) if p.returncode is None else (0, 0, None)
+    elapsed = time.perf_counter() - t0
+    if p.returncode != 0:
+        sys.exit(f"{cmd[0]} failed: {err.decode()[-2000:]}")
+    return elapsed, out.decode().strip()
+
+
+def rss_of(cmd, env=None):
+    """Peak RSS (MB) of a command, via wait4."""
+    p = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
+    _, _, usage = os.wait4(p.pid, 0)
+    return usage.ru_maxrss / 1024
+
+
+def words(t):
+    return re.sub(r"[^a-z' ]", " ", t.lower().replace("-", " ")).split()
+
+
+def distance(a, b):
+    d = list(range(len(b) + 1))
+    for i in range(1, len(a) + 1):
+        prev, d[0] = d[0], i
+        for j in range(1, len(b) + 1):
+            prev, d[j] = d[j], min(d[j] + 1, d[j - 1] + 1, prev + (a[i - 1] != b[j - 1]))
+    return d[len(b)]
+
+
+def main():
+    audio = build_audio()
+    seconds = float(subprocess.run(["soxi", "-D", str(audio)], capture_output=True, text=True).stdout)
+    env = {**os.environ, "MMPIPE_THREADS": str(threads), "OMP_NUM_THREADS": str(threads)}
+    fw_script = work / "fw.py"
+    fw_script.write_text(FW)
+    print(f"audio: {audio.name}, {seconds:.0f} s; beam 5; {threads} threads; float32; median of {runs}")
+    print(f"{'model':10}{'ours s':>9}{'ours RTF':>10}{'fw s':>9}{'fw RTF':>9}{'fw/ours':>9}{'ours MB':>9}{'fw MB':>8}{'word diff':>11}")
+    for name in models:
+        folder = root / "Models" / folders[name]
+        ours_cmd = [ours_bin, "transcribe", str(audio), "--model", name, "--beam-size", "5", "--threads", str(threads), "--quiet"]
+        fw_cmd = [venv_python, str(fw_script), str(folder), str(audio), str(threads)]
+        ours_t, fw_t = [], []
+        ours_text = fw_text = ""
+        for _ in range(runs):       # interleaved, so drift hits both alike
+            t, ours_text = timed(ours_cmd, env)
+            ours_t.append(t)
+            t, fw_text = timed(fw_cmd, env)
+            fw_t.append(t)
+        o, f = statistics.median(ours_t), statistics.median(fw_t)
+        ours_mb, fw_mb = rss_of(ours_cmd, env), rss_of(fw_cmd, env)
+        wo, wf = words(ours_text), words(fw_text)
+        print(f"{name:10}{o:9.2f}{o / seconds:10.4f}{f:9.2f}{f / seconds:9.4f}{f / o:9.2f}{ours_mb:9.0f}{fw_mb:8.0f}"
+              f"{distance(wo, wf):6d}/{len(wf)}")
+
+
+if __name__ == "__main__":
+    main()
