@@ -1,4 +1,7 @@
 import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// The inputs of a job: files, directories (walked recursively, lazily), and `-` for
 /// newline-separated paths on standard input. Paths stream out one at a time, so a folder
@@ -56,6 +59,11 @@ public struct InputPaths: Sequence, Sendable {
                     walker = nil
                     if walkerYielded == 0 { return .emptyDirectory(walkerRoot) }
                 }
+                if !globbed.isEmpty {
+                    let p = globbed.removeFirst()
+                    if let e = expand(p) { return e }
+                    continue
+                }
                 if readingStdin {
                     if let line = readLine(strippingNewline: true) {
                         let p = line.trimmingCharacters(in: .whitespaces)
@@ -71,9 +79,19 @@ public struct InputPaths: Sequence, Sendable {
             }
         }
 
-        /// A file is returned as is; a directory starts a walk (its entries come next).
+        /// Matches of a quoted glob pattern still to hand out.
+        var globbed: [String] = []
+
+        /// A file is returned as is; a directory starts a walk (its entries come next); a
+        /// pattern with `*`, `?` or `[` that names no file is expanded (sorted matches).
         mutating func expand(_ path: String) -> Entry? {
             var isDir: ObjCBool = false
+            if !FileManager.default.fileExists(atPath: path), path.contains(where: { "*?[".contains($0) }) {
+                let matches = InputPaths.glob(path)
+                if matches.isEmpty { return .missing(path) }
+                globbed = matches
+                return nil
+            }
             guard FileManager.default.fileExists(atPath: path, isDirectory: &isDir) else { return .missing(path) }
             if isDir.boolValue {
                 guard let w = FileManager.default.enumerator(atPath: path) else { return .missing(path) }
@@ -84,5 +102,13 @@ public struct InputPaths: Sequence, Sendable {
             }
             return .file(path)
         }
+    }
+
+    /// Paths matching a shell pattern (glob(3)), sorted; empty when nothing matches.
+    static func glob(_ pattern: String) -> [String] {
+        var g = glob_t()
+        defer { globfree(&g) }
+        guard Glibc.glob(pattern, 0, nil, &g) == 0 else { return [] }
+        return (0..<Int(g.gl_pathc)).compactMap { g.gl_pathv[$0].map { String(cString: $0) } }
     }
 }
