@@ -23,11 +23,15 @@ enum MediaBench {
     static func imageRate(_ files: [String], workers: Int, rounds: Int) -> Double {
         let total = files.count * rounds
         let t0 = DispatchTime.now().uptimeNanoseconds
-        DispatchQueue.concurrentPerform(iterations: workers) { w in
-            var i = w
-            while i < total {
+        // Workers take the next item from a shared counter (the files alternate small and
+        // large: a fixed split would hand all the large ones to one worker).
+        let lock = NSLock()
+        var next = 0
+        DispatchQueue.concurrentPerform(iterations: workers) { _ in
+            while true {
+                lock.lock(); let i = next; next += 1; lock.unlock()
+                if i >= total { break }
                 _ = try? prepare(files[i % files.count])
-                i += workers
             }
         }
         return Double(total) / (Double(DispatchTime.now().uptimeNanoseconds - t0) * 1e-9)
