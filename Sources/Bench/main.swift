@@ -32,7 +32,7 @@ func tensorBench(repeats: Int) {
     var rows: [Row] = []
 
     // Linear: ViT-B/16 MLP and QKV at batch 8 (8 x 197 tokens), Whisper decoder step sizes.
-    for (name, m, inF, outF) in [("linear vit-b mlp fc1", 8 * 197, 768, 3072), ("linear vit-b mlp fc2", 8 * 197, 3072, 768),
+    for (name, m, inF, outF) in [("linear vit-b mlp fc2", 8 * 197, 3072, 768), ("linear vit-b mlp fc1", 8 * 197, 768, 3072),
                                  ("linear vit-b qkv", 8 * 197, 768, 2304), ("linear whisper enc fc1", 1500, 384, 1536)] {
         let x = deterministic([m, inF], seed: 1), w = deterministic([outF, inF], seed: 2), b = deterministic([outF], seed: 3)
         let s = Benchmark.medianSeconds(repeats: repeats) { _ = Tensor.linear(x, weight: w, bias: b) }
@@ -82,6 +82,7 @@ func tensorBench(repeats: Int) {
     }
 }
 
+Compute.configureAllocator()
 let args = CommandLine.arguments.dropFirst()
 let repeats = Int(ProcessInfo.processInfo.environment["BENCH_REPEATS"] ?? "") ?? 7
 switch args.first {

@@ -35,6 +35,7 @@ struct MMPipe: ParsableCommand {
 @main
 enum Main {
     static func main() {
+        Compute.configureAllocator()
         do {
             var command = try MMPipe.parseAsRoot()
             try command.run()

@@ -32,6 +32,14 @@ enum FileSystem {
         deinit { if let base { munmap(base, size) } }
     }
 
+    /// glibc's `mallopt` (declared in malloc.h, which the Glibc module does not export).
+    static func keepLargeFreedBlocks(mmapThreshold: Int32, trimThreshold: Int32) {
+        #if os(Linux) && canImport(Glibc)
+        _ = glibcMallopt(-3, mmapThreshold)     // M_MMAP_THRESHOLD
+        _ = glibcMallopt(-1, trimThreshold)     // M_TRIM_THRESHOLD
+        #endif
+    }
+
     static func errnoText(_ what: String) -> String {
         "\(what): \(String(cString: strerror(errno)))"
     }
@@ -61,3 +69,8 @@ enum FileSystem {
         }
     }
 }
+
+#if os(Linux) && canImport(Glibc)
+@_silgen_name("mallopt")
+private func glibcMallopt(_ param: Int32, _ value: Int32) -> Int32
+#endif
