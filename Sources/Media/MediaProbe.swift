@@ -40,9 +40,9 @@ public enum MediaProbe {
     public static func probe(path: String, limits: DecodeLimits = .default) throws -> ProbeResult {
         let sniffed = try MediaFormat.detect(path: path)
         if sniffed.name == "png" || sniffed.name == "jpeg" {
-            let info = try ImageDecoder.info(path: path)
-            _ = try ImageDecoder.decode(path: path, limits: limits)
-            return ProbeResult(path: path, kind: "image", format: info.format, width: info.width, height: info.height)
+            // One read and decode: the decoded size is the displayed one (EXIF applied).
+            let image = try ImageDecoder.decode(path: path, limits: limits)
+            return ProbeResult(path: path, kind: "image", format: sniffed.name, width: image.width, height: image.height)
         }
         let streams: MediaStreams
         do {

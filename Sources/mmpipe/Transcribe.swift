@@ -3,6 +3,7 @@ import Foundation
 import Media
 import Models
 import Pipeline
+import TensorCore
 
 struct Transcribe: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -162,12 +163,7 @@ struct Transcribe: ParsableCommand {
         let stem = ((input as NSString).lastPathComponent as NSString).deletingPathExtension
         return try formats.map { f in
             let url = dir.appendingPathComponent("\(stem).\(f.rawValue)")
-            let tmp = dir.appendingPathComponent(".\(stem).\(f.rawValue).tmp-\(getpid())")
-            try Data(f.render(t).utf8).write(to: tmp)
-            if rename(tmp.path, url.path) != 0 {
-                try? FileManager.default.removeItem(at: tmp)
-                throw ItemFailure(path: url.path, reason: "cannot write: \(String(cString: strerror(errno)))")
-            }
+            try AtomicFile.write(Data(f.render(t).utf8), to: url)
             return url.path
         }
     }

@@ -73,7 +73,7 @@ public struct WhisperTranscriber {
             let timeOffset = Double(seek) * WhisperTranscriber.secondsPerFrame
             let segmentSize = min(WhisperTranscriber.framesPerWindow, contentFrames - seek)
             let segmentDuration = Double(segmentSize) * WhisperTranscriber.secondsPerFrame
-            let window = WhisperTranscriber.window(mel, from: seek)
+            let window = LogMelSpectrogram.segment(mel, start: seek)
             let audio = model.encode(window.unsqueezed(0))
 
             let previous = Array(allTokens[promptResetSince...].suffix(model.dims.nTextCtx / 2 - 1))
@@ -156,21 +156,5 @@ public struct WhisperTranscriber {
             if !needsFallback { break }
         }
         return last!
-    }
-
-    /// Frames `[from, from + 3000)` of the mel, zero-padded past its end: `[nMels, 3000]`.
-    static func window(_ mel: Tensor, from start: Int) -> Tensor {
-        let nMels = mel.shape[0], total = mel.shape[1]
-        let n = WhisperTranscriber.framesPerWindow
-        if start + n <= total { return mel.slice(axis: 1, start..<(start + n)).contiguous() }
-        var out = Tensor(zeros: [nMels, n])
-        let have = max(0, total - start)
-        if have > 0 {
-            let src = mel.slice(axis: 1, start..<total).contiguous()
-            out.withUnsafeMutableBufferPointer { dst in
-                for m in 0..<nMels { (dst.baseAddress! + m * n).update(from: src.pointer + m * have, count: have) }
-            }
-        }
-        return out
     }
 }

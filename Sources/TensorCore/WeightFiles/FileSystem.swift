@@ -7,6 +7,14 @@ import Darwin
 #endif
 import Foundation
 
+/// Writing result files so that readers see the old file or the new one, never half of one.
+public enum AtomicFile {
+    /// Writes `data` to a temporary file beside `url`, flushes it, and renames it over `url`.
+    public static func write(_ data: Data, to url: URL) throws {
+        try FileSystem.atomicWrite(to: url) { try $0.write(contentsOf: data) }
+    }
+}
+
 /// Every system call of TensorCore lives in this file.
 enum FileSystem {
     /// A read-only view of a whole file, mapped copy-on-write (pages written by a caller
