@@ -86,6 +86,17 @@ struct TranscribeCLITests {
         #expect(again.status == 0 && again.stderr.contains("0 done, 5 skipped"), "\(again.stderr)")
     }
 
+    /// A 3 s sine tone (the audio track of a test video) is not speech: the first decode is
+    /// "beep beep ..." (compression ratio 29, no-speech 0.72); the fallback must not treat
+    /// that as silence (it is likely text), and the window is then skipped as no speech.
+    /// faster-whisper prints nothing here too.
+    @Test func aToneIsNotTranscribedAsRepeatedWords() throws {
+        let video = CLI.repoRoot.appendingPathComponent("Tests/MediaTests/Fixtures/av/colors.mp4").path
+        let r = try CLI.run(["transcribe", video])
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(r.stdout.isEmpty, "transcribed a tone as: \(r.stdout.prefix(80))")
+    }
+
     @Test func badInputsAreReportedAndTheRestDone() throws {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("tbad-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)

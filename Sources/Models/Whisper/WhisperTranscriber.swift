@@ -152,7 +152,11 @@ public struct WhisperTranscriber {
             var needsFallback = false
             if let c = options.compressionRatioThreshold, ratio > c { needsFallback = true }
             if let l = options.logprobThreshold, result.avgLogprob < l { needsFallback = true }
-            if let n = options.noSpeechThreshold, result.noSpeechProb > n { needsFallback = false }
+            // Silence: likely no speech *and* an unlikely text (both, as the reference).
+            if let n = options.noSpeechThreshold, result.noSpeechProb > n,
+               let l = options.logprobThreshold, result.avgLogprob < l {
+                needsFallback = false
+            }
             if !needsFallback { break }
         }
         return last!
