@@ -147,6 +147,18 @@ final class FFDecoder {
         return nil
     }
 
+    /// Counts a decode error (`what`: frames or packets); true when too many came in a row
+    /// and decoding has stopped.
+    private func recordError(_ code: Int32, of what: String) -> Bool {
+        lastError = code
+        lastErrorLog = FF.takeLoggedError() ?? lastErrorLog
+        decodeErrors += 1
+        consecutiveErrors += 1
+        guard consecutiveErrors >= FFDecoder.maxConsecutiveErrors else { return false }
+        _ = stop("\(consecutiveErrors) \(what) in a row failed to decode (\(lastErrorDescription!))")
+        return true
+    }
+
     /// The next decoded frame, or nil at the end. The frame stays valid until the next call.
     func nextFrame() -> UnsafeMutablePointer<AVFrame>? {
         av_frame_unref(frame)
@@ -165,13 +177,7 @@ final class FFDecoder {
                 return nil
             }
             if r != FF.again {
-                lastError = r
-                lastErrorLog = FF.takeLoggedError() ?? lastErrorLog
-                decodeErrors += 1
-                consecutiveErrors += 1
-                if consecutiveErrors >= FFDecoder.maxConsecutiveErrors {
-                    return stop("\(consecutiveErrors) frames in a row failed to decode (\(lastErrorDescription!))")
-                }
+                if recordError(r, of: "frames") { return nil }
                 continue
             }
             // The decoder wants input.
@@ -212,13 +218,7 @@ final class FFDecoder {
                     draining = true
                     continue
                 }
-                lastError = s
-                lastErrorLog = FF.takeLoggedError() ?? lastErrorLog
-                decodeErrors += 1
-                consecutiveErrors += 1
-                if consecutiveErrors >= FFDecoder.maxConsecutiveErrors {
-                    return stop("\(consecutiveErrors) packets in a row failed to decode (\(lastErrorDescription!))")
-                }
+                if recordError(s, of: "packets") { return nil }
             }
         }
     }
