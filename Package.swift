@@ -33,7 +33,10 @@ let package = Package(
                        providers: [.apt(["libavcodec-dev", "libavformat-dev", "libavutil-dev",
                                          "libswresample-dev", "libswscale-dev"])]),
         .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
-        .target(name: "TensorCore", dependencies: ["CBLAS"], swiftSettings: optimise),
+        // AVX2/FMA/F16C kernels, compiled for those features per function and chosen at run
+        // time (the rest of the build targets baseline x86-64). Only TensorCore uses them.
+        .target(name: "CKernels", cSettings: [.unsafeFlags(["-O3"])]),
+        .target(name: "TensorCore", dependencies: ["CBLAS", "CKernels"], swiftSettings: optimise),
         .target(name: "Media", dependencies: ["CPNG", "CJPEG", "CSndFile", "CFFmpeg", "CZlib", "TensorCore"],
                 swiftSettings: optimise),
         .target(name: "Models", dependencies: ["TensorCore"], swiftSettings: optimise),

@@ -48,34 +48,71 @@ extension Tensor {
             }
             return out
         }
+        // Long sequences (an encoder, a ViT): heads in parallel, each on single-threaded
+        // BLAS, in blocks of query rows whose scores stay in cache; the softmax between the
+        // two products then runs on every core instead of one.
+        let pairs = b * h
+        let workers = Compute.threads
+        if workers > 1 && pairs >= workers && lq >= 64 && lk >= 64 {
+            let block = 128
+            withExtendedLifetime((qq, kk, vv, mask)) {
+                BLAS.withThreads(1) {
+                    Compute.parallelFor(pairs) { p in
+                        let bi = p / h, hi = p % h
+                        let rows = Swift.min(block, lq)
+                        let sc = UnsafeMutablePointer<Float>.allocate(capacity: rows * lk)
+                        defer { sc.deallocate() }
+                        attentionRows(qq, kk, vv, bi: bi, hi: hi, rows: 0..<lq, block: block, scale: s, causal: causal,
+                                      mask: mask.map { $0.pointer + bi * lk }, scores: sc, out: out.outputPointer + p * lq * dv)
+                    }
+                }
+            }
+            return out
+        }
         withExtendedLifetime((qq, kk, vv, mask)) {
             for bi in 0..<b {
-                let maskRow = mask.map { $0.pointer + bi * lk }
                 for hi in 0..<h {
-                    let qp = qq.pointer + bi * qq.strides[0] + hi * qq.strides[1]
-                    let kp = kk.pointer + bi * kk.strides[0] + hi * kk.strides[1]
-                    let vp = vv.pointer + bi * vv.strides[0] + hi * vv.strides[1]
-                    BLAS.sgemm(transA: false, transB: true, m: lq, n: lk, k: d, alpha: s,
-                               a: qp, lda: lq == 1 ? d : qq.strides[2], b: kp, ldb: lk == 1 ? d : kk.strides[2],
-                               c: scores, ldc: lk)
-                    normaliseScores(scores, lq: lq, lk: lk, causal: causal, mask: maskRow)
-                    BLAS.sgemm(transA: false, transB: false, m: lq, n: dv, k: lk,
-                               a: scores, lda: lk, b: vp, ldb: lk == 1 ? dv : vv.strides[2],
-                               c: out.outputPointer + (bi * h + hi) * lq * dv, ldc: dv)
+                    attentionRows(qq, kk, vv, bi: bi, hi: hi, rows: 0..<lq, block: lq, scale: s, causal: causal,
+                                  mask: mask.map { $0.pointer + bi * lk }, scores: scores,
+                                  out: out.outputPointer + (bi * h + hi) * lq * dv)
                 }
             }
         }
         return out
     }
 
+    /// One (batch, head) of attention over query `rows`, `block` rows at a time: scores
+    /// `[block, lk]` (scratch), softmax, times values into `out` (`[lq, dv]`, contiguous).
+    static func attentionRows(_ q: Tensor, _ k: Tensor, _ v: Tensor, bi: Int, hi: Int, rows: Range<Int>, block: Int,
+                              scale: Float, causal: Bool, mask: UnsafePointer<Float>?,
+                              scores: UnsafeMutablePointer<Float>, out: UnsafeMutablePointer<Float>) {
+        let lq = q.shape[2], d = q.shape[3], lk = k.shape[2], dv = v.shape[3]
+        let qp = q.pointer + bi * q.strides[0] + hi * q.strides[1]
+        let kp = k.pointer + bi * k.strides[0] + hi * k.strides[1]
+        let vp = v.pointer + bi * v.strides[0] + hi * v.strides[1]
+        let qStride = lq == 1 ? d : q.strides[2]
+        var r0 = rows.lowerBound
+        while r0 < rows.upperBound {
+            let m = Swift.min(block, rows.upperBound - r0)
+            BLAS.sgemm(transA: false, transB: true, m: m, n: lk, k: d, alpha: scale,
+                       a: qp + r0 * qStride, lda: qStride, b: kp, ldb: lk == 1 ? d : k.strides[2],
+                       c: scores, ldc: lk)
+            normaliseScores(scores, lq: lq, lk: lk, causal: causal, mask: mask, rows: r0..<(r0 + m))
+            BLAS.sgemm(transA: false, transB: false, m: m, n: dv, k: lk,
+                       a: scores, lda: lk, b: vp, ldb: lk == 1 ? dv : v.strides[2],
+                       c: out + r0 * dv, ldc: dv)
+            r0 += m
+        }
+    }
+
     /// Row softmax of `[lq, lk]` scores in place, with causal and key masks (masked
     /// entries become exactly 0).
+    /// `rows` are the query rows the scratch holds (row `i` of the range at `scores + (i - lower) * lk`).
     static func normaliseScores(_ scores: UnsafeMutablePointer<Float>, lq: Int, lk: Int,
-                                causal: Bool, mask: UnsafePointer<Float>?) {
-        // One thread: BLAS worker threads are still spinning between the two products, and
-        // a second pool competing with them for the two cores measured slower.
-        for i in 0..<lq {
-            let row = scores + i * lk
+                                causal: Bool, mask: UnsafePointer<Float>?, rows: Range<Int>? = nil) {
+        let rows = rows ?? 0..<lq
+        for i in rows {
+            let row = scores + (i - rows.lowerBound) * lk
             let visible = causal ? Swift.min(lk, i + lk - lq + 1) : lk
             if let mask {
                 var m = -Float.infinity
@@ -134,17 +171,27 @@ public final class KVCache: @unchecked Sendable {
     /// Keeps batch rows in the order `indices` (beam search re-ranking); an index may repeat.
     public func reorder(_ indices: [Int]) {
         precondition(indices.count == batch && indices.allSatisfy { $0 >= 0 && $0 < batch }, "KVCache.reorder: bad indices")
-        let per = heads * capacity * headDim
-        for which in 0..<2 {
-            let old = which == 0 ? keys : values
-            let new = Tensor(uninitializedShape: old.shape)
-            for (dst, src) in indices.enumerated() {
-                for hd in 0..<heads {
-                    let o = hd * capacity * headDim
-                    (new.outputPointer + dst * per + o).update(from: old.pointer + src * per + o, count: length * headDim)
+        // Beams mostly keep their rows: copy in place only the rows that change, reading
+        // their sources out first (a source may itself be overwritten).
+        let moves = indices.enumerated().filter { $0.offset != $0.element }
+        if moves.isEmpty || length == 0 { return }
+        let sources = Array(Set(moves.map(\.element))).sorted()
+        let per = heads * capacity * headDim, used = length * headDim
+        let temp = UnsafeMutablePointer<Float>.allocate(capacity: sources.count * heads * used)
+        defer { temp.deallocate() }
+        for t in [keys, values] {
+            let p = t.outputPointer
+            for (si, src) in sources.enumerated() {
+                for h in 0..<heads {
+                    (temp + (si * heads + h) * used).update(from: p + src * per + h * capacity * headDim, count: used)
                 }
             }
-            if which == 0 { keys = new } else { values = new }
+            for (dst, src) in moves {
+                let si = sources.firstIndex(of: src)!
+                for h in 0..<heads {
+                    (p + dst * per + h * capacity * headDim).update(from: temp + (si * heads + h) * used, count: used)
+                }
+            }
         }
     }
 

@@ -1,3 +1,4 @@
+import CKernels
 /// Matrix products on BLAS: transposed views are passed as transposes, not copied.
 extension Tensor {
     /// How a 2-D matrix view is handed to sgemm: pointer offset, transpose flag, leading dim.
@@ -92,7 +93,9 @@ extension Tensor {
 
     /// `x @ weight.T + bias` over the last axis: x `[..., in]`, weight `[out, in]`
     /// (PyTorch `nn.Linear` layout), bias `[out]`.
-    public static func linear(_ x: Tensor, weight: Tensor, bias: Tensor? = nil) -> Tensor {
+    /// `half`, when given, is the same weight in half precision: used for few-row products,
+    /// where reading the weight dominates.
+    public static func linear(_ x: Tensor, weight: Tensor, bias: Tensor? = nil, half: HalfMatrix? = nil) -> Tensor {
         precondition(weight.rank == 2 && x.rank >= 1 && x.shape[x.rank - 1] == weight.shape[1],
                      "linear: input \(x.shape) does not match weight \(weight.shape)")
         let outF = weight.shape[0], inF = weight.shape[1]
@@ -118,7 +121,11 @@ extension Tensor {
             // once past all input rows reads it once and copies nothing.
             let xc = x2.contiguous(), wc = weight
             withExtendedLifetime((xc, wc)) {
-                Tensor.fewRowsTimesWeightT(xc.pointer, rows: rows, k: inF, wc.pointer, n: outF, into: c, accumulate: beta != 0)
+                if let half, half.rows == outF, half.cols == inF {
+                    Tensor.fewRowsTimesHalfWeightT(xc.pointer, rows: rows, k: inF, half, into: c, accumulate: beta != 0)
+                } else {
+                    Tensor.fewRowsTimesWeightT(xc.pointer, rows: rows, k: inF, wc.pointer, n: outF, into: c, accumulate: beta != 0)
+                }
             }
             return out
         }
@@ -126,9 +133,32 @@ extension Tensor {
         return out
     }
 
+    /// Columns per parallel chunk of the few-row kernels.
+    static let fewRowsChunk = 64
+
+    /// `fewRowsTimesWeightT` with the weight in half precision (needs `CPUFeatures.avx2FMAF16C`).
+    static func fewRowsTimesHalfWeightT(_ x: UnsafePointer<Float>, rows: Int, k: Int, _ w: HalfMatrix,
+                                        into c: UnsafeMutablePointer<Float>, accumulate: Bool) {
+        let n = w.rows, chunk = fewRowsChunk
+        withExtendedLifetime(w) {
+            Compute.parallelFor((n + chunk - 1) / chunk) { ci in
+                let j0 = ci * chunk, j1 = Swift.min(n, j0 + chunk)
+                mmpipe_rows_wt_f16(x, Int32(rows), Int32(k), w.base, Int32(j0), Int32(j1), c, Int32(n), accumulate ? 1 : 0)
+            }
+        }
+    }
+
     /// `c[r, j] (+)= sum_k x[r, k] * w[j, k]` for r < rows (at most 8), in parallel over j.
     static func fewRowsTimesWeightT(_ x: UnsafePointer<Float>, rows: Int, k: Int, _ w: UnsafePointer<Float>, n: Int,
                                     into c: UnsafeMutablePointer<Float>, accumulate: Bool) {
+        if CPUFeatures.avx2FMAF16C {
+            let chunk = fewRowsChunk
+            Compute.parallelFor((n + chunk - 1) / chunk) { ci in
+                let j0 = ci * chunk, j1 = Swift.min(n, j0 + chunk)
+                mmpipe_rows_wt_f32(x, Int32(rows), Int32(k), w, Int32(j0), Int32(j1), c, Int32(n), accumulate ? 1 : 0)
+            }
+            return
+        }
         typealias V = VectorMath.V
         let lanes = VectorMath.lanes
         let kv = k / lanes * lanes

@@ -1,3 +1,4 @@
+import Foundation
 /// SIMD kernels for transcendental functions and row reductions, `lanes` floats at a time.
 ///
 /// - Important: accuracy: `exp` within 2 ulp on [-87, 88] (Cephes polynomial, inputs
@@ -114,5 +115,25 @@ public enum VectorMath {
         }
         while i < n { m = Swift.max(m, p[i]); i += 1 }
         return m
+    }
+
+    /// `sum(exp(p[i] - shift))` over `n` floats (`-inf` entries add nothing measurable: exp of
+    /// the clamped input is 1e-38). Float lanes within blocks of 2048, Double across blocks.
+    public static func sumExp(_ p: UnsafePointer<Float>, _ n: Int, shift: Float) -> Double {
+        let m = V(repeating: shift)
+        var total = 0.0
+        var i = 0
+        while i < n {
+            let end = Swift.min(n, i + 2048)
+            var acc = V()
+            while i + lanes <= end {
+                acc += exp(load(p, i) - m)
+                i += lanes
+            }
+            var t = Double(acc.sum())
+            while i < end { t += Double(Foundation.exp(p[i] - shift)); i += 1 }
+            total += t
+        }
+        return total
     }
 }

@@ -96,16 +96,11 @@ public struct WhisperDecoder {
             }
         }
         // If timestamps together are likelier than any text token, force a timestamp.
-        var maxAll = -Float.infinity
-        for i in 0..<vocab { maxAll = max(maxAll, logits[i]) }
+        let maxText = VectorMath.max(logits, tb), maxTs = VectorMath.max(logits + tb, vocab - tb)
+        let maxAll = max(maxText, maxTs)
         guard maxAll > -Float.infinity else { return }
-        var total = 0.0, tsTotal = 0.0
-        var maxText = -Float.infinity
-        for i in 0..<vocab {
-            let e = Double(Foundation.exp(logits[i] - maxAll))
-            total += e
-            if i >= tb { tsTotal += e } else { maxText = max(maxText, logits[i]) }
-        }
+        let tsTotal = maxTs > -Float.infinity ? VectorMath.sumExp(logits + tb, vocab - tb, shift: maxAll) : 0
+        let total = VectorMath.sumExp(logits, tb, shift: maxAll) + tsTotal
         let logTotal = log(total)
         let tsLogprob = tsTotal > 0 ? log(tsTotal) - logTotal : -Double.infinity
         let maxTextLogprob = Double(maxText - maxAll) - logTotal
@@ -116,11 +111,8 @@ public struct WhisperDecoder {
 
     /// log-softmax of one row, in Double for the sums.
     static func logSoftmax(_ x: UnsafePointer<Float>, _ n: Int, into out: UnsafeMutablePointer<Float>) {
-        var m = -Float.infinity
-        for i in 0..<n { m = max(m, x[i]) }
-        var s = 0.0
-        for i in 0..<n { s += Double(Foundation.exp(x[i] - m)) }
-        let lse = m + Float(log(s))
+        let m = VectorMath.max(x, n)
+        let lse = m + Float(log(VectorMath.sumExp(x, n, shift: m)))
         for i in 0..<n { out[i] = x[i] - lse }
     }
 
@@ -239,23 +231,29 @@ public struct WhisperDecoder {
         var sums = [Float](repeating: 0, count: beams)
         var finishedSeqs: [[Int]: Float] = [:]
         var (logits, noSpeech) = prefill(prompt: prompt, sotIndex: sotIndex, cross: cross, caches: caches)
-        let row = UnsafeMutablePointer<Float>.allocate(capacity: vocab)
-        let lp = UnsafeMutablePointer<Float>.allocate(capacity: vocab)
-        defer { row.deallocate(); lp.deallocate() }
+        let rowBuf = UnsafeMutablePointer<Float>.allocate(capacity: beams * vocab)
+        let lpBuf = UnsafeMutablePointer<Float>.allocate(capacity: beams * vocab)
+        defer { rowBuf.deallocate(); lpBuf.deallocate() }
         var length = prompt.count
         var firstStep = true
         while true {
-            var scores: [(score: Float, source: Int, token: Int)] = []
             // On the first step every beam is the same prompt: expand only one of them.
-            for b in 0..<(firstStep ? 1 : beams) {
-                row.update(from: logits.pointer + b * vocab, count: vocab)
-                filter(row, sampled: sequences[b])
-                WhisperDecoder.logSoftmax(row, vocab, into: lp)
-                for t in WhisperDecoder.topIndices(lp, vocab, beams + 1) {
-                    scores.append((sums[b] + lp[t], b, t))
+            // Beams are filtered and ranked in parallel (a few vocabulary-wide passes each).
+            let active = firstStep ? 1 : beams
+            var proposals = [[(score: Float, source: Int, token: Int)]](repeating: [], count: active)
+            proposals.withUnsafeMutableBufferPointer { out in
+                Compute.parallelFor(active) { b in
+                    let row = rowBuf + b * vocab, lp = lpBuf + b * vocab
+                    row.update(from: logits.pointer + b * vocab, count: vocab)
+                    filter(row, sampled: sequences[b])
+                    WhisperDecoder.logSoftmax(row, vocab, into: lp)
+                    out[b] = WhisperDecoder.topIndices(lp, vocab, beams + 1).map { (sums[b] + lp[$0], b, $0) }
                 }
             }
-            scores.sort { $0.score > $1.score }
+            // Highest score first; equal scores keep beam-then-rank order (Python's stable sort).
+            let scores = proposals.joined().enumerated()
+                .sorted { $0.element.score != $1.element.score ? $0.element.score > $1.element.score : $0.offset < $1.offset }
+                .map(\.element)
             var nextSeqs: [[Int]] = [], nextSums: [Float] = [], sources: [Int] = [], nextTokens: [Int] = []
             for s in scores {
                 let seq = sequences[s.source] + [s.token]
