@@ -69,6 +69,13 @@ struct Transcribe: ParsableCommand {
     @Flag(help: "Read audio from standard input (WAV or any stream FFmpeg demuxes) and print each segment as soon as it is final.")
     var audioStdin = false
 
+    @Flag(help: "Word-level timestamps (JSON 'words') from the alignment heads' cross-attention.")
+    var wordTimestamps = false
+
+    @Option(help: ArgumentHelp("Skip silences longer than this many seconds around a likely hallucination (computes word timestamps).",
+                               valueName: "seconds"))
+    var hallucinationSilenceThreshold: Double?
+
     @OptionGroup var runOptions: RunOptions
 
     var formats: [TranscriptFormat] {
@@ -82,6 +89,9 @@ struct Transcribe: ParsableCommand {
         if task != "transcribe" && task != "translate" { throw ValidationError("--task must be transcribe or translate") }
         if audioStdin && !inputs.isEmpty { throw ValidationError("--audio-stdin reads standard input: give no input files with it") }
         if !audioStdin && inputs.isEmpty { throw ValidationError("give at least one file, directory or - (or --audio-stdin)") }
+        if let h = hallucinationSilenceThreshold, !(h >= 0) {
+            throw ValidationError("--hallucination-silence-threshold must be a number of seconds >= 0")
+        }
         if beamSize < 1 || bestOf < 1 { throw ValidationError("--beam-size and --best-of must be at least 1") }
         if language != "auto" && WhisperTokenizer.languageCode(for: language) == nil {
             throw ValidationError("unknown language '\(language)'")
@@ -100,6 +110,8 @@ struct Transcribe: ParsableCommand {
             : [temperature]
         r.initialPrompt = initialPrompt
         r.conditionOnPreviousText = conditionOnPreviousText
+        r.wordTimestamps = wordTimestamps
+        r.hallucinationSilenceThreshold = hallucinationSilenceThreshold
         return r
     }
 

@@ -133,4 +133,34 @@ struct TranscribeCLITests {
         #expect(p.terminationStatus == 0)
         #expect(text.contains("And Mr. John Dashwood had then leisure to consider"), "\(text)")
     }
+
+    /// `--word-timestamps` in JSON: every word inside its segment, in order, spelling the
+    /// segment's text, with a probability.
+    @Test func wordTimestampsInJSON() throws {
+        let r = try CLI.run(["transcribe", CLI.sample("speech.wav"), "--format", "json", "--word-timestamps"])
+        #expect(r.status == 0, "\(r.stderr)")
+        let json = try #require(try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any])
+        let segments = try #require(json["segments"] as? [[String: Any]])
+        #expect(!segments.isEmpty)
+        for s in segments {
+            let start = try #require(s["start"] as? Double), end = try #require(s["end"] as? Double)
+            let words = try #require(s["words"] as? [[String: Any]])
+            #expect(words.count >= 20, "\(words.count) words")
+            var last = start
+            for w in words {
+                let ws = try #require(w["start"] as? Double), we = try #require(w["end"] as? Double)
+                let p = try #require(w["probability"] as? Double)
+                #expect(ws >= last - 1e-9 && we >= ws && we <= end + 1e-9, "\(w)")
+                #expect(p > 0 && p <= 1)
+                last = ws
+            }
+            #expect(words.compactMap { $0["word"] as? String }.joined() == s["text"] as? String)
+        }
+    }
+
+    @Test func hallucinationThresholdNeedsSeconds() throws {
+        let r = try CLI.run(["transcribe", CLI.sample("speech.wav"), "--hallucination-silence-threshold", "-1"])
+        #expect(r.status == 2)
+        #expect(r.stderr.contains("--hallucination-silence-threshold"), "\(r.stderr)")
+    }
 }

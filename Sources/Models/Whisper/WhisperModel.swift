@@ -9,8 +9,12 @@ public final class WhisperModel: @unchecked Sendable {
     public let weights: WhisperWeights
     public var dims: WhisperDimensions { weights.dims }
 
-    public init(weights: WhisperWeights) {
-        self.weights = weights
+    /// `halfPrecisionDecoder`: keep half-precision copies of the decoder's matrices when
+    /// the weights allow it exactly (see `WhisperWeights.addDecoderHalfPrecisionCopies`).
+    public init(weights: WhisperWeights, halfPrecisionDecoder: Bool = true) {
+        var w = weights
+        if halfPrecisionDecoder { w.addDecoderHalfPrecisionCopies() }
+        self.weights = w
     }
 
     // MARK: encoder
@@ -103,7 +107,10 @@ public final class WhisperModel: @unchecked Sendable {
     /// As above, with logits only for the given new positions: `[B, positions.count, nVocab]`.
     /// (The vocabulary projection is the decoder's largest product: a prompt of 200 tokens
     /// needs two of its rows, not 200.)
-    public func decode(_ tokens: [[Int]], cross: CrossKV, caches: [KVCache], positions: [Int]) -> Tensor {
+    /// `crossQueries`, when given, sees each layer's cross-attention queries `[B, H, T, Dh]`
+    /// (word-level alignment reads the alignment heads' attention from them).
+    public func decode(_ tokens: [[Int]], cross: CrossKV, caches: [KVCache], positions: [Int],
+                       crossQueries: ((_ layer: Int, _ query: Tensor) -> Void)? = nil) -> Tensor {
         let w = weights
         let b = tokens.count, t = tokens[0].count
         let d = dims.nTextState
@@ -123,6 +130,7 @@ public final class WhisperModel: @unchecked Sendable {
         for (l, layer) in w.decoderLayers.enumerated() {
             x = x + selfAttention(layer.selfAttention, layer.selfAttentionNorm(x), cache: caches[l])
             let q = splitHeads(layer.crossAttention.query(layer.crossAttentionNorm(x)), heads: dims.nTextHead)
+            crossQueries?(l, q)
             let a = Tensor.attention(query: q, key: cross.keys[l], value: cross.values[l])
             x = x + layer.crossAttention.out(mergeHeads(a))
             x = x + layer.fc2(layer.fc1(layer.mlpNorm(x)).gelu())
@@ -130,6 +138,6 @@ public final class WhisperModel: @unchecked Sendable {
         precondition(positions.allSatisfy { $0 >= 0 && $0 < t }, "decode: positions \(positions) outside 0..<\(t)")
         let picked = positions == [t - 1] ? x.slice(axis: 1, (t - 1)..<t)
             : Tensor.concat(positions.map { x.slice(axis: 1, $0..<($0 + 1)) }, axis: 1)
-        return Tensor.linear(w.decoderNorm(picked), weight: w.tokenEmbedding)
+        return Tensor.linear(w.decoderNorm(picked), weight: w.tokenEmbedding, half: w.tokenEmbeddingHalf)
     }
 }

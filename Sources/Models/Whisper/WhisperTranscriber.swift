@@ -13,9 +13,11 @@ public struct WhisperSegment: Sendable, Equatable, Codable {
     public var avgLogprob: Float
     public var compressionRatio: Double
     public var noSpeechProb: Float
+    /// Word-level timestamps (empty unless asked for).
+    public var words: [WhisperWord] = []
 
     enum CodingKeys: String, CodingKey {
-        case id, seek, start, end, text, tokens, temperature
+        case id, seek, start, end, text, tokens, temperature, words
         case avgLogprob = "avg_logprob", compressionRatio = "compression_ratio", noSpeechProb = "no_speech_prob"
     }
 }
@@ -29,6 +31,11 @@ public struct WhisperTranscribeOptions: Sendable {
     public var conditionOnPreviousText = true
     public var initialPrompt: [Int] = []
     public var decoding = WhisperDecodingOptions()
+    /// Word-level timestamps: the aligner (alignment heads, tokenizer's word split).
+    public var wordAligner: WhisperWordAligner? = nil
+    /// With word timestamps: skip silent stretches longer than this (seconds) around a
+    /// likely hallucination (openai-whisper's `hallucination_silence_threshold`).
+    public var hallucinationSilenceThreshold: Double? = nil
 
     public init() {}
 }
@@ -67,10 +74,13 @@ public struct WhisperTranscriber {
         var allTokens = options.initialPrompt
         var promptResetSince = 0
         var seek = 0
+        var lastSpeech = 0.0
         let tb = special.timestampBegin
+        let contentDuration = Double(contentFrames) * WhisperTranscriber.secondsPerFrame
         while seek < contentFrames {
             let windowStart = seek
             let timeOffset = Double(seek) * WhisperTranscriber.secondsPerFrame
+            let windowEnd = Double(seek + WhisperTranscriber.framesPerWindow) * WhisperTranscriber.secondsPerFrame
             let segmentSize = min(WhisperTranscriber.framesPerWindow, contentFrames - seek)
             let segmentDuration = Double(segmentSize) * WhisperTranscriber.secondsPerFrame
             let window = LogMelSpectrogram.segment(mel, start: seek)
@@ -119,22 +129,87 @@ public struct WhisperTranscriber {
                 seek += segmentSize
             }
 
-            for s in newSegments {
-                let text = decodeText(s.tokens.filter { $0 < special.eot })
-                // Zero-length or empty segments are dropped, as the reference does.
-                if s.start == s.end || text.trimmingCharacters(in: .whitespaces).isEmpty { continue }
-                let segment = WhisperSegment(id: segments.count, seek: windowStart, start: s.start, end: s.end, text: text,
-                                             tokens: s.tokens, temperature: temperature, avgLogprob: result.avgLogprob,
-                                             compressionRatio: ratio, noSpeechProb: result.noSpeechProb)
+            var current = newSegments.map { s in
+                WhisperSegment(id: 0, seek: windowStart, start: s.start, end: s.end,
+                               text: decodeText(s.tokens.filter { $0 < special.eot }), tokens: s.tokens,
+                               temperature: temperature, avgLogprob: result.avgLogprob,
+                               compressionRatio: ratio, noSpeechProb: result.noSpeechProb)
+            }
+            if let aligner = options.wordAligner {
+                aligner.addWordTimestamps(&current, audio: audio, frames: segmentSize, lastSpeech: lastSpeech)
+                let frame = { (t: Double) in Int((t / WhisperTranscriber.secondsPerFrame).rounded(.toNearestOrEven)) }
+                if !singleTimestampEnding, let lastWordEnd = WhisperTranscriber.end(of: current), lastWordEnd > timeOffset {
+                    seek = frame(lastWordEnd)
+                }
+                if let threshold = options.hallucinationSilenceThreshold {
+                    if !singleTimestampEnding, let lastWordEnd = WhisperTranscriber.end(of: current), lastWordEnd > timeOffset {
+                        seek = windowEnd - lastWordEnd > threshold ? frame(lastWordEnd) : windowStart + segmentSize
+                    }
+                    // A likely hallucination first: skip the silence before it and decode again from there.
+                    if let first = current.first(where: { !$0.words.isEmpty }), WhisperTranscriber.isAnomaly(first) {
+                        let gap = first.start - timeOffset
+                        if gap > threshold {
+                            seek = windowStart + frame(gap)
+                            continue
+                        }
+                    }
+                    // Drop a likely hallucination surrounded by silence, and all after it.
+                    var lastEnd = lastSpeech
+                    for si in current.indices where !current[si].words.isEmpty {
+                        let s = current[si]
+                        if WhisperTranscriber.isAnomaly(s) {
+                            let next = current[(si + 1)...].first { !$0.words.isEmpty }
+                            let nextStart = next?.words[0].start ?? timeOffset + segmentDuration
+                            let silenceBefore = s.start - lastEnd > threshold || s.start < threshold || s.start - timeOffset < 2
+                            let silenceAfter = nextStart - s.end > threshold || next.map(WhisperTranscriber.isAnomaly) == true
+                                || windowEnd - s.end < 2
+                            if silenceBefore && silenceAfter {
+                                seek = frame(max(timeOffset + 1, s.start))
+                                if contentDuration - s.end < threshold { seek = contentFrames }
+                                current.removeSubrange(si...)
+                                break
+                            }
+                        }
+                        lastEnd = s.end
+                    }
+                }
+                if let e = WhisperTranscriber.end(of: current) { lastSpeech = e }
+            }
+
+            for var segment in current {
+                // Zero-length or empty segments are dropped (the reference blanks them).
+                if segment.start == segment.end || segment.text.trimmingCharacters(in: .whitespaces).isEmpty { continue }
+                segment.id = segments.count
                 segments.append(segment)
                 onSegment(segment)
-                allTokens.append(contentsOf: s.tokens)
+                allTokens.append(contentsOf: segment.tokens)
             }
             if !options.conditionOnPreviousText || temperature > 0.5 {
                 promptResetSince = allTokens.count
             }
         }
         return segments
+    }
+
+    /// The end of the last word, or of the last segment when none has words.
+    static func end(of segments: [WhisperSegment]) -> Double? {
+        for s in segments.reversed() { if let w = s.words.last { return w.end } }
+        return segments.last?.end
+    }
+
+    /// openai-whisper's `is_segment_anomaly`: mostly improbable, very short or very long words.
+    static func isAnomaly(_ segment: WhisperSegment) -> Bool {
+        let punctuation = "\"'“¿([{-\"'.。,，!！?？:：”)]}、"
+        let words = segment.words.filter { !WhisperWordAligner.pythonContains(punctuation, $0.word) }.prefix(8)
+        guard !segment.words.isEmpty else { return false }
+        var score = 0.0
+        for w in words {
+            let duration = w.end - w.start
+            if w.probability < 0.15 { score += 1 }
+            if duration < 0.133 { score += (0.133 - duration) * 15 }
+            if duration > 2 { score += duration - 2 }
+        }
+        return score >= 3 || score + 0.01 >= Double(words.count)
     }
 
     /// Decodes at each temperature in turn until the result is neither too repetitive

@@ -30,7 +30,10 @@ public enum TranscriptFormat: String, CaseIterable, Sendable {
                 "segments": t.segments.map { s -> [String: Any] in
                     ["id": s.id, "seek": s.seek, "start": s.start, "end": s.end, "text": s.text, "tokens": s.tokens,
                      "temperature": Double(s.temperature), "avg_logprob": Double(s.avgLogprob),
-                     "compression_ratio": s.compressionRatio, "no_speech_prob": Double(s.noSpeechProb), "words": [Any]()]
+                     "compression_ratio": s.compressionRatio, "no_speech_prob": Double(s.noSpeechProb),
+                     "words": s.words.map { w -> [String: Any] in
+                         ["word": w.word, "start": w.start, "end": w.end, "probability": Double(w.probability)]
+                     }]
                 },
             ]
             let data = (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes])) ?? Data()

@@ -47,6 +47,14 @@ public final class WhisperSession: @unchecked Sendable {
 
     public var special: WhisperSpecialTokens { tokenizer.specialTokens }
 
+    /// The model's alignment heads, or (when its config has none) every head of the second
+    /// half of the decoder layers, openai-whisper's default.
+    public var alignmentHeads: [(layer: Int, head: Int)] {
+        if !extras.alignmentHeads.isEmpty { return extras.alignmentHeads }
+        let d = model.dims
+        return (d.nTextLayer / 2..<d.nTextLayer).flatMap { l in (0..<d.nTextHead).map { (layer: l, head: $0) } }
+    }
+
     /// openai-whisper's default suppression ("-1"): non-speech symbols and the special
     /// tokens that must never be sampled.
     public var defaultSuppressTokens: [Int] {
@@ -85,6 +93,9 @@ public final class WhisperSession: @unchecked Sendable {
         public var compressionRatioThreshold: Double? = 2.4
         public var logprobThreshold: Float? = -1.0
         public var noSpeechThreshold: Float? = 0.6
+        /// Word-level timestamps from the alignment heads (needed by the silence threshold).
+        public var wordTimestamps = false
+        public var hallucinationSilenceThreshold: Double? = nil
         public init() {}
     }
 
@@ -122,6 +133,12 @@ public final class WhisperSession: @unchecked Sendable {
         let sot = tokenizer.isMultilingual
             ? tokenizer.sotSequence(language: language, translating: request.translate)
             : [tokenizer.sot]
+        if request.wordTimestamps || request.hallucinationSilenceThreshold != nil {
+            options.wordAligner = WhisperWordAligner(
+                model: model, alignmentHeads: alignmentHeads, sotSequence: sot, noTimestamps: tokenizer.noTimestamps,
+                eot: tokenizer.eot, splitWords: { [tokenizer, language] in tokenizer.splitToWordTokens($0, language: language) })
+            options.hallucinationSilenceThreshold = request.hallucinationSilenceThreshold
+        }
         let transcriber = WhisperTranscriber(model: model, special: special,
                                              decodeText: { [tokenizer] in tokenizer.decode($0) },
                                              compressionRatio: TextCompression.ratio)
