@@ -68,7 +68,10 @@ public struct WhisperTranscriber {
     /// `mel` is the log-mel of the whole audio plus 30 s of padding, `[nMels, frames]`;
     /// `contentFrames` the frames that hold audio. `onSegment` sees each segment as soon as
     /// its window is decoded.
+    /// `firstWindow`: the encoder output of the window at frame 0 when the caller already has
+    /// it (language detection), so it is not computed twice.
     public func transcribe(mel: Tensor, contentFrames: Int, sotSequence: [Int], options: WhisperTranscribeOptions,
+                           firstWindow: Tensor? = nil,
                            onSegment: (WhisperSegment) -> Void = { _ in }) -> [WhisperSegment] {
         var segments: [WhisperSegment] = []
         var allTokens = options.initialPrompt
@@ -83,8 +86,8 @@ public struct WhisperTranscriber {
             let windowEnd = Double(seek + WhisperTranscriber.framesPerWindow) * WhisperTranscriber.secondsPerFrame
             let segmentSize = min(WhisperTranscriber.framesPerWindow, contentFrames - seek)
             let segmentDuration = Double(segmentSize) * WhisperTranscriber.secondsPerFrame
-            let window = LogMelSpectrogram.segment(mel, start: seek)
-            let audio = model.encode(window.unsqueezed(0))
+            let audio = seek == 0 && firstWindow != nil ? firstWindow!
+                : model.encode(LogMelSpectrogram.segment(mel, start: seek).unsqueezed(0))
 
             let previous = Array(allTokens[promptResetSince...].suffix(model.dims.nTextCtx / 2 - 1))
             let prompt = (previous.isEmpty ? [] : [special.sotPrev] + previous) + sotSequence

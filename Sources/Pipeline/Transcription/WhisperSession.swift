@@ -113,9 +113,11 @@ public final class WhisperSession: @unchecked Sendable {
         let mel = self.mel.longForm(samples)
         let contentFrames = mel.shape[1] - LogMelSpectrogram.nFrames
         var language = request.language ?? "en"
+        var firstWindow: Tensor? = nil
         if tokenizer.isMultilingual && request.language == nil && contentFrames > 0 {
             let first = model.encode(LogMelSpectrogram.segment(mel, start: 0).unsqueezed(0))
             language = detectLanguage(audio: first).code
+            firstWindow = first
         }
         var options = WhisperTranscribeOptions()
         options.temperatures = request.temperatures
@@ -143,7 +145,7 @@ public final class WhisperSession: @unchecked Sendable {
                                              decodeText: { [tokenizer] in tokenizer.decode($0) },
                                              compressionRatio: TextCompression.ratio)
         let segments = transcriber.transcribe(mel: mel, contentFrames: contentFrames, sotSequence: sot,
-                                              options: options, onSegment: onSegment)
+                                              options: options, firstWindow: firstWindow, onSegment: onSegment)
         return Transcript(language: language, segments: segments, duration: Double(samples.count) / 16_000)
     }
 }
