@@ -87,7 +87,7 @@ public struct WhisperTranscriber {
             let segmentSize = min(WhisperTranscriber.framesPerWindow, contentFrames - seek)
             let segmentDuration = Double(segmentSize) * WhisperTranscriber.secondsPerFrame
             let audio = seek == 0 && firstWindow != nil ? firstWindow!
-                : model.encode(LogMelSpectrogram.segment(mel, start: seek).unsqueezed(0))
+                : model.encode(LogMelSpectrogram.segment(mel, start: seek, count: segmentSize).unsqueezed(0))
 
             let previous = Array(allTokens[promptResetSince...].suffix(model.dims.nTextCtx / 2 - 1))
             let prompt = (previous.isEmpty ? [] : [special.sotPrev] + previous) + sotSequence

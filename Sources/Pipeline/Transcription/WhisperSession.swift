@@ -115,7 +115,8 @@ public final class WhisperSession: @unchecked Sendable {
         var language = request.language ?? "en"
         var firstWindow: Tensor? = nil
         if tokenizer.isMultilingual && request.language == nil && contentFrames > 0 {
-            let first = model.encode(LogMelSpectrogram.segment(mel, start: 0).unsqueezed(0))
+            // The first window as the transcriber sees it: frames past the audio are zeros.
+            let first = model.encode(LogMelSpectrogram.segment(mel, start: 0, count: contentFrames).unsqueezed(0))
             language = detectLanguage(audio: first).code
             firstWindow = first
         }
