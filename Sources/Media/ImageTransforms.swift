@@ -147,7 +147,10 @@ struct NormalisationTable {
 }
 
 /// One model's image preprocessing: resize the shorter side, center crop, normalise
-/// (torchvision `Resize(s, filter)`, `CenterCrop`, `ToTensor`, `Normalize`).
+/// (torchvision `Resize(s, filter)`, `CenterCrop`, `ToTensor`, `Normalize`); or, with
+/// `resizeExact`, resize straight to the crop size without keeping the aspect ratio and
+/// without cropping (Hugging Face `ViTImageProcessor`: `resize` to `size` with PIL, then
+/// rescale and normalise).
 public struct ImagePreprocess: Sendable, Codable, Equatable {
     public var resizeShorterSide: Int
     public var filter: ResizeFilter
@@ -155,6 +158,9 @@ public struct ImagePreprocess: Sendable, Codable, Equatable {
     public var cropHeight: Int
     public var mean: [Float]
     public var std: [Float]
+    /// Resize to exactly `cropWidth` x `cropHeight` (`resizeShorterSide` unused), no crop.
+    /// Absent in JSON means false.
+    public var resizeExact: Bool
 
     public init(resizeShorterSide: Int, filter: ResizeFilter, cropWidth: Int, cropHeight: Int,
                 mean: [Float], std: [Float]) {
@@ -164,6 +170,29 @@ public struct ImagePreprocess: Sendable, Codable, Equatable {
         self.cropHeight = cropHeight
         self.mean = mean
         self.std = std
+        self.resizeExact = false
+    }
+
+    /// Resize straight to `width` x `height` with `filter`, then normalise (no crop).
+    public init(resizeToWidth width: Int, height: Int, filter: ResizeFilter, mean: [Float], std: [Float]) {
+        self.init(resizeShorterSide: min(width, height), filter: filter, cropWidth: width, cropHeight: height,
+                  mean: mean, std: std)
+        self.resizeExact = true
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case resizeShorterSide, filter, cropWidth, cropHeight, mean, std, resizeExact
+    }
+
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        resizeShorterSide = try c.decode(Int.self, forKey: .resizeShorterSide)
+        filter = try c.decode(ResizeFilter.self, forKey: .filter)
+        cropWidth = try c.decode(Int.self, forKey: .cropWidth)
+        cropHeight = try c.decode(Int.self, forKey: .cropHeight)
+        mean = try c.decode([Float].self, forKey: .mean)
+        std = try c.decode([Float].self, forKey: .std)
+        resizeExact = try c.decodeIfPresent(Bool.self, forKey: .resizeExact) ?? false
     }
 
     /// torchvision ImageNet evaluation: `Resize(256)` bilinear, `CenterCrop(224)`.
@@ -178,6 +207,7 @@ public struct ImagePreprocess: Sendable, Codable, Equatable {
 
     /// The 8-bit image the model sees, before normalisation: resized and cropped.
     public func crop(_ image: RGBImage) -> RGBImage {
+        if resizeExact { return ImageTransforms.resize(image, width: cropWidth, height: cropHeight, filter: filter) }
         let resized = ImageTransforms.resizeShorterSide(image, to: resizeShorterSide, filter: filter)
         return ImageTransforms.centerCrop(resized, width: cropWidth, height: cropHeight)
     }

@@ -1,0 +1,266 @@
+import Foundation
+import TensorCore
+
+/// How a vision model wants its images: the same fields, names and JSON keys as `Media`'s
+/// `ImagePreprocess` (Models does not depend on Media; the pipeline converts one into the
+/// other field by field, or through JSON).
+///
+/// Either torchvision's `Resize(resizeShorterSide, filter)` + `CenterCrop(cropHeight, cropWidth)`,
+/// or with `resizeExact` a resize straight to `cropWidth` x `cropHeight` (Hugging Face
+/// `ViTImageProcessor`); then `(x / 255 - mean[c]) / std[c]` per RGB channel.
+public struct VisionPreprocessing: Sendable, Codable, Equatable {
+    public enum Filter: String, Sendable, Codable { case nearest, bilinear, bicubic }
+
+    public var resizeShorterSide: Int
+    public var filter: Filter
+    public var cropWidth: Int
+    public var cropHeight: Int
+    public var mean: [Float]
+    public var std: [Float]
+    public var resizeExact: Bool
+
+    public init(resizeShorterSide: Int, filter: Filter, cropWidth: Int, cropHeight: Int,
+                mean: [Float], std: [Float], resizeExact: Bool = false) {
+        self.resizeShorterSide = resizeShorterSide
+        self.filter = filter
+        self.cropWidth = cropWidth
+        self.cropHeight = cropHeight
+        self.mean = mean
+        self.std = std
+        self.resizeExact = resizeExact
+    }
+
+    public static let imagenetMean: [Float] = [0.485, 0.456, 0.406]
+    public static let imagenetStd: [Float] = [0.229, 0.224, 0.225]
+
+    /// torchvision's ImageNet evaluation transform (torchvision ResNet weights):
+    /// `Resize(256)` bilinear, `CenterCrop(224)`, ImageNet mean/std.
+    public static let torchvisionImageNet = VisionPreprocessing(
+        resizeShorterSide: 256, filter: .bilinear, cropWidth: 224, cropHeight: 224,
+        mean: imagenetMean, std: imagenetStd)
+
+    /// Hugging Face `ViTImageProcessor` defaults (`google/vit-*`): resize to `size` x `size`
+    /// bilinear, no crop, mean = std = 0.5.
+    public static func huggingFaceViT(size: Int) -> VisionPreprocessing {
+        VisionPreprocessing(resizeShorterSide: size, filter: .bilinear, cropWidth: size, cropHeight: size,
+                            mean: [0.5, 0.5, 0.5], std: [0.5, 0.5, 0.5], resizeExact: true)
+    }
+
+    /// Resize the shorter side to `int(size / cropFraction)` (timm's `crop_pct`, Hugging Face's
+    /// `crop_pct`), then center crop `size` x `size`.
+    public static func centerCrop(size: Int, cropFraction: Double, filter: Filter,
+                                  mean: [Float], std: [Float]) -> VisionPreprocessing {
+        VisionPreprocessing(resizeShorterSide: Int((Double(size) / cropFraction).rounded(.down)), filter: filter,
+                            cropWidth: size, cropHeight: size, mean: mean, std: std)
+    }
+
+    /// `[N, 3, cropHeight, cropWidth]`, the input shape `VisionEncoder.features` expects.
+    public func inputShape(batch: Int) -> [Int] { [batch, 3, cropHeight, cropWidth] }
+}
+
+/// What a vision encoder computes for a batch of images.
+public struct VisionFeatures: Sendable {
+    /// `[N, featureDimension]`: the image embedding (the classifier head's input).
+    public var pooled: Tensor
+    /// `[N, classes]` when the checkpoint has a classifier head, else nil.
+    public var logits: Tensor?
+
+    public init(pooled: Tensor, logits: Tensor?) {
+        self.pooled = pooled
+        self.logits = logits
+    }
+}
+
+/// One class of a classification: index into the model's labels, label and probability.
+public struct VisionPrediction: Sendable, Equatable {
+    public var index: Int
+    public var label: String
+    public var probability: Float
+}
+
+/// An image model: preprocessed pixels in, pooled features (and class logits) out.
+/// Implementations are pure functions of their (immutable) weights, safe to share.
+public protocol VisionEncoder: Sendable {
+    /// The architecture as `--model` names it (`resnet50`, `vit-b-16`, `efficientnet-lite0`,
+    /// or a family name `resnet` / `vit` / `efficientnet-lite` for non-standard sizes).
+    var name: String { get }
+    /// How images must be prepared for `features`.
+    var preprocessing: VisionPreprocessing { get }
+    /// Width of `VisionFeatures.pooled`.
+    var featureDimension: Int { get }
+    /// Class names for the logits (nil without a classifier head; index strings when the
+    /// checkpoint names no labels and is not a 1000-class ImageNet model).
+    var labels: [String]? { get }
+    /// pixels `[N, 3, H, W]` as `preprocessing` makes them.
+    func features(_ pixels: Tensor) throws -> VisionFeatures
+}
+
+extension VisionEncoder {
+    public var hasClassifier: Bool { labels != nil }
+
+    /// The `k` most probable classes of each image (softmax over the logits).
+    public func classify(_ pixels: Tensor, top k: Int = 5) throws -> [[VisionPrediction]] {
+        guard let labels else {
+            throw VisionError("\(name): these weights have no classifier head; use the pooled features (embed) instead")
+        }
+        guard let logits = try features(pixels).logits else {
+            throw VisionError("\(name): the model returned no logits")
+        }
+        return Self.top(logits, k: k, labels: labels)
+    }
+
+    static func top(_ logits: Tensor, k: Int, labels: [String]) -> [[VisionPrediction]] {
+        let probs = logits.softmax(axis: -1)
+        let n = probs.shape[0], c = probs.shape[1]
+        let kk = min(k, c)
+        let (values, indices) = probs.topK(kk, axis: -1)
+        let v = values.scalars
+        return (0..<n).map { i in
+            (0..<kk).map { j in
+                let idx = indices[i * kk + j]
+                return VisionPrediction(index: idx, label: idx < labels.count ? labels[idx] : "\(idx)", probability: v[i * kk + j])
+            }
+        }
+    }
+
+    /// Checks `pixels` is `[N, 3, H, W]` with the size the model needs (nil: any size).
+    func checkInput(_ pixels: Tensor, size: (height: Int, width: Int)?) throws {
+        guard pixels.rank == 4, pixels.shape[1] == 3 else {
+            throw VisionError("\(name): input \(pixels.shape) is not [N, 3, height, width]")
+        }
+        if let size, pixels.shape[2] != size.height || pixels.shape[3] != size.width {
+            throw VisionError("\(name): input is \(pixels.shape[3])x\(pixels.shape[2]), this model needs \(size.width)x\(size.height) (its position embeddings are fixed; preprocess with its `preprocessing`)")
+        }
+        guard pixels.shape[2] > 0, pixels.shape[3] > 0 else {
+            throw VisionError("\(name): empty input \(pixels.shape)")
+        }
+    }
+}
+
+/// A problem that is not about a weight file: an unknown model name, a wrong input shape.
+public struct VisionError: Error, CustomStringConvertible, Equatable, Sendable {
+    public let description: String
+    public init(_ d: String) { description = d }
+}
+
+/// The architectures `--model` knows, and the one entry point that loads them.
+public enum VisionModelRegistry {
+    public enum Family: String, Sendable, CaseIterable {
+        case resnet, vit, efficientnetLite = "efficientnet-lite"
+    }
+
+    /// Every name `--model` accepts: sizes, then the family names (any size).
+    public static let names: [String] =
+        ResNet.standardNames + ViT.standardNames + EfficientNetLite.standardNames + Family.allCases.map(\.rawValue)
+
+    /// The family of a `--model` name, or nil for an unknown name.
+    public static func family(of name: String) -> Family? {
+        if let f = Family(rawValue: name) { return f }
+        if ResNet.standardNames.contains(name) { return .resnet }
+        if ViT.standardNames.contains(name) { return .vit }
+        if EfficientNetLite.standardNames.contains(name) { return .efficientnetLite }
+        return nil
+    }
+
+    /// Loads `name` from `weights`: a `.safetensors` file, or a folder holding
+    /// `model.safetensors` (and, for Hugging Face checkpoints, `config.json`; a
+    /// `preprocessor_config.json` or timm `config.json` `pretrained_cfg` sets the preprocessing).
+    /// The layout (torchvision / Hugging Face / timm / EfficientNet-PyTorch) is detected
+    /// from the tensor names; the sizes found must be the ones `name` stands for.
+    public static func load(name: String, weights: URL) throws -> any VisionEncoder {
+        guard let family = family(of: name) else {
+            throw VisionError("unknown vision model '\(name)'; known: \(names.joined(separator: ", "))")
+        }
+        let checkpoint = try VisionLoader.open(weights)
+        switch family {
+        case .resnet: return try ResNet.load(checkpoint, name: name)
+        case .vit: return try ViT.load(checkpoint, name: name)
+        case .efficientnetLite: return try EfficientNetLite.load(checkpoint, name: name)
+        }
+    }
+
+    /// Where `scripts/fetch-models` puts the weights of a model it can fetch
+    /// (`<models dir>/efficientnet-lite0/model.safetensors`), or nil: ResNet and ViT weights
+    /// do not install here; pass a file or folder.
+    public static func fetchedWeights(name: String, modelsDirectory: URL) -> URL? {
+        guard name == "efficientnet-lite0" else { return nil }
+        return modelsDirectory.appendingPathComponent(name).appendingPathComponent("model.safetensors")
+    }
+}
+
+// MARK: - layers shared by the convolutional models
+
+/// Element-wise activation after a convolution (fused into it).
+typealias ConvActivation = Tensor.FusedActivation
+
+/// A convolution with its batch norm folded in (inference), and an optional activation.
+struct FoldedConv: Sendable {
+    var weight: Tensor          // [O, C / groups, kh, kw]
+    var bias: Tensor            // [O]
+    var stride: Int
+    /// Zero padding before (top, left) and the output size rule: symmetric PyTorch padding,
+    /// or TensorFlow "SAME" (output ceil(in / stride), extra padding after).
+    var padding: Padding
+    var groups: Int
+    var activation: ConvActivation
+
+    enum Padding: Sendable, Equatable {
+        case symmetric(Int)
+        case same
+    }
+
+    var outChannels: Int { weight.shape[0] }
+    var kernel: Int { weight.shape[2] }
+
+    /// Folds `bn` (gamma, beta, running mean, running variance) into `weight`.
+    init(weight: Tensor, bn: (gamma: Tensor, beta: Tensor, mean: Tensor, variance: Tensor), eps: Float,
+         stride: Int, padding: Padding, groups: Int = 1, activation: ConvActivation) {
+        let folded = Tensor.foldBatchNorm(weight: weight, bias: nil, gamma: bn.gamma, beta: bn.beta,
+                                          mean: bn.mean, variance: bn.variance, eps: eps)
+        self.weight = folded.weight
+        self.bias = folded.bias
+        self.stride = stride
+        self.padding = padding
+        self.groups = groups
+        self.activation = activation
+    }
+
+    /// `[N, C, H, W]` -> `[N, O, H', W']`; with `residual`, `act(conv(x) + residual)`.
+    func callAsFunction(_ x: Tensor, residual: Tensor? = nil) -> Tensor {
+        let h = x.shape[2], w = x.shape[3]
+        let k = kernel
+        let (top, left, outH, outW): (Int, Int, Int, Int)
+        switch padding {
+        case .symmetric(let p):
+            (top, left) = (p, p)
+            outH = (h + 2 * p - k) / stride + 1
+            outW = (w + 2 * p - k) / stride + 1
+        case .same:
+            outH = (h + stride - 1) / stride
+            outW = (w + stride - 1) / stride
+            top = max((outH - 1) * stride + k - h, 0) / 2
+            left = max((outW - 1) * stride + k - w, 0) / 2
+        }
+        return Tensor.fusedConv2d(x, weight: weight, bias: bias, stride: stride, padTop: top, padLeft: left,
+                                  outHeight: outH, outWidth: outW, groups: groups,
+                                  residual: residual, activation: activation)
+    }
+}
+
+/// Reads a batch-norm's four tensors `prefix.{weight,bias,running_mean,running_var}`.
+func takeBatchNorm(_ w: inout VisionTensors, _ prefix: String, _ channels: Int) throws
+    -> (gamma: Tensor, beta: Tensor, mean: Tensor, variance: Tensor) {
+    (try w.take("\(prefix).weight", [channels]), try w.take("\(prefix).bias", [channels]),
+     try w.take("\(prefix).running_mean", [channels]), try w.take("\(prefix).running_var", [channels]))
+}
+
+/// Labels for a classifier with `classes` outputs: the checkpoint's `id2label` when it has
+/// one for every index, else the ImageNet names for 1000 classes, else "0", "1", ...
+func classLabels(classes: Int, id2label: [String: String]?) -> [String] {
+    if let id2label, id2label.count == classes {
+        let names = (0..<classes).compactMap { id2label[String($0)] }
+        if names.count == classes { return names }
+    }
+    if classes == ImageNetClasses.names.count { return ImageNetClasses.names }
+    return (0..<classes).map(String.init)
+}
