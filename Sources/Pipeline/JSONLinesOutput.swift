@@ -18,6 +18,8 @@ public final class JSONLinesOutput: @unchecked Sendable {
     private var buffer = Data()
     private var lastFlush = DispatchTime.now().uptimeNanoseconds
     public private(set) var resumedCount = 0
+    /// The records kept from earlier runs (resume), in file order.
+    public private(set) var keptRecords: [[String: Any]] = []
 
     struct ResumeKey: Hashable {
         let path: String, size: Int64, mtimeMicros: Int64
@@ -31,16 +33,23 @@ public final class JSONLinesOutput: @unchecked Sendable {
         let fm = FileManager.default
         var kept = Data()
         if !overwrite {
+            // An input may have several records (e.g. one per video frame); a record seen in
+            // both the target and a leftover partial is kept once.
             var seen = Set<ResumeKey>()
+            var lines = Set<Data>()
             for source in [url, partialURL] where fm.fileExists(atPath: source.path) {
                 guard let data = fm.contents(atPath: source.path) else {
                     throw ItemFailure(path: source.path, reason: "cannot read the existing results file")
                 }
                 for line in data.split(separator: UInt8(ascii: "\n")) {
-                    guard let obj = try? JSONSerialization.jsonObject(with: Data(line)) as? [String: Any],
-                          obj["error"] == nil, let key = JSONLinesOutput.key(of: obj), !seen.contains(key) else { continue }
+                    let bytes = Data(line)
+                    guard !lines.contains(bytes),
+                          let obj = try? JSONSerialization.jsonObject(with: bytes) as? [String: Any],
+                          obj["error"] == nil, let key = JSONLinesOutput.key(of: obj) else { continue }
+                    lines.insert(bytes)
                     seen.insert(key)
-                    kept.append(Data(line))
+                    keptRecords.append(obj)
+                    kept.append(bytes)
                     kept.append(UInt8(ascii: "\n"))
                 }
             }
@@ -91,6 +100,12 @@ public final class JSONLinesOutput: @unchecked Sendable {
             try flushLocked()
             lastFlush = now
         }
+    }
+
+    /// Writes buffered records to disk now.
+    public func flush() throws {
+        lock.lock(); defer { lock.unlock() }
+        try flushLocked()
     }
 
     private func flushLocked() throws {

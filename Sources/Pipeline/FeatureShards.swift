@@ -1,0 +1,147 @@
+import Foundation
+import TensorCore
+
+/// Feature rows on disk, as `mmpipe embed` writes them: shards `features-00000.npy` (or
+/// `.safetensors`, one tensor `features`) of at most `shardRows` float32 rows each, and
+/// `manifest.jsonl`, one line per row (`row`, `shard`, the input's `path`, `size`,
+/// `mtime_us`, `model`, and e.g. `time` for a video frame) or per failed input (`error`).
+///
+/// - Important: nothing is lost and nothing refers to rows that are not on disk: a shard is
+///   written atomically before the manifest lines of its rows are appended, and the manifest
+///   itself goes through `JSONLinesOutput` (a `.partial` file renamed at the end). A later run
+///   over the same inputs skips inputs already in the manifest and starts a new shard, so
+///   shards of a resumed job may hold fewer than `shardRows` rows.
+public final class FeatureShardWriter: @unchecked Sendable {
+    public enum Format: String, Sendable, CaseIterable {
+        case npy, safetensors
+    }
+
+    public let directory: URL
+    public let format: Format
+    public let shardRows: Int
+    public let model: String
+    let manifest: JSONLinesOutput
+    private var nextShard: Int
+    private var dimension: Int?
+    private var rows: [Float] = []
+    private var pending: [[String: Any]] = []
+    private let lock = NSLock()
+    public private(set) var rowsWritten = 0
+
+    public var resumedCount: Int { manifest.resumedCount }
+
+    /// Opens `directory` for a job (created if needed). Unless `overwrite`, rows of earlier
+    /// runs stay and their inputs are skipped; their shards must still be there.
+    public init(directory: URL, format: Format, shardRows: Int, model: String, overwrite: Bool) throws {
+        precondition(shardRows > 0, "shardRows must be positive")
+        self.directory = directory
+        self.format = format
+        self.shardRows = shardRows
+        self.model = model
+        let fm = FileManager.default
+        try fm.createDirectory(at: directory, withIntermediateDirectories: true)
+        if overwrite {
+            for name in (try? fm.contentsOfDirectory(atPath: directory.path)) ?? []
+            where FeatureShardWriter.shardIndex(name) != nil {
+                try? fm.removeItem(at: directory.appendingPathComponent(name))
+            }
+        }
+        manifest = try JSONLinesOutput(url: directory.appendingPathComponent("manifest.jsonl"), overwrite: overwrite)
+        // Resume: every shard the kept lines name must exist, written by the same model.
+        var highest = -1
+        for line in manifest.keptRecords {
+            guard let shard = line["shard"] as? String else { continue }
+            if let m = line["model"] as? String, m != model {
+                throw ItemFailure(path: directory.path, reason: "holds features of model \(m), not \(model): use another --output or --overwrite")
+            }
+            guard fm.fileExists(atPath: directory.appendingPathComponent(shard).path) else {
+                throw ItemFailure(path: directory.appendingPathComponent(shard).path,
+                                  reason: "is named in manifest.jsonl but missing: use --overwrite to start again")
+            }
+            if let d = line["dim"] as? Int { dimension = d }
+            highest = max(highest, FeatureShardWriter.shardIndex(shard) ?? -1)
+        }
+        // Never reuse a shard name, not even one a crashed run left without manifest lines.
+        for name in (try? fm.contentsOfDirectory(atPath: directory.path)) ?? [] {
+            if let i = FeatureShardWriter.shardIndex(name) { highest = max(highest, i) }
+        }
+        nextShard = highest + 1
+    }
+
+    static func shardIndex(_ name: String) -> Int? {
+        guard name.hasPrefix("features-") else { return nil }
+        let rest = name.dropFirst("features-".count)
+        guard let dot = rest.firstIndex(of: "."), ["npy", "safetensors"].contains(String(rest[rest.index(after: dot)...])) else { return nil }
+        return Int(rest[..<dot])
+    }
+
+    public func shardName(_ i: Int) -> String { String(format: "features-%05d.", i) + format.rawValue }
+
+    public func isDone(_ item: SourceItem) -> Bool { manifest.isDone(item) }
+
+    /// Adds the feature rows of one input (`[n, D]`, or `[D]` for one row); `extra[i]` adds
+    /// fields to row i's manifest line (e.g. a frame's time).
+    public func append(_ item: SourceItem, features: Tensor, extra: [[String: Any]] = []) throws {
+        let f = features.rank == 1 ? features.unsqueezed(0) : features
+        precondition(f.rank == 2, "features must be [n, D]")
+        let n = f.shape[0], d = f.shape[1]
+        lock.lock(); defer { lock.unlock() }
+        if let dimension, dimension != d {
+            throw ItemFailure(path: item.path, reason: "features of dimension \(d), but this output holds \(dimension)")
+        }
+        dimension = d
+        let c = f.contiguous()
+        for r in 0..<n {
+            if rows.count / d == shardRows { try writeShardLocked() }
+            let row = rows.count / d
+            rows.append(contentsOf: UnsafeBufferPointer(start: c.pointer + r * d, count: d))
+            var line = JSONLinesOutput.sourceFields(item)
+            line["row"] = row
+            line["shard"] = shardName(nextShard)
+            line["model"] = model
+            line["dim"] = d
+            if r < extra.count { line.merge(extra[r]) { a, _ in a } }
+            pending.append(line)
+        }
+        if rows.count / d == shardRows { try writeShardLocked() }
+    }
+
+    /// Records a failed input (tried again by a later run).
+    public func appendError(_ item: SourceItem, message: String) throws {
+        var line = JSONLinesOutput.sourceFields(item)
+        line["error"] = message
+        lock.lock(); defer { lock.unlock() }
+        pending.append(line)
+    }
+
+    private func writeShardLocked() throws {
+        guard let d = dimension, !rows.isEmpty else {
+            for line in pending { try manifest.append(line) }
+            pending.removeAll()
+            return
+        }
+        let n = rows.count / d
+        let t = Tensor(shape: [n, d], scalars: rows)
+        let url = directory.appendingPathComponent(shardName(nextShard))
+        switch format {
+        case .npy: try NPY.write(t, to: url)
+        case .safetensors:
+            try SafeTensorsWriter.write([(name: "features", tensor: t)], metadata: ["model": model], to: url)
+        }
+        for line in pending { try manifest.append(line) }
+        try manifest.flush()
+        pending.removeAll()
+        rows.removeAll(keepingCapacity: true)
+        rowsWritten += n
+        nextShard += 1
+    }
+
+    /// Writes the last (partial) shard and puts the manifest in place; call once at the end,
+    /// after an interruption too.
+    public func commit() throws {
+        lock.lock()
+        defer { lock.unlock() }
+        try writeShardLocked()
+        try manifest.commit()
+    }
+}
