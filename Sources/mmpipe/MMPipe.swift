@@ -14,7 +14,7 @@ struct MMPipe: ParsableCommand {
             are built. MMPIPE_THREADS=N limits the compute threads (default: all cores).
             """,
         version: "mmpipe \(version)",
-        subcommands: [Transcribe.self, Probe.self, ModelsCommand.self]
+        subcommands: [Transcribe.self, Classify.self, Embed.self, Probe.self, ModelsCommand.self]
     )
 
     @Flag(name: .long, help: "Print the compute set-up (threads, BLAS kernels) and exit.")

@@ -1,0 +1,143 @@
+import ArgumentParser
+import Foundation
+import Media
+import Models
+import Pipeline
+import TensorCore
+
+struct Classify: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Classify images (and video frames): ImageNet classes.",
+        discussion: """
+            Without --labels: the model's own classes (ImageNet-1k for efficientnet-lite0, \
+            the default, whose weights scripts/fetch-models installs), top-k with \
+            probabilities. Output: a table, or --format json (one object per image or frame) \
+            or csv. With --output FILE the JSON lines go to FILE and a second run skips \
+            inputs already there.
+
+            Examples:
+              mmpipe classify Samples/cat.jpg
+              mmpipe classify Samples/ --top-k 3 --format csv
+              mmpipe classify clip.mp4 --fps 0.5 --format json
+            """)
+
+    @Argument(help: "Image or video files, directories, or - for a list of paths on stdin.")
+    var inputs: [String] = []
+
+    @Option(help: "Model name: efficientnet-lite0, or a ResNet / ViT with --weights.")
+    var model: String = VisionSession.defaultModel
+
+    @Option(help: "Weights: a .safetensors file or a model folder (needed for ResNet and ViT).")
+    var weights: String?
+
+    @Option(help: "Classes to show per image.")
+    var topK: Int = 5
+
+    @Option(help: "table, json or csv.")
+    var format: String = "table"
+
+    @Option(help: "Images per forward pass.")
+    var batchSize: Int = 8
+
+    @Option(help: "Video frames sampled per second.")
+    var fps: Double = 1
+
+    @Option(help: "At most this many frames per video.")
+    var maxFrames: Int = 300
+
+    @OptionGroup var runOptions: RunOptions
+    @OptionGroup var out: OutputOptions
+
+    func validate() throws {
+        if inputs.isEmpty { throw ValidationError("give at least one file, directory or -") }
+        guard ["table", "json", "csv"].contains(format) else { throw ValidationError("--format must be table, json or csv") }
+        if topK < 1 || batchSize < 1 || maxFrames < 1 { throw ValidationError("--top-k, --batch-size and --max-frames must be positive") }
+        if !(fps > 0) { throw ValidationError("--fps must be positive") }
+    }
+
+    func run() throws {
+        let workers = runOptions.applyThreads()
+        let session: VisionSession
+        do {
+            session = try VisionSession(model: model, weights: weights, store: try ModelStore())
+        } catch {
+            FileHandle.standardError.write(Data("mmpipe: \(error)\n".utf8))
+            throw ExitCode(1)
+        }
+        guard let labels = session.encoder.labels else {
+            throw ValidationError("\(model): these weights have no classifier head (use embed, or give --labels)")
+        }
+        let output = try out.output.map { try JSONLinesOutput(url: URL(fileURLWithPath: $0), overwrite: out.overwrite) }
+        let job = Job(window: 4 * batchSize + 8, progress: .automatic(quiet: runOptions.quiet || output == nil))
+        Interrupts.cancel(job)
+        let (fps, maxFrames, k, format, modelName) = (self.fps, self.maxFrames, topK, self.format, session.modelName)
+        if output == nil && format == "csv" { print("path,time,rank,label,class_index,probability") }
+        let summary = job.source(InputPaths(inputs) { MediaFormat.hasExtension($0, of: [.image, .video]) }) { output?.isDone($0) ?? false }
+            .map("decode", workers: max(1, workers / 2)) { _, item in try session.prepare(path: item.path, fps: fps, maxFrames: maxFrames) }
+            .batch(VisionEncodeStage(session: session, batchSize: batchSize))
+            .sink { e in
+                guard case .success(let (prepared, features)) = e.value, let logits = features.logits else {
+                    if case .failure(let f) = e.value, let output {
+                        var record = JSONLinesOutput.sourceFields(e.source)
+                        record["error"] = f.reason
+                        try? output.append(record)
+                    }
+                    return
+                }
+                let top = ImageNetTop.top(logits, k: k, labels: labels)
+                for (row, predictions) in top.enumerated() {
+                    let time = prepared.times?[row]
+                    var record: [String: Any] = ["path": e.source.path, "model": modelName,
+                                                 "predictions": predictions.map { ["label": $0.label, "class_index": $0.index, "probability": Double($0.probability)] }]
+                    if let time { record["time"] = time }
+                    if let output {
+                        record.merge(JSONLinesOutput.sourceFields(e.source)) { _, b in b }
+                        try? output.append(record)
+                        continue
+                    }
+                    switch format {
+                    case "json":
+                        let data = (try? JSONSerialization.data(withJSONObject: record, options: [.sortedKeys, .withoutEscapingSlashes])) ?? Data()
+                        print(String(decoding: data, as: UTF8.self))
+                    case "csv":
+                        for (rank, p) in predictions.enumerated() {
+                            print([CSV.field(e.source.path), time.map { String(format: "%.3f", $0) } ?? "", "\(rank + 1)",
+                                   CSV.field(p.label), "\(p.index)", String(format: "%.6f", p.probability)].joined(separator: ","))
+                        }
+                    default:
+                        print(e.source.path + (time.map { String(format: " @ %.2f s", $0) } ?? "") + "  (\(modelName))")
+                        for (rank, p) in predictions.enumerated() {
+                            print(String(format: "  %d  %6.2f%%  ", rank + 1, p.probability * 100) + p.label)
+                        }
+                    }
+                }
+            }
+        try output?.commit()
+        runOptions.report(summary)
+        let status = exitStatus(summary)
+        if status != .success { throw status }
+    }
+}
+
+/// Top-k of softmax(logits) per row.
+enum ImageNetTop {
+    struct Prediction { let index: Int, label: String, probability: Float }
+
+    static func top(_ logits: Tensor, k: Int, labels: [String]) -> [[Prediction]] {
+        let probs = logits.softmax(axis: -1).contiguous()
+        let n = probs.shape[0], c = probs.shape[1]
+        return (0..<n).map { i in
+            let row = Array(UnsafeBufferPointer(start: probs.pointer + i * c, count: c))
+            let order = row.indices.sorted { row[$0] != row[$1] ? row[$0] > row[$1] : $0 < $1 }.prefix(min(k, c))
+            return order.map { Prediction(index: $0, label: $0 < labels.count ? labels[$0] : "\($0)", probability: row[$0]) }
+        }
+    }
+}
+
+/// RFC 4180 quoting for a CSV field.
+enum CSV {
+    static func field(_ s: String) -> String {
+        s.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" || $0 == "\r" })
+            ? "\"" + s.replacingOccurrences(of: "\"", with: "\"\"") + "\"" : s
+    }
+}

@@ -1,0 +1,130 @@
+import ArgumentParser
+import Foundation
+import Media
+import Models
+import Pipeline
+import TensorCore
+
+struct Embed: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Extract image features (embeddings) and write them to disk.",
+        discussion: """
+            One float32 row per image (per sampled frame for a video) in shards \
+            DIR/features-00000.npy (N x D, at most --shard-rows rows each) and \
+            DIR/manifest.jsonl, one line per row: row, shard, path, size, mtime_us, model \
+            (and time for a video frame), or path and error for an input that failed. \
+            Interrupted (Ctrl-C) or not, what is done is saved; the same command again \
+            skips inputs already in the manifest and starts a new shard.
+
+            Load in numpy:  x = np.load("DIR/features-00000.npy")   # row i = manifest line with "row": i, "shard": "features-00000.npy"
+
+            Models: efficientnet-lite0 (real ImageNet weights, fetched by scripts/fetch-models); \
+            resnet18 ... resnet152, vit-ti-16, vit-s-16, vit-b-16, vit-b-32, vit-l-16 with \
+            --weights (a Hugging Face folder or a .safetensors state dict).
+
+            Examples:
+              mmpipe embed Samples/ --model efficientnet-lite0 --output /tmp/feats
+              mmpipe embed photos/ --model resnet50 --weights ~/hf/resnet-50 --output feats --format safetensors
+              mmpipe embed clip.mp4 --model efficientnet-lite0 --fps 0.5 --output feats
+            """)
+
+    @Argument(help: "Image or video files, directories, or - for a list of paths on stdin.")
+    var inputs: [String] = []
+
+    @Option(help: "Model name (see above).")
+    var model: String = VisionSession.defaultModel
+
+    @Option(help: "Weights: a .safetensors file or a model folder (needed for ResNet and ViT).")
+    var weights: String?
+
+    @Option(name: .shortAndLong, help: "Output folder for the shards and manifest.jsonl.")
+    var output: String
+
+    @Option(help: "Shard format: npy or safetensors (one tensor named 'features').")
+    var format: String = "npy"
+
+    @Option(help: "pooled (the embedding) or logits (class scores; models with a classifier).")
+    var layer: String = "pooled"
+
+    @Option(help: "Images per forward pass.")
+    var batchSize: Int = 8
+
+    @Option(help: "Rows per shard file.")
+    var shardRows: Int = 50_000
+
+    @Option(help: "Video frames sampled per second.")
+    var fps: Double = 1
+
+    @Option(help: "At most this many frames per video.")
+    var maxFrames: Int = 300
+
+    @Flag(help: "Start the output folder afresh instead of resuming.")
+    var overwrite = false
+
+    @OptionGroup var runOptions: RunOptions
+
+    func validate() throws {
+        if inputs.isEmpty { throw ValidationError("give at least one file, directory or -") }
+        guard FeatureShardWriter.Format(rawValue: format) != nil else { throw ValidationError("--format must be npy or safetensors") }
+        guard layer == "pooled" || layer == "logits" else { throw ValidationError("--layer must be pooled or logits") }
+        if batchSize < 1 || shardRows < 1 || maxFrames < 1 { throw ValidationError("--batch-size, --shard-rows and --max-frames must be positive") }
+        if !(fps > 0) { throw ValidationError("--fps must be positive") }
+    }
+
+    func run() throws {
+        let workers = runOptions.applyThreads()
+        let session: VisionSession
+        do {
+            session = try VisionSession(model: model, weights: weights, store: try ModelStore())
+        } catch {
+            FileHandle.standardError.write(Data("mmpipe: \(error)\n".utf8))
+            throw ExitCode(1)
+        }
+        if layer == "logits" && !session.encoder.hasClassifier {
+            throw ValidationError("\(model): these weights have no classifier head; use --layer pooled")
+        }
+        let writer: FeatureShardWriter
+        do {
+            writer = try FeatureShardWriter(directory: URL(fileURLWithPath: output), format: FeatureShardWriter.Format(rawValue: format)!,
+                                            shardRows: shardRows, model: session.modelName + (layer == "logits" ? ":logits" : ""),
+                                            overwrite: overwrite)
+        } catch {
+            FileHandle.standardError.write(Data("mmpipe: \(error)\n".utf8))
+            throw ExitCode(1)
+        }
+        let job = Job(window: 4 * batchSize + 8, progress: .automatic(quiet: runOptions.quiet))
+        Interrupts.cancel(job)
+        let (fps, maxFrames, logits) = (self.fps, self.maxFrames, layer == "logits")
+        // Decoding on one worker while the encoder (BLAS on every core) runs: with 2 cores,
+        // more decoders only take cores from the forward pass.
+        let summary = job.source(InputPaths(inputs) { MediaFormat.hasExtension($0, of: [.image, .video]) }) { writer.isDone($0) }
+            .map("decode", workers: max(1, workers / 2)) { _, item in try session.prepare(path: item.path, fps: fps, maxFrames: maxFrames) }
+            .batch(VisionEncodeStage(session: session, batchSize: batchSize))
+            .sink { e in
+                do {
+                    switch e.value {
+                    case .success(let (prepared, features)):
+                        let rows = logits ? features.logits! : features.pooled
+                        let extra = prepared.times.map { $0.map { ["time": $0] as [String: Any] } } ?? []
+                        try writer.append(e.source, features: rows, extra: extra)
+                    case .failure(let f):
+                        try writer.appendError(e.source, message: f.reason)
+                    }
+                } catch {
+                    job.progress.failed(ItemFailure(path: e.source.path, error: error))
+                }
+            }
+        do {
+            try writer.commit()
+        } catch {
+            FileHandle.standardError.write(Data("mmpipe: \(error)\n".utf8))
+            throw ExitCode(1)
+        }
+        if !runOptions.quiet {
+            FileHandle.standardError.write(Data("mmpipe: \(writer.rowsWritten) rows written to \(output) (model \(session.modelName), \(layer))\n".utf8))
+        }
+        runOptions.report(summary)
+        let status = exitStatus(summary)
+        if status != .success { throw status }
+    }
+}
