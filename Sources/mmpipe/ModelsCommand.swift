@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Models
+import Pipeline
 
 struct ModelsCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -15,8 +16,38 @@ struct ModelsCommand: ParsableCommand {
               mmpipe models list
               mmpipe models info whisper-tiny.en
               ls "$(mmpipe models path whisper-tiny.en)"
+              mmpipe models fetch clip-vit-b-32         # from Hugging Face, when the network allows
             """,
-        subcommands: [List.self, Info.self, Path.self])
+        subcommands: [List.self, Info.self, Path.self, Fetch.self])
+
+    struct Fetch: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Download a Hugging Face model's files (config, model.safetensors, tokenizer) into the models folder.",
+            discussion: """
+                NAME is an mmpipe model with a known repository (\(HubDownloader.knownRepositories.keys.sorted().joined(separator: ", "))) \
+                or a repository id OWNER/NAME. Files go to <models folder>/NAME (a repository id: \
+                OWNER--NAME). Each file is checked (size, and sha256 where the hub gives it) and \
+                renamed into place; an interrupted download continues where it stopped when run \
+                again. MMPIPE_HF_ENDPOINT sets the hub (default https://huggingface.co).
+                """)
+        @Argument(help: "Model name or Hugging Face repository id.") var name: String
+
+        func run() throws {
+            let repo = HubDownloader.knownRepositories[name] ?? name
+            guard repo.split(separator: "/").count == 2 else {
+                throw ValidationError("'\(name)' is neither a model with a known repository nor OWNER/NAME")
+            }
+            let folderName = HubDownloader.knownRepositories[name] != nil ? name : repo.replacingOccurrences(of: "/", with: "--")
+            let folder = ModelStore.defaultDirectory().appendingPathComponent(folderName)
+            do {
+                try HubDownloader().download(repo: repo, into: folder) { print("\(folderName)/\($0)") }
+            } catch {
+                FileHandle.standardError.write(Data("mmpipe: \(repo): \(error)\n".utf8))
+                throw ExitCode(1)
+            }
+            print(folder.path)
+        }
+    }
 
     struct List: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "One line per model: name, status, size, licence, description.")
