@@ -20,19 +20,29 @@ struct Embed: ParsableCommand {
 
             Models: efficientnet-lite0 (real ImageNet weights, fetched by scripts/fetch-models); \
             resnet18 ... resnet152, vit-ti-16, vit-s-16, vit-b-16, vit-b-32, vit-l-16 with \
-            --weights (a Hugging Face folder or a .safetensors state dict).
+            --weights (a Hugging Face folder or a .safetensors state dict). Text (--text, \
+            --text-file): all-minilm-l6-v2 (real sentence-transformers weights, fetched), \
+            L2-normalised sentence embeddings; manifest lines carry the text and where it came \
+            from (--text #N or FILE:LINE).
 
             Examples:
               mmpipe embed Samples/ --model efficientnet-lite0 --output /tmp/feats
               mmpipe embed photos/ --model resnet50 --weights ~/hf/resnet-50 --output feats --format safetensors
               mmpipe embed clip.mp4 --model efficientnet-lite0 --fps 0.5 --output feats
+              mmpipe embed --text "a cat on a sofa" --text-file sentences.txt --output text-feats
             """)
 
     @Argument(help: "Image or video files, directories, or - for a list of paths on stdin.")
     var inputs: [String] = []
 
-    @Option(help: "Model name (see above).")
-    var model: String = VisionSession.defaultModel
+    @Option(help: "Model name (see above; default efficientnet-lite0 for images, all-minilm-l6-v2 for text).")
+    var model: String?
+
+    @Option(help: "Embed this text (repeatable) instead of images.")
+    var text: [String] = []
+
+    @Option(help: "Embed each non-empty line of this file (- for stdin; repeatable).")
+    var textFile: [String] = []
 
     @Option(help: "Weights: a .safetensors file or a model folder (needed for ResNet and ViT).")
     var weights: String?
@@ -64,7 +74,9 @@ struct Embed: ParsableCommand {
     @OptionGroup var runOptions: RunOptions
 
     func validate() throws {
-        if inputs.isEmpty { throw ValidationError("give at least one file, directory or -") }
+        let textMode = !text.isEmpty || !textFile.isEmpty
+        if textMode && !inputs.isEmpty { throw ValidationError("give either files to embed or --text / --text-file, not both") }
+        if !textMode && inputs.isEmpty { throw ValidationError("give at least one file, directory or - (or --text / --text-file)") }
         guard FeatureShardWriter.Format(rawValue: format) != nil else { throw ValidationError("--format must be npy or safetensors") }
         guard layer == "pooled" || layer == "logits" else { throw ValidationError("--layer must be pooled or logits") }
         if batchSize < 1 || shardRows < 1 || maxFrames < 1 { throw ValidationError("--batch-size, --shard-rows and --max-frames must be positive") }
@@ -72,6 +84,8 @@ struct Embed: ParsableCommand {
     }
 
     func run() throws {
+        if !text.isEmpty || !textFile.isEmpty { return try runText() }
+        let model = self.model ?? VisionSession.defaultModel
         let workers = runOptions.applyThreads()
         let session: VisionSession
         do {
@@ -122,6 +136,52 @@ struct Embed: ParsableCommand {
         }
         if !runOptions.quiet {
             FileHandle.standardError.write(Data("mmpipe: \(writer.rowsWritten) rows written to \(output) (model \(session.modelName), \(layer))\n".utf8))
+        }
+        runOptions.report(summary)
+        let status = exitStatus(summary)
+        if status != .success { throw status }
+    }
+
+    /// Sentence embeddings of texts, through the same shard writer.
+    func runText() throws {
+        let model = self.model ?? "all-minilm-l6-v2"
+        _ = runOptions.applyThreads()
+        guard TextSession.isTextModel(model) else {
+            throw ValidationError("\(model) is not a text model; text models: \(TextSession.models.sorted().joined(separator: ", "))")
+        }
+        let session: TextSession
+        let values: [(SourceItem, String)]
+        let writer: FeatureShardWriter
+        do {
+            session = try TextSession(model: model, weights: weights, store: try ModelStore())
+            values = try TextInputs.collect(texts: text, files: textFile)
+            writer = try FeatureShardWriter(directory: URL(fileURLWithPath: output), format: FeatureShardWriter.Format(rawValue: format)!,
+                                            shardRows: shardRows, model: session.modelName, overwrite: overwrite)
+        } catch {
+            FileHandle.standardError.write(Data("mmpipe: \(error)\n".utf8))
+            throw ExitCode(1)
+        }
+        let job = Job(window: 256, progress: .automatic(quiet: runOptions.quiet))
+        Interrupts.cancel(job)
+        let texts = Dictionary(values.map { ($0.0.path, $0.1) }, uniquingKeysWith: { a, _ in a })
+        let summary = job.source(values: values.filter { !writer.isDone($0.0) })
+            .batch(TextEncodeStage(maxBatch: 64) { session.embed($0) })
+            .sink { e in
+                do {
+                    switch e.value {
+                    case .success(let row): try writer.append(e.source, features: row, extra: [["text": texts[e.source.path] ?? ""]])
+                    case .failure(let f): try writer.appendError(e.source, message: f.reason)
+                    }
+                } catch {
+                    job.progress.failed(ItemFailure(path: e.source.path, error: error))
+                }
+            }
+        do { try writer.commit() } catch {
+            FileHandle.standardError.write(Data("mmpipe: \(error)\n".utf8))
+            throw ExitCode(1)
+        }
+        if !runOptions.quiet {
+            FileHandle.standardError.write(Data("mmpipe: \(writer.rowsWritten) rows written to \(output) (model \(session.modelName), \(session.encoder.dimension) floats)\n".utf8))
         }
         runOptions.report(summary)
         let status = exitStatus(summary)

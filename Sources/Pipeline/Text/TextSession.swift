@@ -1,0 +1,91 @@
+import Foundation
+import Models
+import TensorCore
+
+/// A loaded sentence-embedding model (all-MiniLM-L6-v2 from the model store, or a
+/// sentence-transformers / Hugging Face BERT folder with `--weights`).
+public final class TextSession: @unchecked Sendable {
+    public let encoder: SentenceEncoder
+    public var modelName: String { encoder.name }
+
+    /// Text models installed by scripts/fetch-models.
+    public static let models: Set<String> = ["all-minilm-l6-v2"]
+
+    public static func isTextModel(_ name: String) -> Bool { models.contains(name) }
+
+    public init(model: String, weights: String?, store: ModelStore) throws {
+        let folder: URL
+        if let weights {
+            folder = URL(fileURLWithPath: weights)
+        } else {
+            let e = try store.entry(model)
+            guard store.isPresent(e) else {
+                throw ItemFailure(path: store.folder(e).path, reason: "the \(model) weights are not here; fetch them with: \(ModelStore.fetchCommand(model))")
+            }
+            folder = store.folder(e)
+        }
+        do {
+            encoder = try BERTLoader.loadSentenceEncoder(folder: folder, name: model)
+        } catch {
+            throw ItemFailure(path: folder.path, error: error)
+        }
+    }
+
+    /// L2-normalised embeddings `[N, D]`, rows in input order.
+    public func embed(_ texts: [String]) -> Tensor { encoder.embed(texts) }
+}
+
+/// Texts to embed: `--text` values, then the lines of `--text-file`s (empty lines skipped),
+/// each with a source item naming where it came from (resume keys on it).
+public enum TextInputs {
+    public static func collect(texts: [String], files: [String]) throws -> [(SourceItem, String)] {
+        var out: [(SourceItem, String)] = []
+        for (i, t) in texts.enumerated() {
+            out.append((SourceItem(path: "--text #\(i + 1)", size: Int64(t.utf8.count), mtime: 0), t))
+        }
+        for f in files {
+            let data: Data
+            if f == "-" {
+                data = FileHandle.standardInput.readDataToEndOfFile()
+            } else {
+                guard let d = FileManager.default.contents(atPath: f) else {
+                    throw ItemFailure(path: f, reason: "cannot read the text file")
+                }
+                data = d
+            }
+            guard let text = String(data: data, encoding: .utf8) else {
+                throw ItemFailure(path: f, reason: "not UTF-8 text")
+            }
+            var n = 0
+            for line in text.split(separator: "\n", omittingEmptySubsequences: false) {
+                n += 1
+                let t = line.hasSuffix("\r") ? String(line.dropLast()) : String(line)
+                if t.trimmingCharacters(in: .whitespaces).isEmpty { continue }
+                out.append((SourceItem(path: "\(f):\(n)", size: Int64(t.utf8.count), mtime: 0), t))
+            }
+        }
+        return out
+    }
+}
+
+/// Batches texts through a text encoder.
+public struct TextEncodeStage: BatchStage {
+    public let encode: @Sendable ([String]) throws -> Tensor
+    public let maxBatch: Int
+    public var name: String { "encode" }
+    public var maxWait: Double { 0.01 }
+
+    public init(maxBatch: Int, encode: @escaping @Sendable ([String]) throws -> Tensor) {
+        self.maxBatch = maxBatch
+        self.encode = encode
+    }
+
+    public func process(_ batch: [String], items: [SourceItem]) -> [Result<Tensor, Error>] {
+        do {
+            let e = try encode(batch)
+            return (0..<batch.count).map { .success(e.slice(axis: 0, $0..<($0 + 1)).contiguous()) }
+        } catch {
+            return batch.map { _ in .failure(error) }
+        }
+    }
+}
