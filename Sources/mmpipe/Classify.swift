@@ -24,8 +24,26 @@ struct Classify: ParsableCommand {
     @Argument(help: "Image or video files, directories, or - for a list of paths on stdin.")
     var inputs: [String] = []
 
-    @Option(help: "Model name: efficientnet-lite0, or a ResNet / ViT with --weights.")
-    var model: String = VisionSession.defaultModel
+    @Option(help: "Model name: efficientnet-lite0, or a ResNet / ViT with --weights; with --labels: lite0-minilm or a CLIP model.")
+    var model: String?
+
+    @Option(help: "Zero-shot: comma-separated labels to choose from.")
+    var labels: String?
+
+    @Option(help: "Zero-shot: a file with one label per line.")
+    var labelsFile: String?
+
+    @Option(help: "Zero-shot prompt templates: default (\"a photo of a {}.\"), imagenet (CLIP's 80), or a file of lines with {}.")
+    var templates: String = "default"
+
+    @Flag(help: "Zero-shot: report every label whose score reaches --threshold instead of a distribution over the labels.")
+    var multiLabel = false
+
+    @Option(help: "Zero-shot --multi-label threshold (CLIP: cosine similarity; lite0-minilm: probability mass).")
+    var threshold: Float?
+
+    @Flag(help: "lite0-minilm: show the ImageNet classes behind each label's score.")
+    var explain = false
 
     @Option(help: "Weights: a .safetensors file or a model folder (needed for ResNet and ViT).")
     var weights: String?
@@ -51,11 +69,20 @@ struct Classify: ParsableCommand {
     func validate() throws {
         if inputs.isEmpty { throw ValidationError("give at least one file, directory or -") }
         guard ["table", "json", "csv"].contains(format) else { throw ValidationError("--format must be table, json or csv") }
+        if labels != nil || labelsFile != nil {
+            if try ZeroShotLabels.parse(list: labels, file: labelsFile).count < (multiLabel ? 1 : 2) {
+                throw ValidationError("give at least two labels (or one with --multi-label)")
+            }
+        } else if multiLabel || explain || threshold != nil {
+            throw ValidationError("--multi-label, --threshold and --explain need --labels or --labels-file")
+        }
         if topK < 1 || batchSize < 1 || maxFrames < 1 { throw ValidationError("--top-k, --batch-size and --max-frames must be positive") }
         if !(fps > 0) { throw ValidationError("--fps must be positive") }
     }
 
     func run() throws {
+        if labels != nil || labelsFile != nil { return try runZeroShot() }
+        let model = self.model ?? VisionSession.defaultModel
         let workers = runOptions.applyThreads()
         let session: VisionSession
         do {
@@ -108,6 +135,93 @@ struct Classify: ParsableCommand {
                         print(e.source.path + (time.map { String(format: " @ %.2f s", $0) } ?? "") + "  (\(modelName))")
                         for (rank, p) in predictions.enumerated() {
                             print(String(format: "  %d  %6.2f%%  ", rank + 1, p.probability * 100) + p.label)
+                        }
+                    }
+                }
+            }
+        try output?.commit()
+        runOptions.report(summary)
+        let status = exitStatus(summary)
+        if status != .success { throw status }
+    }
+}
+
+extension Classify {
+    /// Zero-shot by free-text labels: CLIP when its weights are given or installed, else the
+    /// offline lite0-minilm model. The answering model is named in every output.
+    func runZeroShot() throws {
+        let workers = runOptions.applyThreads()
+        let store = try ModelStore()
+        let labelList = try ZeroShotLabels.parse(list: labels, file: labelsFile)
+        let zs: Lite0MiniLM
+        let set: ZeroShotLabels
+        let affinity: Tensor
+        do {
+            if let m = model, m != Lite0MiniLM.name {
+                throw ItemFailure(path: m, reason: "zero-shot models: \(Lite0MiniLM.name)")
+            }
+            zs = try Lite0MiniLM(store: store)
+            set = ZeroShotLabels(labels: labelList, templates: try ZeroShotLabels.templates(templates, default: Lite0MiniLM.defaultTemplates))
+            affinity = try zs.affinity(set)
+        } catch {
+            FileHandle.standardError.write(Data("mmpipe: \(error)\n".utf8))
+            throw ExitCode(1)
+        }
+        let modelName = Lite0MiniLM.name
+        let threshold = self.threshold ?? 0.3
+        let output = try out.output.map { try JSONLinesOutput(url: URL(fileURLWithPath: $0), overwrite: out.overwrite) }
+        let job = Job(window: 4 * batchSize + 8, progress: .automatic(quiet: runOptions.quiet || output == nil))
+        Interrupts.cancel(job)
+        let (fps, maxFrames, k, format, multi, explainTop) = (self.fps, self.maxFrames, min(topK, labelList.count), self.format, multiLabel, explain ? 3 : 0)
+        if output == nil && format == "csv" { print("path,time,rank,label,score,model") }
+        let session = zs.vision
+        let summary = job.source(InputPaths(inputs) { MediaFormat.hasExtension($0, of: [.image, .video]) }) { output?.isDone($0) ?? false }
+            .map("decode", workers: max(1, workers / 2)) { _, item in try session.prepare(path: item.path, fps: fps, maxFrames: maxFrames) }
+            .batch(VisionEncodeStage(session: session, batchSize: batchSize))
+            .sink { e in
+                guard case .success(let (prepared, features)) = e.value, let logits = features.logits else {
+                    if case .failure(let f) = e.value, let output {
+                        var record = JSONLinesOutput.sourceFields(e.source)
+                        record["error"] = f.reason
+                        try? output.append(record)
+                    }
+                    return
+                }
+                for (row, r) in zs.classify(logits: logits, affinity: affinity, explainTop: explainTop).enumerated() {
+                    let time = prepared.times?[row]
+                    var order = r.scores.indices.sorted { r.scores[$0] != r.scores[$1] ? r.scores[$0] > r.scores[$1] : $0 < $1 }
+                    order = multi ? order.filter { r.scores[$0] >= threshold } : Array(order.prefix(k))
+                    var record: [String: Any] = [
+                        "path": e.source.path, "model": modelName, "multi_label": multi,
+                        "labels": order.map { i -> [String: Any] in
+                            var l: [String: Any] = ["label": labelList[i], "score": Double(r.scores[i])]
+                            if let c = r.contributions?[i] { l["imagenet_classes"] = c.map { ["class": $0.className, "share": Double($0.share)] } }
+                            return l
+                        },
+                    ]
+                    if let time { record["time"] = time }
+                    if let output {
+                        record.merge(JSONLinesOutput.sourceFields(e.source)) { _, b in b }
+                        try? output.append(record)
+                        continue
+                    }
+                    switch format {
+                    case "json":
+                        let data = (try? JSONSerialization.data(withJSONObject: record, options: [.sortedKeys, .withoutEscapingSlashes])) ?? Data()
+                        print(String(decoding: data, as: UTF8.self))
+                    case "csv":
+                        for (rank, i) in order.enumerated() {
+                            print([CSV.field(e.source.path), time.map { String(format: "%.3f", $0) } ?? "", "\(rank + 1)",
+                                   CSV.field(labelList[i]), String(format: "%.6f", r.scores[i]), modelName].joined(separator: ","))
+                        }
+                    default:
+                        print(e.source.path + (time.map { String(format: " @ %.2f s", $0) } ?? "") + "  (\(modelName))")
+                        if order.isEmpty { print("  (no label reaches \(threshold))") }
+                        for (rank, i) in order.enumerated() {
+                            print(String(format: "  %d  %6.2f%%  ", rank + 1, r.scores[i] * 100) + labelList[i])
+                            if let c = r.contributions?[i] {
+                                print("       from: " + c.map { String(format: "%@ %.1f%%", $0.className, $0.share * 100) }.joined(separator: ", "))
+                            }
                         }
                     }
                 }
