@@ -45,7 +45,7 @@ let package = Package(
             "TensorCore", "Media", "Models", "Pipeline",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
-        .executableTarget(name: "mmpipe-bench", dependencies: ["TensorCore", "Media"],
+        .executableTarget(name: "mmpipe-bench", dependencies: ["TensorCore", "Media", "Models"],
                           path: "Sources/Bench", swiftSettings: optimise),
         // Decoder fuzz targets: a replay tool normally, libFuzzer targets via scripts/fuzz.
         .executableTarget(name: "mmpipe-fuzz", dependencies: ["Media"], path: "Sources/FuzzMedia"),
