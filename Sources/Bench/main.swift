@@ -93,11 +93,13 @@ case "attention":   // profiling aid: attention only, many times
     for _ in 0..<20 { _ = Tensor.attention(query: q, key: q, value: q) }
 case "media":
     MediaBench.run(Array(args.dropFirst()))
+case "clip":
+    runCLIPBench(args: Array(args.dropFirst()))
 case "text":
     runTextBench(args: Array(args.dropFirst()))
 case "vision":
     VisionBench.run(Array(args.dropFirst()), repeats: repeats)
 default:
-    FileHandle.standardError.write("usage: mmpipe-bench tensor | media DIR AUDIO... | vision MODEL WEIGHTS IMAGE... | text [MODEL_DIR]\n".data(using: .utf8)!)
+    FileHandle.standardError.write("usage: mmpipe-bench tensor | media DIR AUDIO... | vision MODEL WEIGHTS IMAGE... | text [MODEL_DIR] | clip [--weights W] [--pixels P.npy] [--tokens T.json]\n".data(using: .utf8)!)
     exit(2)
 }
