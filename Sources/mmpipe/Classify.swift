@@ -153,33 +153,51 @@ extension Classify {
         let workers = runOptions.applyThreads()
         let store = try ModelStore()
         let labelList = try ZeroShotLabels.parse(list: labels, file: labelsFile)
-        let zs: Lite0MiniLM
-        let set: ZeroShotLabels
-        let affinity: Tensor
+        // The answering model: --model, else CLIP when --weights or installed CLIP weights say
+        // so, else the offline lite0-minilm.
+        let chosen = model ?? (weights != nil ? "clip" : VisionSession.installedCLIP(store: store) ?? Lite0MiniLM.name)
+        let session: VisionSession
+        let modelName: String
+        let score: @Sendable (VisionFeatures) -> [ZeroShotResult]
+        let multi = multiLabel, explainTop = explain ? 3 : 0
+        let threshold: Float
         do {
-            if let m = model, m != Lite0MiniLM.name {
-                throw ItemFailure(path: m, reason: "zero-shot models: \(Lite0MiniLM.name)")
+            if chosen == Lite0MiniLM.name {
+                let zs = try Lite0MiniLM(store: store)
+                let set = ZeroShotLabels(labels: labelList, templates: try ZeroShotLabels.templates(templates, default: Lite0MiniLM.defaultTemplates))
+                let affinity = try zs.affinity(set)
+                session = zs.vision
+                modelName = Lite0MiniLM.name
+                threshold = self.threshold ?? 0.3
+                score = { f in zs.classify(logits: f.logits!, affinity: affinity, explainTop: explainTop) }
+            } else if VisionSession.isCLIP(chosen) {
+                if explain { throw ValidationError("--explain is for lite0-minilm (CLIP has no classes to show)") }
+                session = try VisionSession(model: chosen, weights: weights, store: store)
+                let identity = weights.map { URL(fileURLWithPath: $0).standardizedFileURL.path } ?? store.directory.appendingPathComponent(chosen).path
+                let zs = try CLIPZeroShot(vision: session, store: store, weightsIdentity: identity)
+                let labelRows = try zs.labelEmbeddings(ZeroShotLabels(labels: labelList, templates: try ZeroShotLabels.templates(templates, default: CLIPZeroShot.defaultTemplates)))
+                modelName = session.modelName
+                threshold = self.threshold ?? 0.25
+                score = { f in zs.classify(imageEmbeddings: f.pooled, labels: labelRows, multiLabel: multi) }
+            } else {
+                throw ItemFailure(path: chosen, reason: "zero-shot models: \(Lite0MiniLM.name), \(CLIPConfig.standardNames.joined(separator: ", "))")
             }
-            zs = try Lite0MiniLM(store: store)
-            set = ZeroShotLabels(labels: labelList, templates: try ZeroShotLabels.templates(templates, default: Lite0MiniLM.defaultTemplates))
-            affinity = try zs.affinity(set)
+        } catch let e as ValidationError {
+            throw e
         } catch {
             FileHandle.standardError.write(Data("mmpipe: \(error)\n".utf8))
             throw ExitCode(1)
         }
-        let modelName = Lite0MiniLM.name
-        let threshold = self.threshold ?? 0.3
         let output = try out.output.map { try JSONLinesOutput(url: URL(fileURLWithPath: $0), overwrite: out.overwrite) }
         let job = Job(window: 4 * batchSize + 8, progress: .automatic(quiet: runOptions.quiet || output == nil))
         Interrupts.cancel(job)
-        let (fps, maxFrames, k, format, multi, explainTop) = (self.fps, self.maxFrames, min(topK, labelList.count), self.format, multiLabel, explain ? 3 : 0)
+        let (fps, maxFrames, k, format) = (self.fps, self.maxFrames, min(topK, labelList.count), self.format)
         if output == nil && format == "csv" { print("path,time,rank,label,score,model") }
-        let session = zs.vision
         let summary = job.source(InputPaths(inputs) { MediaFormat.hasExtension($0, of: [.image, .video]) }) { output?.isDone($0) ?? false }
             .map("decode", workers: max(1, workers / 2)) { _, item in try session.prepare(path: item.path, fps: fps, maxFrames: maxFrames) }
             .batch(VisionEncodeStage(session: session, batchSize: batchSize))
             .sink { e in
-                guard case .success(let (prepared, features)) = e.value, let logits = features.logits else {
+                guard case .success(let (prepared, features)) = e.value else {
                     if case .failure(let f) = e.value, let output {
                         var record = JSONLinesOutput.sourceFields(e.source)
                         record["error"] = f.reason
@@ -187,7 +205,7 @@ extension Classify {
                     }
                     return
                 }
-                for (row, r) in zs.classify(logits: logits, affinity: affinity, explainTop: explainTop).enumerated() {
+                for (row, r) in score(features).enumerated() {
                     let time = prepared.times?[row]
                     var order = r.scores.indices.sorted { r.scores[$0] != r.scores[$1] ? r.scores[$0] > r.scores[$1] : $0 < $1 }
                     order = multi ? order.filter { r.scores[$0] >= threshold } : Array(order.prefix(k))

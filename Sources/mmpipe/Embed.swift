@@ -146,17 +146,27 @@ struct Embed: ParsableCommand {
     func runText() throws {
         let model = self.model ?? "all-minilm-l6-v2"
         _ = runOptions.applyThreads()
-        guard TextSession.isTextModel(model) else {
-            throw ValidationError("\(model) is not a text model; text models: \(TextSession.models.sorted().joined(separator: ", "))")
+        guard TextSession.isTextModel(model) || VisionSession.isCLIP(model) else {
+            throw ValidationError("\(model) is not a text model; text models: \((TextSession.models.sorted() + CLIPConfig.standardNames).joined(separator: ", "))")
         }
-        let session: TextSession
+        let encode: @Sendable ([String]) -> Tensor
+        let modelName: String, dimension: Int
         let values: [(SourceItem, String)]
         let writer: FeatureShardWriter
         do {
-            session = try TextSession(model: model, weights: weights, store: try ModelStore())
+            if VisionSession.isCLIP(model) {
+                // CLIP's text tower: projected, not normalised (as open_clip's encode_text).
+                let clip = try VisionSession.loadCLIP(model: model, weights: weights, store: try ModelStore())
+                encode = { clip.encodeTexts($0) }
+                (modelName, dimension) = (clip.name + ":text", clip.embeddingDimension)
+            } else {
+                let session = try TextSession(model: model, weights: weights, store: try ModelStore())
+                encode = { session.embed($0) }
+                (modelName, dimension) = (session.modelName, session.encoder.dimension)
+            }
             values = try TextInputs.collect(texts: text, files: textFile)
             writer = try FeatureShardWriter(directory: URL(fileURLWithPath: output), format: FeatureShardWriter.Format(rawValue: format)!,
-                                            shardRows: shardRows, model: session.modelName, overwrite: overwrite)
+                                            shardRows: shardRows, model: modelName, overwrite: overwrite)
         } catch {
             FileHandle.standardError.write(Data("mmpipe: \(error)\n".utf8))
             throw ExitCode(1)
@@ -165,7 +175,7 @@ struct Embed: ParsableCommand {
         Interrupts.cancel(job)
         let texts = Dictionary(values.map { ($0.0.path, $0.1) }, uniquingKeysWith: { a, _ in a })
         let summary = job.source(values: values.filter { !writer.isDone($0.0) })
-            .batch(TextEncodeStage(maxBatch: 64) { session.embed($0) })
+            .batch(TextEncodeStage(maxBatch: 64) { encode($0) })
             .sink { e in
                 do {
                     switch e.value {
@@ -181,7 +191,7 @@ struct Embed: ParsableCommand {
             throw ExitCode(1)
         }
         if !runOptions.quiet {
-            FileHandle.standardError.write(Data("mmpipe: \(writer.rowsWritten) rows written to \(output) (model \(session.modelName), \(session.encoder.dimension) floats)\n".utf8))
+            FileHandle.standardError.write(Data("mmpipe: \(writer.rowsWritten) rows written to \(output) (model \(modelName), \(dimension) floats)\n".utf8))
         }
         runOptions.report(summary)
         let status = exitStatus(summary)

@@ -18,17 +18,43 @@ public final class VisionSession: @unchecked Sendable {
     public let preprocess: ImagePreprocess
     /// Keeps decoding off the cores while a heavy forward pass runs (see `ComputeGate`).
     public let gate = ComputeGate()
-    public var modelName: String { encoder.name }
+    /// The whole CLIP model when `encoder` is CLIP's image tower (its text tower serves labels).
+    public let clip: CLIPModel?
 
-    /// The model names `--model` takes for image encoders.
-    public static var modelNames: [String] { VisionModelRegistry.names }
-    public static let defaultModel = "efficientnet-lite0"
+    public static func isCLIP(_ name: String) -> Bool { name == "clip" || CLIPConfig.standardNames.contains(name) }
 
-    /// Loads `model` from `weights` (a `.safetensors` file or a Hugging Face folder), or, for
-    /// a model the fetch script installs (efficientnet-lite0), from the model store.
-    public init(model: String, weights: String?, store: ModelStore) throws {
+    /// CLIP weights: `--weights`, else `<models dir>/<name>/` (written by `mmpipe models fetch <name>`).
+    public static func loadCLIP(model: String, weights: String?, store: ModelStore) throws -> CLIPModel {
+        let url: URL
+        if let weights {
+            url = URL(fileURLWithPath: weights)
+        } else {
+            url = store.directory.appendingPathComponent(model)
+            guard FileManager.default.fileExists(atPath: url.appendingPathComponent("model.safetensors").path) else {
+                throw ItemFailure(path: model, reason: "no CLIP weights here: fetch them with `mmpipe models fetch \(model)` (Hugging Face \(HubDownloader.knownRepositories[model] ?? "openai/clip-*")) or pass --weights with a Hugging Face folder or an open_clip/OpenAI state dict as .safetensors")
+            }
+        }
+        let bpe = CLIPLoader.defaultBPE(modelsDirectory: store.directory)
+        guard FileManager.default.fileExists(atPath: bpe.path) else {
+            throw ItemFailure(path: bpe.path, reason: "CLIP's BPE vocabulary is missing; fetch it with: \(ModelStore.fetchCommand("clip-bpe"))")
+        }
+        do {
+            return try CLIPLoader.load(weights: url, name: model == "clip" ? nil : model, bpe: bpe)
+        } catch {
+            throw ItemFailure(path: url.path, error: error)
+        }
+    }
+
+    /// The first CLIP model whose weights `mmpipe models fetch` installed, if any.
+    public static func installedCLIP(store: ModelStore) -> String? {
+        CLIPConfig.standardNames.first {
+            FileManager.default.fileExists(atPath: store.directory.appendingPathComponent("\($0)/model.safetensors").path)
+        }
+    }
+
+    static func loadVision(model: String, weights: String?, store: ModelStore) throws -> any VisionEncoder {
         guard VisionModelRegistry.family(of: model) != nil else {
-            throw ItemFailure(path: model, reason: "unknown model; image models: \(VisionModelRegistry.names.joined(separator: ", "))")
+            throw ItemFailure(path: model, reason: "unknown model; image models: \((VisionModelRegistry.names + CLIPConfig.standardNames).joined(separator: ", "))")
         }
         let url: URL
         if let weights {
@@ -41,13 +67,34 @@ public final class VisionSession: @unchecked Sendable {
                 throw ItemFailure(path: fetched.path, reason: "the \(model) weights are not here; fetch them with: \(ModelStore.fetchCommand(model))")
             }
             url = fetched
+        } else if FileManager.default.fileExists(atPath: store.directory.appendingPathComponent("\(model)/model.safetensors").path) {
+            url = store.directory.appendingPathComponent(model)          // from `mmpipe models fetch`
         } else {
             throw ItemFailure(path: model, reason: VisionSession.whereWeightsComeFrom(model))
         }
         do {
-            encoder = try VisionModelRegistry.load(name: model, weights: url)
+            return try VisionModelRegistry.load(name: model, weights: url)
         } catch let e as VisionError {
             throw ItemFailure(path: url.path, reason: e.description)
+        }
+    }
+
+    public var modelName: String { encoder.name }
+
+    /// The model names `--model` takes for image encoders.
+    public static var modelNames: [String] { VisionModelRegistry.names }
+    public static let defaultModel = "efficientnet-lite0"
+
+    /// Loads `model` from `weights` (a `.safetensors` file or a Hugging Face folder), or, for
+    /// a model the fetch script installs (efficientnet-lite0), from the model store.
+    public init(model: String, weights: String?, store: ModelStore) throws {
+        if VisionSession.isCLIP(model) {
+            let clip = try VisionSession.loadCLIP(model: model, weights: weights, store: store)
+            encoder = CLIPImageEncoder(clip)
+            self.clip = clip
+        } else {
+            encoder = try VisionSession.loadVision(model: model, weights: weights, store: store)
+            clip = nil
         }
         let p = encoder.preprocessing
         let filter = ResizeFilter(rawValue: p.filter.rawValue) ?? .bilinear

@@ -154,3 +154,38 @@ public final class Lite0MiniLM: @unchecked Sendable {
         }
     }
 }
+
+/// CLIP zero-shot: normalised image embeddings against each label's normalised text embedding
+/// (averaged over the templates, then normalised again, as CLIP's ImageNet evaluation);
+/// probabilities are softmax(logit scale × cosine) over the labels, or with `multiLabel` the
+/// cosines themselves.
+public final class CLIPZeroShot: @unchecked Sendable {
+    public let vision: VisionSession
+    public let clip: CLIPModel
+    let cache: TextEmbeddingCache
+    let cacheKey: String
+
+    public static let defaultTemplates = ["a photo of a {}."]
+
+    public init(vision: VisionSession, store: ModelStore, weightsIdentity: String) throws {
+        guard let clip = vision.clip else { throw ItemFailure(path: vision.modelName, reason: "not a CLIP model") }
+        self.vision = vision
+        self.clip = clip
+        cache = TextEmbeddingCache(store: store)
+        cacheKey = "clip-" + SHA256Hash.hex(Data((clip.name + "\n" + weightsIdentity).utf8)).prefix(12)
+    }
+
+    /// `[L, E]`, unit rows.
+    public func labelEmbeddings(_ labels: ZeroShotLabels) throws -> Tensor {
+        let texts = labels.labels.flatMap(labels.prompts)
+        let rows = try cache.embeddings(model: cacheKey, texts: texts) { [clip] in clip.encodeTexts($0) }
+        return ensemble(rows, per: labels.templates.count)
+    }
+
+    public func classify(imageEmbeddings: Tensor, labels: Tensor, multiLabel: Bool) -> [ZeroShotResult] {
+        let cos = Tensor.matmul(CLIPModel.normalized(imageEmbeddings), labels.transposed()).contiguous()
+        let s = multiLabel ? cos : (cos * clip.logitScale).softmax(axis: -1).contiguous()
+        let n = s.shape[0], l = s.shape[1]
+        return (0..<n).map { ZeroShotResult(scores: Array(UnsafeBufferPointer(start: s.pointer + $0 * l, count: l)), contributions: nil) }
+    }
+}
