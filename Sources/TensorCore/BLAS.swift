@@ -16,15 +16,6 @@ enum BLAS {
 
     static func setThreads(_ n: Int) { openblas_set_num_threads(Int32(n)) }
     static var threads: Int { Int(openblas_get_num_threads()) }
-
-    /// Runs `body` with BLAS limited to `n` threads (e.g. 1 inside our own parallel loop,
-    /// whose threads each make their own calls), then restores the previous count.
-    static func withThreads<R>(_ n: Int, _ body: () throws -> R) rethrows -> R {
-        let before = threads
-        setThreads(n)
-        defer { setThreads(before) }
-        return try body()
-    }
     static var coreName: String { String(cString: openblas_get_corename()) }
     static var config: String { String(cString: openblas_get_config()) }
 }

@@ -48,22 +48,19 @@ extension Tensor {
             }
             return out
         }
-        // Long sequences (an encoder, a ViT): heads in parallel, each on single-threaded
-        // BLAS, in blocks of query rows whose scores stay in cache; the softmax between the
-        // two products then runs on every core instead of one.
-        let pairs = b * h
-        let workers = Compute.threads
-        if workers > 1 && pairs >= workers && lq >= 64 && lk >= 64 {
-            let block = 128
+        // Long sequences (an encoder, a ViT): query rows in blocks whose scores stay in
+        // cache; the two products use BLAS's threads and the softmax between them runs on
+        // every core too (it was a single-threaded third of the time).
+        if lq >= 64 && lk >= 64 {
+            let block = 256
+            let sc = UnsafeMutablePointer<Float>.allocate(capacity: Swift.min(block, lq) * lk)
+            defer { sc.deallocate() }
             withExtendedLifetime((qq, kk, vv, mask)) {
-                BLAS.withThreads(1) {
-                    Compute.parallelFor(pairs) { p in
-                        let bi = p / h, hi = p % h
-                        let rows = Swift.min(block, lq)
-                        let sc = UnsafeMutablePointer<Float>.allocate(capacity: rows * lk)
-                        defer { sc.deallocate() }
+                for bi in 0..<b {
+                    for hi in 0..<h {
                         attentionRows(qq, kk, vv, bi: bi, hi: hi, rows: 0..<lq, block: block, scale: s, causal: causal,
-                                      mask: mask.map { $0.pointer + bi * lk }, scores: sc, out: out.outputPointer + p * lq * dv)
+                                      mask: mask.map { $0.pointer + bi * lk }, scores: sc,
+                                      out: out.outputPointer + (bi * h + hi) * lq * dv, parallelSoftmax: true)
                     }
                 }
             }
@@ -85,7 +82,8 @@ extension Tensor {
     /// `[block, lk]` (scratch), softmax, times values into `out` (`[lq, dv]`, contiguous).
     static func attentionRows(_ q: Tensor, _ k: Tensor, _ v: Tensor, bi: Int, hi: Int, rows: Range<Int>, block: Int,
                               scale: Float, causal: Bool, mask: UnsafePointer<Float>?,
-                              scores: UnsafeMutablePointer<Float>, out: UnsafeMutablePointer<Float>) {
+                              scores: UnsafeMutablePointer<Float>, out: UnsafeMutablePointer<Float>,
+                              parallelSoftmax: Bool = false) {
         let lq = q.shape[2], d = q.shape[3], lk = k.shape[2], dv = v.shape[3]
         let qp = q.pointer + bi * q.strides[0] + hi * q.strides[1]
         let kp = k.pointer + bi * k.strides[0] + hi * k.strides[1]
@@ -97,7 +95,16 @@ extension Tensor {
             BLAS.sgemm(transA: false, transB: true, m: m, n: lk, k: d, alpha: scale,
                        a: qp + r0 * qStride, lda: qStride, b: kp, ldb: lk == 1 ? d : k.strides[2],
                        c: scores, ldc: lk)
-            normaliseScores(scores, lq: lq, lk: lk, causal: causal, mask: mask, rows: r0..<(r0 + m))
+            if parallelSoftmax && m * lk >= 1 << 16 {
+                // No BLAS inside: the loop body only normalises rows (see Compute).
+                let chunk = 8
+                Compute.parallelFor((m + chunk - 1) / chunk) { c in
+                    let lo = r0 + c * chunk, hi = Swift.min(r0 + m, lo + chunk)
+                    normaliseScores(scores + (lo - r0) * lk, lq: lq, lk: lk, causal: causal, mask: mask, rows: lo..<hi)
+                }
+            } else {
+                normaliseScores(scores, lq: lq, lk: lk, causal: causal, mask: mask, rows: r0..<(r0 + m))
+            }
             BLAS.sgemm(transA: false, transB: false, m: m, n: dv, k: lk,
                        a: scores, lda: lk, b: vp, ldb: lk == 1 ? dv : v.strides[2],
                        c: out + r0 * dv, ldc: dv)
