@@ -31,7 +31,7 @@ enum VisionBench {
                 let t0 = DispatchTime.now().uptimeNanoseconds
                 var rows = 0
                 _ = job.source(values: values)
-                    .map("decode", workers: max(1, workers / 2)) { path, _ in try session.prepare(path: path, fps: 1) }
+                    .map("decode", workers: Int(ProcessInfo.processInfo.environment["BENCH_DECODERS"] ?? "") ?? workers) { path, _ in try session.prepare(path: path, fps: 1) }
                     .batch(VisionEncodeStage(session: session, batchSize: batchSize))
                     .sink { e in if case .success(let (p, _)) = e.value { rows += p.rows } }
                 let s = Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9

@@ -100,7 +100,7 @@ struct Classify: ParsableCommand {
         let (fps, maxFrames, k, format, modelName) = (self.fps, self.maxFrames, topK, self.format, session.modelName)
         if output == nil && format == "csv" { print("path,time,rank,label,class_index,probability") }
         let summary = job.source(InputPaths(inputs) { MediaFormat.hasExtension($0, of: [.image, .video]) }) { output?.isDone($0) ?? false }
-            .map("decode", workers: max(1, workers / 2)) { _, item in try session.prepare(path: item.path, fps: fps, maxFrames: maxFrames) }
+            .map("decode", workers: workers) { _, item in try session.prepare(path: item.path, fps: fps, maxFrames: maxFrames) }
             .batch(VisionEncodeStage(session: session, batchSize: batchSize))
             .sink { e in
                 guard case .success(let (prepared, features)) = e.value, let logits = features.logits else {
@@ -194,7 +194,7 @@ extension Classify {
         let (fps, maxFrames, k, format) = (self.fps, self.maxFrames, min(topK, labelList.count), self.format)
         if output == nil && format == "csv" { print("path,time,rank,label,score,model") }
         let summary = job.source(InputPaths(inputs) { MediaFormat.hasExtension($0, of: [.image, .video]) }) { output?.isDone($0) ?? false }
-            .map("decode", workers: max(1, workers / 2)) { _, item in try session.prepare(path: item.path, fps: fps, maxFrames: maxFrames) }
+            .map("decode", workers: workers) { _, item in try session.prepare(path: item.path, fps: fps, maxFrames: maxFrames) }
             .batch(VisionEncodeStage(session: session, batchSize: batchSize))
             .sink { e in
                 guard case .success(let (prepared, features)) = e.value else {

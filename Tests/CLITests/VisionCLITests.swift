@@ -110,3 +110,34 @@ struct VisionCLITests {
         #expect(u.status == 1 && u.stderr.contains("unknown model"), "\(u.stderr)")
     }
 }
+
+/// `mmpipe classify --labels` with the offline lite0-minilm model (no CLIP weights installed).
+@Suite("mmpipe classify --labels, end to end")
+struct ZeroShotCLITests {
+    @Test func theCatPhotoIsACat() throws {
+        let r = try CLI.run(["classify", CLI.sample("cat.jpg"), "--labels", "dog,cat,car,bird", "--explain"]])
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(r.lines.first?.contains("(lite0-minilm)") == true, "the answering model is named: \(r.stdout)")
+        #expect(r.lines.count > 1 && r.lines[1].hasSuffix("cat"), "\(r.stdout)")
+        #expect(r.stdout.contains("from: tiger cat"), "--explain names the ImageNet classes: \(r.stdout)")
+    }
+
+    @Test func jsonCarriesTheModelAndScoresSumToOne() throws {
+        let r = try CLI.run(["classify", CLI.sample("coffee.jpg"), CLI.sample("rocket.jpg"), "--labels", "a drink,a rocket,a dog",
+                             "--format", "json"])
+        #expect(r.status == 0, "\(r.stderr)")
+        let objs = try r.lines.map { try #require(try JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any]) }
+        #expect(objs.count == 2)
+        let labels = try objs.map { try #require($0["labels"] as? [[String: Any]]) }
+        #expect(objs.allSatisfy { $0["model"] as? String == "lite0-minilm" })
+        #expect(labels[0].first?["label"] as? String == "a drink" && labels[1].first?["label"] as? String == "a rocket")
+        for l in labels { #expect(abs(l.compactMap { $0["score"] as? Double }.reduce(0, +) - 1) < 1e-4) }
+    }
+
+    @Test func labelErrorsAreUsageErrors() throws {
+        #expect(try CLI.run(["classify", CLI.sample("cat.jpg"), "--labels", "cat"]).status == 2)
+        #expect(try CLI.run(["classify", CLI.sample("cat.jpg"), "--explain"]).status == 2)
+        let clip = try CLI.run(["classify", CLI.sample("cat.jpg"), "--labels", "cat,dog", "--model", "clip-vit-b-32"])
+        #expect(clip.status == 1 && clip.stderr.contains("mmpipe models fetch clip-vit-b-32"), "\(clip.stderr)")
+    }
+}
