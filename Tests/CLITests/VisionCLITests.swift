@@ -115,7 +115,7 @@ struct VisionCLITests {
 @Suite("mmpipe classify --labels, end to end")
 struct ZeroShotCLITests {
     @Test func theCatPhotoIsACat() throws {
-        let r = try CLI.run(["classify", CLI.sample("cat.jpg"), "--labels", "dog,cat,car,bird", "--explain"]])
+        let r = try CLI.run(["classify", CLI.sample("cat.jpg"), "--labels", "dog,cat,car,bird", "--explain"])
         #expect(r.status == 0, "\(r.stderr)")
         #expect(r.lines.first?.contains("(lite0-minilm)") == true, "the answering model is named: \(r.stdout)")
         #expect(r.lines.count > 1 && r.lines[1].hasSuffix("cat"), "\(r.stdout)")
