@@ -45,24 +45,13 @@ struct Classify: ParsableCommand {
     @Flag(help: "lite0-minilm: show the ImageNet classes behind each label's score.")
     var explain = false
 
-    @Option(help: "Weights: a .safetensors file or a model folder (needed for ResNet and ViT).")
-    var weights: String?
-
     @Option(help: "Classes to show per image.")
     var topK: Int = 5
 
     @Option(help: "table, json or csv.")
     var format: String = "table"
 
-    @Option(help: "Images per forward pass.")
-    var batchSize: Int = 8
-
-    @Option(help: "Video frames sampled per second.")
-    var fps: Double = 1
-
-    @Option(help: "At most this many frames per video.")
-    var maxFrames: Int = 300
-
+    @OptionGroup var vision: VisionInputOptions
     @OptionGroup var runOptions: RunOptions
     @OptionGroup var out: OutputOptions
 
@@ -76,17 +65,16 @@ struct Classify: ParsableCommand {
         } else if multiLabel || explain || threshold != nil {
             throw ValidationError("--multi-label, --threshold and --explain need --labels or --labels-file")
         }
-        if topK < 1 || batchSize < 1 || maxFrames < 1 { throw ValidationError("--top-k, --batch-size and --max-frames must be positive") }
-        if !(fps > 0) { throw ValidationError("--fps must be positive") }
+        if topK < 1 { throw ValidationError("--top-k must be positive") }
     }
 
     func run() throws {
         if labels != nil || labelsFile != nil { return try runZeroShot() }
         let model = self.model ?? VisionSession.defaultModel
-        let workers = runOptions.applyThreads()
+        _ = runOptions.applyThreads()
         let session: VisionSession
         do {
-            session = try VisionSession(model: model, weights: weights, store: try ModelStore())
+            session = try VisionSession(model: model, weights: vision.weights, store: try ModelStore())
         } catch {
             FileHandle.standardError.write(Data("mmpipe: \(error)\n".utf8))
             throw ExitCode(1)
@@ -95,13 +83,11 @@ struct Classify: ParsableCommand {
             throw ValidationError("\(model): these weights have no classifier head (use embed, or give --labels)")
         }
         let output = try out.output.map { try JSONLinesOutput(url: URL(fileURLWithPath: $0), overwrite: out.overwrite) }
-        let job = Job(window: 4 * batchSize + 8, progress: .automatic(quiet: runOptions.quiet || output == nil))
+        let job = Job(window: vision.window, progress: .automatic(quiet: runOptions.quiet || output == nil))
         Interrupts.cancel(job)
-        let (fps, maxFrames, k, format, modelName) = (self.fps, self.maxFrames, topK, self.format, session.modelName)
+        let (k, format, modelName) = (topK, self.format, session.modelName)
         if output == nil && format == "csv" { print("path,time,rank,label,class_index,probability") }
-        let summary = job.source(InputPaths(inputs) { MediaFormat.hasExtension($0, of: [.image, .video]) }) { output?.isDone($0) ?? false }
-            .map("decode", workers: workers) { _, item in try session.prepare(path: item.path, fps: fps, maxFrames: maxFrames) }
-            .batch(VisionEncodeStage(session: session, batchSize: batchSize))
+        let summary = vision.encode(job, inputs: inputs, session: session) { output?.isDone($0) ?? false }
             .sink { e in
                 guard case .success(let (prepared, features)) = e.value, let logits = features.logits else {
                     if case .failure(let f) = e.value, let output {
@@ -150,12 +136,12 @@ extension Classify {
     /// Zero-shot by free-text labels: CLIP when its weights are given or installed, else the
     /// offline lite0-minilm model. The answering model is named in every output.
     func runZeroShot() throws {
-        let workers = runOptions.applyThreads()
+        _ = runOptions.applyThreads()
         let store = try ModelStore()
         let labelList = try ZeroShotLabels.parse(list: labels, file: labelsFile)
         // The answering model: --model, else CLIP when --weights or installed CLIP weights say
         // so, else the offline lite0-minilm.
-        let chosen = model ?? (weights != nil ? "clip" : VisionSession.installedCLIP(store: store) ?? Lite0MiniLM.name)
+        let chosen = model ?? (vision.weights != nil ? "clip" : VisionSession.installedCLIP(store: store) ?? Lite0MiniLM.name)
         let session: VisionSession
         let modelName: String
         let score: @Sendable (VisionFeatures) -> [ZeroShotResult]
@@ -172,8 +158,8 @@ extension Classify {
                 score = { f in zs.classify(logits: f.logits!, affinity: affinity, explainTop: explainTop) }
             } else if VisionSession.isCLIP(chosen) {
                 if explain { throw ValidationError("--explain is for lite0-minilm (CLIP has no classes to show)") }
-                session = try VisionSession(model: chosen, weights: weights, store: store)
-                let identity = weights.map { URL(fileURLWithPath: $0).standardizedFileURL.path } ?? store.directory.appendingPathComponent(chosen).path
+                session = try VisionSession(model: chosen, weights: vision.weights, store: store)
+                let identity = vision.weights.map { URL(fileURLWithPath: $0).standardizedFileURL.path } ?? store.directory.appendingPathComponent(chosen).path
                 let zs = try CLIPZeroShot(vision: session, store: store, weightsIdentity: identity)
                 let labelRows = try zs.labelEmbeddings(ZeroShotLabels(labels: labelList, templates: try ZeroShotLabels.templates(templates, default: CLIPZeroShot.defaultTemplates)))
                 modelName = session.modelName
@@ -189,13 +175,11 @@ extension Classify {
             throw ExitCode(1)
         }
         let output = try out.output.map { try JSONLinesOutput(url: URL(fileURLWithPath: $0), overwrite: out.overwrite) }
-        let job = Job(window: 4 * batchSize + 8, progress: .automatic(quiet: runOptions.quiet || output == nil))
+        let job = Job(window: vision.window, progress: .automatic(quiet: runOptions.quiet || output == nil))
         Interrupts.cancel(job)
-        let (fps, maxFrames, k, format) = (self.fps, self.maxFrames, min(topK, labelList.count), self.format)
+        let (k, format) = (min(topK, labelList.count), self.format)
         if output == nil && format == "csv" { print("path,time,rank,label,score,model") }
-        let summary = job.source(InputPaths(inputs) { MediaFormat.hasExtension($0, of: [.image, .video]) }) { output?.isDone($0) ?? false }
-            .map("decode", workers: workers) { _, item in try session.prepare(path: item.path, fps: fps, maxFrames: maxFrames) }
-            .batch(VisionEncodeStage(session: session, batchSize: batchSize))
+        let summary = vision.encode(job, inputs: inputs, session: session) { output?.isDone($0) ?? false }
             .sink { e in
                 guard case .success(let (prepared, features)) = e.value else {
                     if case .failure(let f) = e.value, let output {

@@ -44,9 +44,6 @@ struct Embed: ParsableCommand {
     @Option(help: "Embed each non-empty line of this file (- for stdin; repeatable).")
     var textFile: [String] = []
 
-    @Option(help: "Weights: a .safetensors file or a model folder (needed for ResNet and ViT).")
-    var weights: String?
-
     @Option(name: .shortAndLong, help: "Output folder for the shards and manifest.jsonl.")
     var output: String
 
@@ -56,21 +53,13 @@ struct Embed: ParsableCommand {
     @Option(help: "pooled (the embedding) or logits (class scores; models with a classifier).")
     var layer: String = "pooled"
 
-    @Option(help: "Images per forward pass.")
-    var batchSize: Int = 8
-
     @Option(help: "Rows per shard file.")
     var shardRows: Int = 50_000
-
-    @Option(help: "Video frames sampled per second.")
-    var fps: Double = 1
-
-    @Option(help: "At most this many frames per video.")
-    var maxFrames: Int = 300
 
     @Flag(help: "Start the output folder afresh instead of resuming.")
     var overwrite = false
 
+    @OptionGroup var vision: VisionInputOptions
     @OptionGroup var runOptions: RunOptions
 
     func validate() throws {
@@ -79,17 +68,16 @@ struct Embed: ParsableCommand {
         if !textMode && inputs.isEmpty { throw ValidationError("give at least one file, directory or - (or --text / --text-file)") }
         guard FeatureShardWriter.Format(rawValue: format) != nil else { throw ValidationError("--format must be npy or safetensors") }
         guard layer == "pooled" || layer == "logits" else { throw ValidationError("--layer must be pooled or logits") }
-        if batchSize < 1 || shardRows < 1 || maxFrames < 1 { throw ValidationError("--batch-size, --shard-rows and --max-frames must be positive") }
-        if !(fps > 0) { throw ValidationError("--fps must be positive") }
+        if shardRows < 1 { throw ValidationError("--shard-rows must be positive") }
     }
 
     func run() throws {
         if !text.isEmpty || !textFile.isEmpty { return try runText() }
         let model = self.model ?? VisionSession.defaultModel
-        let workers = runOptions.applyThreads()
+        _ = runOptions.applyThreads()
         let session: VisionSession
         do {
-            session = try VisionSession(model: model, weights: weights, store: try ModelStore())
+            session = try VisionSession(model: model, weights: vision.weights, store: try ModelStore())
         } catch {
             FileHandle.standardError.write(Data("mmpipe: \(error)\n".utf8))
             throw ExitCode(1)
@@ -106,15 +94,10 @@ struct Embed: ParsableCommand {
             FileHandle.standardError.write(Data("mmpipe: \(error)\n".utf8))
             throw ExitCode(1)
         }
-        let job = Job(window: 4 * batchSize + 8, progress: .automatic(quiet: runOptions.quiet))
+        let job = Job(window: vision.window, progress: .automatic(quiet: runOptions.quiet))
         Interrupts.cancel(job)
-        let (fps, maxFrames, logits) = (self.fps, self.maxFrames, layer == "logits")
-        // One decoder per core: for heavy models the gate keeps them off the forward passes
-        // (VisionSession.gate); measured on 2 cores, 2 decoders were as fast or faster for
-        // EfficientNet-Lite0 and ResNet-50.
-        let summary = job.source(InputPaths(inputs) { MediaFormat.hasExtension($0, of: [.image, .video]) }) { writer.isDone($0) }
-            .map("decode", workers: workers) { _, item in try session.prepare(path: item.path, fps: fps, maxFrames: maxFrames) }
-            .batch(VisionEncodeStage(session: session, batchSize: batchSize))
+        let logits = layer == "logits"
+        let summary = vision.encode(job, inputs: inputs, session: session) { writer.isDone($0) }
             .sink { e in
                 do {
                     switch e.value {
@@ -157,11 +140,11 @@ struct Embed: ParsableCommand {
         do {
             if VisionSession.isCLIP(model) {
                 // CLIP's text tower: projected, not normalised (as open_clip's encode_text).
-                let clip = try VisionSession.loadCLIP(model: model, weights: weights, store: try ModelStore())
+                let clip = try VisionSession.loadCLIP(model: model, weights: vision.weights, store: try ModelStore())
                 encode = { clip.encodeTexts($0) }
                 (modelName, dimension) = (clip.name + ":text", clip.embeddingDimension)
             } else {
-                let session = try TextSession(model: model, weights: weights, store: try ModelStore())
+                let session = try TextSession(model: model, weights: vision.weights, store: try ModelStore())
                 encode = { session.embed($0) }
                 (modelName, dimension) = (session.modelName, session.encoder.dimension)
             }

@@ -1,5 +1,7 @@
 import ArgumentParser
 import Foundation
+import Media
+import Models
 import Pipeline
 import TensorCore
 
@@ -42,4 +44,38 @@ struct OutputOptions: ParsableArguments {
 func exitStatus(_ summary: JobSummary) -> ExitCode {
     if summary.cancelled { return ExitCode(130) }
     return summary.failed > 0 ? ExitCode(1) : .success
+}
+
+/// Options of the commands that run an image encoder over images and video frames.
+struct VisionInputOptions: ParsableArguments {
+    @Option(help: "Weights: a .safetensors file or a model folder (needed for ResNet, ViT and CLIP).")
+    var weights: String?
+
+    @Option(help: "Images per forward pass.")
+    var batchSize: Int = 8
+
+    @Option(help: "Video frames sampled per second.")
+    var fps: Double = 1
+
+    @Option(help: "At most this many frames per video.")
+    var maxFrames: Int = 300
+
+    func validate() throws {
+        if batchSize < 1 || maxFrames < 1 { throw ValidationError("--batch-size and --max-frames must be positive") }
+        if !(fps > 0) { throw ValidationError("--fps must be positive") }
+    }
+
+    /// Bounds the items between source and sink.
+    var window: Int { 4 * batchSize + 8 }
+
+    /// Images and videos through decode workers and the batching encoder. One decoder per
+    /// core: for heavy models the session's gate keeps them off the forward passes; measured
+    /// on 2 cores, 2 decoders were as fast or faster for EfficientNet-Lite0 and ResNet-50.
+    func encode(_ job: Job, inputs: [String], session: VisionSession,
+                skip: @escaping @Sendable (SourceItem) -> Bool) -> Flow<(PreparedPixels, VisionFeatures)> {
+        let (fps, maxFrames) = (self.fps, self.maxFrames)
+        return job.source(InputPaths(inputs) { MediaFormat.hasExtension($0, of: [.image, .video]) }, skip: skip)
+            .map("decode", workers: Compute.threads) { _, item in try session.prepare(path: item.path, fps: fps, maxFrames: maxFrames) }
+            .batch(VisionEncodeStage(session: session, batchSize: batchSize))
+    }
 }
