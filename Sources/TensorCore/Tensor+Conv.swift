@@ -124,70 +124,13 @@ extension Tensor {
         }
     }
 
+    /// Convolution as GEMMs over im2col columns (the batched small-image path included),
+    /// with the bias added after each product: `gemmConvFused` with a bias-only epilogue.
     static func im2colConv(_ x: UnsafePointer<Float>, _ wt: UnsafePointer<Float>, _ bias: UnsafePointer<Float>?,
                            _ out: UnsafeMutablePointer<Float>, n: Int, c: Int, h: Int, w: Int, o: Int,
                            kh: Int, kw: Int, ho: Int, wo: Int, g: Conv2DGeometry) {
-        let groups = g.groups, cg = c / groups, og = o / groups
-        let k = cg * kh * kw, hw = ho * wo
-        let pointwise = kh == 1 && kw == 1 && g.stride == (1, 1) && g.padding == (0, 0)
-        // Small images: one GEMM over the whole batch (columns n*hw ..), then scatter.
-        let batched = n > 1 && hw < 1024
-        let cols = batched ? n * hw : hw
-        var colBuffer: UnsafeMutablePointer<Float>? = nil
-        if !pointwise || batched {
-            colBuffer = .allocate(capacity: k * cols)
-        }
-        defer { colBuffer?.deallocate() }
-        let tmp: UnsafeMutablePointer<Float>? = batched ? .allocate(capacity: og * cols) : nil
-        defer { tmp?.deallocate() }
-
-        for gi in 0..<groups {
-            let wg = wt + gi * og * k
-            if batched {
-                let col = colBuffer!
-                for img in 0..<n {
-                    let src = x + (img * c + gi * cg) * h * w
-                    if pointwise {
-                        for ch in 0..<cg { (col + ch * cols + img * hw).update(from: src + ch * hw, count: hw) }
-                    } else {
-                        im2col(src, cg: cg, h: h, w: w, kh: kh, kw: kw, ho: ho, wo: wo, g: g, dst: col + img * hw, ld: cols)
-                    }
-                }
-                BLAS.sgemm(transA: false, transB: false, m: og, n: cols, k: k, a: wg, lda: k,
-                           b: col, ldb: cols, c: tmp!, ldc: cols)
-                for img in 0..<n {
-                    for oc in 0..<og {
-                        let dst = out + (img * o + gi * og + oc) * hw
-                        let s = tmp! + oc * cols + img * hw
-                        if let bias {
-                            let bv = bias[gi * og + oc]
-                            for j in 0..<hw { dst[j] = s[j] + bv }
-                        } else {
-                            dst.update(from: s, count: hw)
-                        }
-                    }
-                }
-            } else {
-                for img in 0..<n {
-                    let src = x + (img * c + gi * cg) * h * w
-                    let dst = out + (img * o + gi * og) * hw
-                    var beta: Float = 0
-                    if let bias {
-                        for oc in 0..<og { (dst + oc * hw).initialize(repeating: bias[gi * og + oc], count: hw) }
-                        beta = 1
-                    }
-                    let b: UnsafePointer<Float>
-                    if pointwise {
-                        b = src
-                    } else {
-                        im2col(src, cg: cg, h: h, w: w, kh: kh, kw: kw, ho: ho, wo: wo, g: g, dst: colBuffer!, ld: hw)
-                        b = UnsafePointer(colBuffer!)
-                    }
-                    BLAS.sgemm(transA: false, transB: false, m: og, n: hw, k: k, a: wg, lda: k,
-                               b: b, ldb: hw, beta: beta, c: dst, ldc: hw)
-                }
-            }
-        }
+        gemmConvFused(x, wt, out, n: n, c: c, h: h, w: w, o: o, kh: kh, kw: kw, ho: ho, wo: wo, g: g,
+                      Epilogue(bias: bias, residual: nil, activation: .none))
     }
 
     static func depthwise(_ x: UnsafePointer<Float>, _ wt: UnsafePointer<Float>, _ bias: UnsafePointer<Float>?,
