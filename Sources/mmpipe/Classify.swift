@@ -90,11 +90,7 @@ struct Classify: ParsableCommand {
         let summary = vision.encode(job, inputs: inputs, session: session) { output?.isDone($0) ?? false }
             .sink { e in
                 guard case .success(let (prepared, features)) = e.value, let logits = features.logits else {
-                    if case .failure(let f) = e.value, let output {
-                        var record = JSONLinesOutput.sourceFields(e.source)
-                        record["error"] = f.reason
-                        try? output.append(record)
-                    }
+                    if case .failure(let f) = e.value { ClassifyOutput.failure(f, for: e.source, in: output) }
                     return
                 }
                 let top = ImageNetTop.top(logits, k: k, labels: labels)
@@ -103,15 +99,10 @@ struct Classify: ParsableCommand {
                     var record: [String: Any] = ["path": e.source.path, "model": modelName,
                                                  "predictions": predictions.map { ["label": $0.label, "class_index": $0.index, "probability": Double($0.probability)] }]
                     if let time { record["time"] = time }
-                    if let output {
-                        record.merge(JSONLinesOutput.sourceFields(e.source)) { _, b in b }
-                        try? output.append(record)
-                        continue
-                    }
+                    if ClassifyOutput.store(record, for: e.source, in: output) { continue }
                     switch format {
                     case "json":
-                        let data = (try? JSONSerialization.data(withJSONObject: record, options: [.sortedKeys, .withoutEscapingSlashes])) ?? Data()
-                        print(String(decoding: data, as: UTF8.self))
+                        ClassifyOutput.printJSON(record)
                     case "csv":
                         for (rank, p) in predictions.enumerated() {
                             print([CSV.field(e.source.path), time.map { String(format: "%.3f", $0) } ?? "", "\(rank + 1)",
@@ -182,11 +173,7 @@ extension Classify {
         let summary = vision.encode(job, inputs: inputs, session: session) { output?.isDone($0) ?? false }
             .sink { e in
                 guard case .success(let (prepared, features)) = e.value else {
-                    if case .failure(let f) = e.value, let output {
-                        var record = JSONLinesOutput.sourceFields(e.source)
-                        record["error"] = f.reason
-                        try? output.append(record)
-                    }
+                    if case .failure(let f) = e.value { ClassifyOutput.failure(f, for: e.source, in: output) }
                     return
                 }
                 for (row, r) in score(features).enumerated() {
@@ -202,15 +189,10 @@ extension Classify {
                         },
                     ]
                     if let time { record["time"] = time }
-                    if let output {
-                        record.merge(JSONLinesOutput.sourceFields(e.source)) { _, b in b }
-                        try? output.append(record)
-                        continue
-                    }
+                    if ClassifyOutput.store(record, for: e.source, in: output) { continue }
                     switch format {
                     case "json":
-                        let data = (try? JSONSerialization.data(withJSONObject: record, options: [.sortedKeys, .withoutEscapingSlashes])) ?? Data()
-                        print(String(decoding: data, as: UTF8.self))
+                        ClassifyOutput.printJSON(record)
                     case "csv":
                         for (rank, i) in order.enumerated() {
                             print([CSV.field(e.source.path), time.map { String(format: "%.3f", $0) } ?? "", "\(rank + 1)",
@@ -232,6 +214,32 @@ extension Classify {
         runOptions.report(summary)
         let status = exitStatus(summary)
         if status != .success { throw status }
+    }
+}
+
+/// Where classify's per-image records go: `--output` (JSON lines with the resume fields) or
+/// standard output; shared by the ImageNet and zero-shot paths.
+enum ClassifyOutput {
+    /// Appends `record` to `output` and returns true; false when there is no `--output`.
+    static func store(_ record: [String: Any], for source: SourceItem, in output: JSONLinesOutput?) -> Bool {
+        guard let output else { return false }
+        var r = record
+        r.merge(JSONLinesOutput.sourceFields(source)) { _, b in b }
+        try? output.append(r)
+        return true
+    }
+
+    /// Records a failed input in `--output` (retried on resume); stderr has its line already.
+    static func failure(_ f: ItemFailure, for source: SourceItem, in output: JSONLinesOutput?) {
+        guard let output else { return }
+        var record = JSONLinesOutput.sourceFields(source)
+        record["error"] = f.reason
+        try? output.append(record)
+    }
+
+    static func printJSON(_ record: [String: Any]) {
+        let data = (try? JSONSerialization.data(withJSONObject: record, options: [.sortedKeys, .withoutEscapingSlashes])) ?? Data()
+        print(String(decoding: data, as: UTF8.self))
     }
 }
 
