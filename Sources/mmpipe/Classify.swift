@@ -76,8 +76,7 @@ struct Classify: ParsableCommand {
         do {
             session = try VisionSession(model: model, weights: vision.weights, store: try ModelStore())
         } catch {
-            FileHandle.standardError.write(Data("mmpipe: \(error)\n".utf8))
-            throw ExitCode(1)
+            throw jobFailure(error)
         }
         guard let labels = session.encoder.labels else {
             throw ValidationError("\(model): these weights have no classifier head (use embed, or give --labels)")
@@ -162,8 +161,7 @@ extension Classify {
         } catch let e as ValidationError {
             throw e
         } catch {
-            FileHandle.standardError.write(Data("mmpipe: \(error)\n".utf8))
-            throw ExitCode(1)
+            throw jobFailure(error)
         }
         let output = try out.output.map { try JSONLinesOutput(url: URL(fileURLWithPath: $0), overwrite: out.overwrite) }
         let job = Job(window: vision.window, progress: .automatic(quiet: runOptions.quiet || output == nil))

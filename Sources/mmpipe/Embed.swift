@@ -79,8 +79,7 @@ struct Embed: ParsableCommand {
         do {
             session = try VisionSession(model: model, weights: vision.weights, store: try ModelStore())
         } catch {
-            FileHandle.standardError.write(Data("mmpipe: \(error)\n".utf8))
-            throw ExitCode(1)
+            throw jobFailure(error)
         }
         if layer == "logits" && !session.encoder.hasClassifier {
             throw ValidationError("\(model): these weights have no classifier head; use --layer pooled")
@@ -91,8 +90,7 @@ struct Embed: ParsableCommand {
                                             shardRows: shardRows, model: session.modelName + (layer == "logits" ? ":logits" : ""),
                                             overwrite: overwrite)
         } catch {
-            FileHandle.standardError.write(Data("mmpipe: \(error)\n".utf8))
-            throw ExitCode(1)
+            throw jobFailure(error)
         }
         let job = Job(window: vision.window, progress: .automatic(quiet: runOptions.quiet))
         Interrupts.cancel(job)
@@ -115,8 +113,7 @@ struct Embed: ParsableCommand {
         do {
             try writer.commit()
         } catch {
-            FileHandle.standardError.write(Data("mmpipe: \(error)\n".utf8))
-            throw ExitCode(1)
+            throw jobFailure(error)
         }
         if !runOptions.quiet {
             FileHandle.standardError.write(Data("mmpipe: \(writer.rowsWritten) rows written to \(output) (model \(session.modelName), \(layer))\n".utf8))
@@ -152,8 +149,7 @@ struct Embed: ParsableCommand {
             writer = try FeatureShardWriter(directory: URL(fileURLWithPath: output), format: FeatureShardWriter.Format(rawValue: format)!,
                                             shardRows: shardRows, model: modelName, overwrite: overwrite)
         } catch {
-            FileHandle.standardError.write(Data("mmpipe: \(error)\n".utf8))
-            throw ExitCode(1)
+            throw jobFailure(error)
         }
         let job = Job(window: 256, progress: .automatic(quiet: runOptions.quiet))
         Interrupts.cancel(job)
@@ -171,8 +167,7 @@ struct Embed: ParsableCommand {
                 }
             }
         do { try writer.commit() } catch {
-            FileHandle.standardError.write(Data("mmpipe: \(error)\n".utf8))
-            throw ExitCode(1)
+            throw jobFailure(error)
         }
         if !runOptions.quiet {
             FileHandle.standardError.write(Data("mmpipe: \(writer.rowsWritten) rows written to \(output) (model \(modelName), \(dimension) floats)\n".utf8))

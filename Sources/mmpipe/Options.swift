@@ -40,6 +40,13 @@ struct OutputOptions: ParsableArguments {
     var overwrite = false
 }
 
+/// An error that stops the whole job before it starts (weights, output folder): one
+/// `mmpipe: ...` line on stderr, exit status 1.
+func jobFailure(_ error: Error) -> ExitCode {
+    FileHandle.standardError.write(Data("mmpipe: \(error)\n".utf8))
+    return ExitCode(1)
+}
+
 /// Exit status for a finished job: 130 interrupted, 1 when some items failed.
 func exitStatus(_ summary: JobSummary) -> ExitCode {
     if summary.cancelled { return ExitCode(130) }

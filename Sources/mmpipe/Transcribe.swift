@@ -121,8 +121,7 @@ struct Transcribe: ParsableCommand {
         do {
             session = try WhisperSession(model: model, store: try ModelStore())
         } catch {
-            FileHandle.standardError.write(Data("mmpipe: \(error)\n".utf8))
-            throw ExitCode(1)
+            throw jobFailure(error)
         }
         if (language != "auto" && WhisperTokenizer.languageCode(for: language) != "en" || task == "translate")
             && !session.tokenizer.isMultilingual {
@@ -190,8 +189,7 @@ struct Transcribe: ParsableCommand {
     func streamStdin(_ session: WhisperSession) throws {
         let reader: AudioReader
         do { reader = try AudioReader(fileDescriptor: STDIN_FILENO, name: "<stdin>", sampleRate: 16_000) } catch {
-            FileHandle.standardError.write(Data("mmpipe: \(error)\n".utf8))
-            throw ExitCode(1)
+            throw jobFailure(error)
         }
         let request = self.request()
         var pending: [Float] = []
