@@ -21,8 +21,9 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
     ],
     targets: [
-        .systemLibrary(name: "CBLAS", pkgConfig: "openblas",
-                       providers: [.apt(["libopenblas-dev"])]),
+        // OpenBLAS is loaded at start (not linked) by this C module, single-threaded and
+        // with the kernel set this CPU supports (see Sources/CBLAS/include/mmpipe_blas.h).
+        .target(name: "CBLAS", cSettings: [.unsafeFlags(["-O2"])], linkerSettings: [.linkedLibrary("dl")]),
         .systemLibrary(name: "CPNG", pkgConfig: "libpng",
                        providers: [.apt(["libpng-dev"])]),
         .systemLibrary(name: "CJPEG", pkgConfig: "libjpeg",
@@ -34,8 +35,9 @@ let package = Package(
                                          "libswresample-dev", "libswscale-dev"])]),
         .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
         // AVX2/FMA/F16C kernels, compiled for those features per function and chosen at run
-        // time (the rest of the build targets baseline x86-64). Only TensorCore uses them.
-        .target(name: "CKernels", cSettings: [.unsafeFlags(["-O3"])]),
+        // time (the rest of the build targets baseline x86-64), and the compute pool.
+        // Only TensorCore uses them.
+        .target(name: "CKernels", cSettings: [.unsafeFlags(["-O3"])], linkerSettings: [.linkedLibrary("pthread")]),
         .target(name: "TensorCore", dependencies: ["CBLAS", "CKernels"], swiftSettings: optimise),
         .target(name: "Media", dependencies: ["CPNG", "CJPEG", "CSndFile", "CFFmpeg", "CZlib", "TensorCore"],
                 swiftSettings: optimise),

@@ -27,7 +27,8 @@ func tensorBench(repeats: Int) {
     let peakShape = 2048
     let peakSeconds = Benchmark.rawSGEMMSeconds(m: peakShape, n: peakShape, k: peakShape, repeats: repeats)
     let peak = 2 * pow(Double(peakShape), 3) / peakSeconds / 1e9
-    print("raw cblas_sgemm \(peakShape)^3: \(fmt(peak)) GFLOPS (the reference rate for every ratio below)\n")
+    print("raw sgemm \(peakShape)^3 (OpenBLAS single-threaded per block, blocks on the pool): \(fmt(peak)) GFLOPS"
+          + " (the reference rate for every ratio below)\n")
 
     var rows: [Row] = []
 
@@ -80,6 +81,9 @@ func tensorBench(repeats: Int) {
         print(pad(r.name, 24) + pad(r.shape, 34) + pad(fmt(r.seconds * 1000, 2), 9) + pad(fmt(r.gflops), 9)
               + pad(fmt(r.gflops / peak, 2), 9) + same)
     }
+    // Last: it wakes OpenBLAS's own threads, which then spin for a moment.
+    let own = Benchmark.openBLASThreadedSGEMMSeconds(m: peakShape, n: peakShape, k: peakShape, repeats: repeats)
+    print("\nthe same \(peakShape)^3 sgemm on OpenBLAS's own \(Compute.threads) threads: \(fmt(2 * pow(Double(peakShape), 3) / own / 1e9)) GFLOPS")
 }
 
 Compute.configureAllocator()

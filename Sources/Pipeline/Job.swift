@@ -69,6 +69,10 @@ public struct JobSummary: Sendable {
     /// (stage name, workers, share of wall time its workers were busy, 0...1).
     public var utilisation: [(name: String, workers: Int, busy: Double)] = []
     public var peakRSSMegabytes: Double = 0
+    /// The most threads busy at once (stage workers at work + compute pool threads), and the
+    /// cores they share: the first never exceeds the second (see `Compute`).
+    public var peakBusyThreads = 0
+    public var cores = 0
 
     public var line: String {
         var s = "\(done) done, \(skipped) skipped, \(failed) failed in \(String(format: "%.2f", seconds)) s"
@@ -82,6 +86,7 @@ public struct JobSummary: Sendable {
     public var utilisationLine: String {
         "stages busy: " + utilisation.map { "\($0.name) \(Int(($0.busy * 100).rounded()))% x\($0.workers)" }.joined(separator: ", ")
             + String(format: "; peak RSS %.0f MB", peakRSSMegabytes)
+            + "; busy threads at most \(peakBusyThreads) of \(cores) cores"
     }
 }
 
@@ -133,6 +138,7 @@ public final class Job: @unchecked Sendable {
         self.window = Window(window)
         self.windowSize = window
         self.progress = progress
+        Compute.resetPeakBusy()
     }
 
     /// Stops the source; items already in flight finish (or fail) and reach the sink.
@@ -236,6 +242,8 @@ public final class Job: @unchecked Sendable {
         summary.utilisation = stats.map { ($0.name, $0.workers, wall > 0 ? min(1, $0.busySeconds / (wall * Double($0.workers))) : 0) }
         lock.unlock()
         summary.peakRSSMegabytes = ResourceUsage.peakRSSMegabytes
+        summary.peakBusyThreads = Compute.peakBusyThreads
+        summary.cores = Compute.cores
     }
 }
 
@@ -264,7 +272,9 @@ public struct Flow<T: Sendable>: Sendable {
                     case .failure(let f): result = .failure(f)
                     case .success(let v):
                         let t0 = DispatchTime.now().uptimeNanoseconds
-                        do { result = .success(try body(v, e.source)) } catch {
+                        // Work holds a core of the compute budget (see Compute): while it
+                        // runs, model stages borrow one helper thread fewer.
+                        do { result = .success(try Compute.occupyingCore { try body(v, e.source) }) } catch {
                             result = .failure(ItemFailure(path: e.source.path, error: error))
                         }
                         stats.addBusy(DispatchTime.now().uptimeNanoseconds - t0)
@@ -288,7 +298,7 @@ public struct Flow<T: Sendable>: Sendable {
             func flush() {
                 guard !pending.isEmpty else { return }
                 let t0 = DispatchTime.now().uptimeNanoseconds
-                let results = stage.process(pending.map(\.value), items: pending.map(\.source))
+                let results = Compute.occupyingCore { stage.process(pending.map(\.value), items: pending.map(\.source)) }
                 stats.addBusy(DispatchTime.now().uptimeNanoseconds - t0)
                 for (i, p) in pending.enumerated() {
                     let r: Result<S.Output, ItemFailure>

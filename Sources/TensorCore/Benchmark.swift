@@ -16,7 +16,23 @@ public enum Benchmark {
         return times[times.count / 2]
     }
 
-    /// Median seconds of one raw `cblas_sgemm` of `[m, k] x op([k, n])` on fresh buffers.
+    /// Median seconds of one `[m, k] x [k, n]` sgemm left to OpenBLAS's own threads (as a
+    /// program linking OpenBLAS normally runs it), for comparison with the pool's split.
+    /// Its threads are put back to one afterwards (they then idle in sched_yield for a moment).
+    public static func openBLASThreadedSGEMMSeconds(m: Int, n: Int, k: Int, repeats: Int = 7) -> Double {
+        let a = Tensor(repeating: 0.5, shape: [m, k])
+        let b = Tensor(repeating: 0.25, shape: [k, n])
+        let c = Tensor(uninitializedShape: [m, n])
+        BLAS.setOwnThreads(Compute.threads)
+        defer { BLAS.setOwnThreads(1) }
+        return medianSeconds(repeats: repeats) {
+            BLAS.ownSgemm(transB: false, m: m, n: n, k: k, a: a.pointer, lda: k, b: b.pointer, ldb: n,
+                          c: c.outputPointer, ldc: n)
+        }
+    }
+
+    /// Median seconds of one raw sgemm of `[m, k] x op([k, n])` on fresh buffers (split over
+    /// the compute pool as every product of the ops is).
     public static func rawSGEMMSeconds(m: Int, n: Int, k: Int, transB: Bool = false, repeats: Int = 7) -> Double {
         _ = Compute.threads
         let a = Tensor(repeating: 0.5, shape: [m, k])

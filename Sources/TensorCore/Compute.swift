@@ -1,16 +1,23 @@
-import Dispatch
+import CBLAS
+import CKernels
 import Foundation
 
-/// The one place that decides how many threads compute may use.
+/// The one place that decides how compute uses the cores: one pool of threads for every
+/// parallel loop and every large matrix product, and the core budget it shares with the
+/// stage workers (decoders, model stages) of a job.
 ///
-/// - Important: BLAS and `Compute.parallelFor` share the same budget and never run
-///   nested (a parallel loop body must not call BLAS), so together they use at most
-///   `Compute.threads` cores.
+/// - Helpers sleep between jobs (futex), never spin: an idle core stays free for whatever
+///   else runs. OpenBLAS runs single-threaded inside the pool.
+/// - A parallel loop body may call any op, BLAS included: nested work runs on the thread
+///   that meets it.
+/// - `occupyingCore` marks heavy work outside the pool (a decode worker); jobs borrow
+///   helpers only from the cores nobody occupies, so busy workers + compute threads never
+///   exceed the cores.
 public enum Compute {
     private static let lock = NSLock()
     nonisolated(unsafe) private static var current: Int = {
         let n = defaultThreads()
-        BLAS.setThreads(n)
+        mmpipe_pool_set_threads(Int32(n))
         return n
     }()
 
@@ -19,21 +26,24 @@ public enum Compute {
         if let s = ProcessInfo.processInfo.environment["MMPIPE_THREADS"], let n = Int(s), n > 0 {
             return n
         }
-        return max(1, ProcessInfo.processInfo.activeProcessorCount)
+        return max(1, Int(mmpipe_pool_cores()))
     }
 
-    /// Threads used by BLAS and by the parallel loops of the ops.
+    /// Threads of the compute pool (the calling thread included).
     public static var threads: Int {
         lock.lock(); defer { lock.unlock() }
         return current
     }
+
+    /// Cores in the budget: the cores this process may run on.
+    public static var cores: Int { Int(mmpipe_pool_cores()) }
 
     /// Sets the compute thread budget (the `--threads` option lands here).
     public static func setThreads(_ n: Int) {
         precondition(n > 0, "threads must be positive")
         lock.lock(); defer { lock.unlock() }
         current = n
-        BLAS.setThreads(n)
+        mmpipe_pool_set_threads(Int32(n))
     }
 
     /// Keeps large freed blocks in the heap for reuse instead of handing them back to the
@@ -44,23 +54,55 @@ public enum Compute {
         FileSystem.keepLargeFreedBlocks(mmapThreshold: 256 << 20, trimThreshold: 512 << 20)
     }
 
-    /// Name of the BLAS kernel set chosen for this CPU, and its build configuration.
+    /// Name of the BLAS kernel set in use, and the library's build configuration.
     public static var blasDescription: String { "\(BLAS.coreName) (\(BLAS.config))" }
 
-    /// Runs `body(i)` for `i` in `0..<n`, in chunks on up to `threads` threads.
+    /// Runs `body(i)` for `i` in `0..<n`, in contiguous chunks on up to `threads` threads.
     /// `grain` is the smallest number of iterations worth a thread.
-    @inlinable
     public static func parallelFor(_ n: Int, grain: Int = 1, _ body: (Int) -> Void) {
         let workers = min(threads, max(1, n / max(grain, 1)))
         if workers <= 1 || n <= 1 {
             for i in 0..<n { body(i) }
             return
         }
+        parallelParts(workers) { w in
+            let lo = n * w / workers, hi = n * (w + 1) / workers
+            for i in lo..<hi { body(i) }
+        }
+    }
+
+    /// Runs `body(p)` for every part `p` in `0..<parts` on the pool (the calling thread
+    /// takes parts too); returns when all are done.
+    public static func parallelParts(_ parts: Int, _ body: (Int) -> Void) {
+        if parts <= 1 {
+            if parts == 1 { body(0) }
+            return
+        }
         withoutActuallyEscaping(body) { body in
-            DispatchQueue.concurrentPerform(iterations: workers) { w in
-                let lo = n * w / workers, hi = n * (w + 1) / workers
-                for i in lo..<hi { body(i) }
+            var box = PartsBody(body: body)
+            withUnsafeMutablePointer(to: &box) { p in
+                _ = mmpipe_pool_run(parts, Int32(min(parts, threads)), { ctx, part in
+                    ctx!.assumingMemoryBound(to: PartsBody.self).pointee.body(part)
+                }, p)
             }
         }
     }
+
+    private struct PartsBody {
+        let body: (Int) -> Void
+    }
+
+    /// Runs `body` holding one core of the budget: while it runs, the pool's jobs borrow
+    /// one helper fewer. Stage workers wrap their work in it; it waits while every core is
+    /// busy. Nests (a thread holds at most one core).
+    public static func occupyingCore<R>(_ body: () throws -> R) rethrows -> R {
+        mmpipe_core_acquire()
+        defer { mmpipe_core_release() }
+        return try body()
+    }
+
+    /// The most threads seen busy at once (held cores + pool threads of a job) since the
+    /// last `resetPeakBusy()`; never more than `cores` when every heavy thread occupies a core.
+    public static var peakBusyThreads: Int { Int(mmpipe_pool_peak_busy()) }
+    public static func resetPeakBusy() { mmpipe_pool_reset_peak() }
 }

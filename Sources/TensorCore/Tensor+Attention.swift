@@ -26,56 +26,68 @@ extension Tensor {
         let kk = k.strides[3] == 1 || d == 1 ? k : k.contiguous()
         let vv = v.strides[3] == 1 || dv == 1 ? v : v.contiguous()
         let out = Tensor(uninitializedShape: [b, h, lq, dv])
-        let scores = UnsafeMutablePointer<Float>.allocate(capacity: max(lq * lk, 1))
-        defer { scores.deallocate() }
         // One query per row against keys/values shared by every row (a decoding step's
         // cross-attention, with K/V broadcast over beams): one product per head for all
-        // rows, so BLAS packs each head's keys once instead of once per row.
+        // rows, so BLAS packs each head's keys once instead of once per row. Heads in
+        // parallel, each with its own scores.
         if lq == 1 && b > 1 && mask == nil && kk.strides[0] == 0 && vv.strides[0] == 0 {
-            let scoresB = UnsafeMutablePointer<Float>.allocate(capacity: b * lk)
-            defer { scoresB.deallocate() }
             withExtendedLifetime((qq, kk, vv)) {
-                for hi in 0..<h {
-                    BLAS.sgemm(transA: false, transB: true, m: b, n: lk, k: d, alpha: s,
-                               a: qq.pointer + hi * qq.strides[1], lda: qq.strides[0],
-                               b: kk.pointer + hi * kk.strides[1], ldb: lk == 1 ? d : kk.strides[2],
-                               c: scoresB, ldc: lk)
-                    for r in 0..<b { softmaxRow(scoresB + r * lk, scoresB + r * lk, lk) }
-                    BLAS.sgemm(transA: false, transB: false, m: b, n: dv, k: lk,
-                               a: scoresB, lda: lk, b: vv.pointer + hi * vv.strides[1], ldb: lk == 1 ? dv : vv.strides[2],
-                               c: out.outputPointer + hi * dv, ldc: h * dv)
+                let parallel = h > 1 && b * lk * d * h >= 1 << 16
+                Compute.parallelParts(parallel ? h : 0) { hi in
+                    crossAttentionHead(qq, kk, vv, hi: hi, scale: s, out: out.outputPointer)
+                }
+                if !parallel {
+                    for hi in 0..<h { crossAttentionHead(qq, kk, vv, hi: hi, scale: s, out: out.outputPointer) }
                 }
             }
             return out
         }
-        // Long sequences (an encoder, a ViT): query rows in blocks whose scores stay in
-        // cache; the two products use BLAS's threads and the softmax between them runs on
-        // every core too (it was a single-threaded third of the time).
-        if lq >= 64 && lk >= 64 {
-            let block = 256
-            let sc = UnsafeMutablePointer<Float>.allocate(capacity: Swift.min(block, lq) * lk)
-            defer { sc.deallocate() }
-            withExtendedLifetime((qq, kk, vv, mask)) {
-                for bi in 0..<b {
-                    for hi in 0..<h {
-                        attentionRows(qq, kk, vv, bi: bi, hi: hi, rows: 0..<lq, block: block, scale: s, causal: causal,
-                                      mask: mask.map { $0.pointer + bi * lk }, scores: sc,
-                                      out: out.outputPointer + (bi * h + hi) * lq * dv, parallelSoftmax: true)
-                    }
-                }
-            }
-            return out
-        }
+        // Long sequences (an encoder, a ViT): query rows in blocks whose scores stay in cache.
+        let long = lq >= 64 && lk >= 64
+        let block = long ? 256 : lq
+        let heads = b * h
         withExtendedLifetime((qq, kk, vv, mask)) {
+            if heads >= Compute.threads && Compute.threads > 1 && heads * lq * lk * (d + dv) >= 1 << 17 {
+                // Every (batch, head) is independent: one per part, start to end on one thread.
+                Compute.parallelParts(heads) { p in
+                    let bi = p / h, hi = p % h
+                    let sc = UnsafeMutablePointer<Float>.allocate(capacity: Swift.max(Swift.min(block, lq) * lk, 1))
+                    defer { sc.deallocate() }
+                    attentionRows(qq, kk, vv, bi: bi, hi: hi, rows: 0..<lq, block: block, scale: s, causal: causal,
+                                  mask: mask.map { $0.pointer + bi * lk }, scores: sc,
+                                  out: out.outputPointer + p * lq * dv)
+                }
+                return
+            }
+            // Few heads: the products split over the pool, and the softmax between them too.
+            let sc = UnsafeMutablePointer<Float>.allocate(capacity: Swift.max(Swift.min(block, lq) * lk, 1))
+            defer { sc.deallocate() }
             for bi in 0..<b {
                 for hi in 0..<h {
-                    attentionRows(qq, kk, vv, bi: bi, hi: hi, rows: 0..<lq, block: lq, scale: s, causal: causal,
-                                  mask: mask.map { $0.pointer + bi * lk }, scores: scores,
-                                  out: out.outputPointer + (bi * h + hi) * lq * dv)
+                    attentionRows(qq, kk, vv, bi: bi, hi: hi, rows: 0..<lq, block: block, scale: s, causal: causal,
+                                  mask: mask.map { $0.pointer + bi * lk }, scores: sc,
+                                  out: out.outputPointer + (bi * h + hi) * lq * dv, parallelSoftmax: long)
                 }
             }
         }
         return out
+    }
+
+    /// One head of the shared-keys case: scores `[b, lk]` for every row's single query,
+    /// softmax, times values into `out` `[b, h, 1, dv]`.
+    static func crossAttentionHead(_ q: Tensor, _ k: Tensor, _ v: Tensor, hi: Int, scale: Float,
+                                   out: UnsafeMutablePointer<Float>) {
+        let b = q.shape[0], h = q.shape[1], d = q.shape[3], lk = k.shape[2], dv = v.shape[3]
+        let scores = UnsafeMutablePointer<Float>.allocate(capacity: b * lk)
+        defer { scores.deallocate() }
+        BLAS.sgemm(transA: false, transB: true, m: b, n: lk, k: d, alpha: scale,
+                   a: q.pointer + hi * q.strides[1], lda: q.strides[0],
+                   b: k.pointer + hi * k.strides[1], ldb: lk == 1 ? d : k.strides[2],
+                   c: scores, ldc: lk)
+        for r in 0..<b { softmaxRow(scores + r * lk, scores + r * lk, lk) }
+        BLAS.sgemm(transA: false, transB: false, m: b, n: dv, k: lk,
+                   a: scores, lda: lk, b: v.pointer + hi * v.strides[1], ldb: lk == 1 ? dv : v.strides[2],
+                   c: out + hi * dv, ldc: h * dv)
     }
 
     /// One (batch, head) of attention over query `rows`, `block` rows at a time: scores
@@ -96,7 +108,6 @@ extension Tensor {
                        a: qp + r0 * qStride, lda: qStride, b: kp, ldb: lk == 1 ? d : k.strides[2],
                        c: scores, ldc: lk)
             if parallelSoftmax && m * lk >= 1 << 16 {
-                // No BLAS inside: the loop body only normalises rows (see Compute).
                 let chunk = 8
                 Compute.parallelFor((m + chunk - 1) / chunk) { c in
                     let lo = r0 + c * chunk, hi = Swift.min(r0 + m, lo + chunk)

@@ -129,6 +129,32 @@ extension Tensor {
                     let offset = (img * o + channel) * hw
                     epilogue.apply(t + oc * cols + img * hw, out + offset, channel: channel, offset: offset, len: hw)
                 }
+            } else if n >= Compute.threads && Compute.threads > 1 && (n % Compute.threads == 0 || n >= 4 * Compute.threads) {
+                // Several images: one image per part, start to end on one thread (im2col,
+                // product, epilogue), so the threads meet once per layer, not three times
+                // per image.
+                Compute.parallelParts(n) { img in
+                    let src = x + (img * c + gi * cg) * h * w
+                    let dst = out + (img * o + gi * og) * hw
+                    var scratch: UnsafeMutablePointer<Float>? = nil
+                    defer { scratch?.deallocate() }
+                    let b: UnsafePointer<Float>
+                    if pointwise {
+                        b = src
+                    } else {
+                        let col = UnsafeMutablePointer<Float>.allocate(capacity: k * hw)
+                        scratch = col
+                        im2col(src, cg: cg, h: h, w: w, kh: kh, kw: kw, ho: ho, wo: wo, g: g, dst: col, ld: hw)
+                        b = UnsafePointer(col)
+                    }
+                    BLAS.sgemm(transA: false, transB: false, m: og, n: hw, k: k, a: wg, lda: k,
+                               b: b, ldb: hw, c: dst, ldc: hw)
+                    for oc in 0..<og {
+                        let channel = gi * og + oc
+                        let offset = (img * o + channel) * hw
+                        epilogue.apply(out + offset, out + offset, channel: channel, offset: offset, len: hw)
+                    }
+                }
             } else {
                 for img in 0..<n {
                     let src = x + (img * c + gi * cg) * h * w

@@ -22,8 +22,7 @@ struct MMPipe: ParsableCommand {
 
     func run() throws {
         if computeInfo {
-            print("threads: \(Compute.threads) (MMPIPE_THREADS or the number of cores)")
-            print("blas: \(Compute.blasDescription)")
+            for line in Compute.report { print(line) }
             return
         }
         print(MMPipe.helpMessage())

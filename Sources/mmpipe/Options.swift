@@ -76,8 +76,8 @@ struct VisionInputOptions: ParsableArguments {
     var window: Int { 4 * batchSize + 8 }
 
     /// Images and videos through decode workers and the batching encoder. One decoder per
-    /// core: for heavy models the session's gate keeps them off the forward passes; measured
-    /// on 2 cores, 2 decoders were as fast or faster for EfficientNet-Lite0 and ResNet-50.
+    /// core: a busy decoder holds a core of the compute budget, so the forward pass then
+    /// runs on the cores left (compute threads + busy decoders never exceed the cores).
     func encode(_ job: Job, inputs: [String], session: VisionSession,
                 skip: @escaping @Sendable (SourceItem) -> Bool) -> Flow<(PreparedPixels, VisionFeatures)> {
         let (fps, maxFrames) = (self.fps, self.maxFrames)

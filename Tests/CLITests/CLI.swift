@@ -26,11 +26,15 @@ enum CLI {
         var errorLines: [String] { stderr.split(separator: "\n").map(String.init) }
     }
 
-    static func run(_ args: [String], stdin: String? = nil, environment: [String: String] = [:]) throws -> Result {
+    /// Runs the CLI (or `executable`, e.g. a tracer, with the CLI's path in `args`).
+    /// `unset` removes variables from the environment the child inherits.
+    static func run(_ args: [String], stdin: String? = nil, environment: [String: String] = [:],
+                    unset: [String] = [], executable: URL? = nil) throws -> Result {
         let p = Process()
-        p.executableURL = binary
+        p.executableURL = executable ?? binary
         p.arguments = args
         var env = ProcessInfo.processInfo.environment
+        for k in unset { env.removeValue(forKey: k) }
         for (k, v) in environment { env[k] = v }
         p.environment = env
         let out = Pipe(), err = Pipe(), inp = Pipe()

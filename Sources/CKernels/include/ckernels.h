@@ -6,6 +6,7 @@
  * portable Swift loops. Only TensorCore calls these. */
 #include <stddef.h>
 #include <stdint.h>
+#include "mmpipe_pool.h"
 
 /* 1 when the CPU (and OS) support AVX2, FMA and F16C. */
 int mmpipe_cpu_has_avx2_fma_f16c(void);

@@ -17,7 +17,6 @@ public final class VisionSession: @unchecked Sendable {
     public let encoder: any VisionEncoder
     public let preprocess: ImagePreprocess
     /// Keeps decoding off the cores while a heavy forward pass runs (see `ComputeGate`).
-    public let gate = ComputeGate()
     /// The whole CLIP model when `encoder` is CLIP's image tower (its text tower serves labels).
     public let clip: CLIPModel?
 
@@ -119,10 +118,6 @@ public final class VisionSession: @unchecked Sendable {
     /// Decodes and preprocesses one input: an image, or a video's frames sampled at `fps`
     /// (at most `maxFrames`).
     public func prepare(path: String, fps: Double, maxFrames: Int = 100_000, limits: DecodeLimits = .default) throws -> PreparedPixels {
-        try gate.shared { try decodeAndPreprocess(path: path, fps: fps, maxFrames: maxFrames, limits: limits) }
-    }
-
-    func decodeAndPreprocess(path: String, fps: Double, maxFrames: Int, limits: DecodeLimits) throws -> PreparedPixels {
         if MediaFormat.hasExtension(path, of: [.video]) {
             let reader = try VideoReader(path: path, limits: limits)
             var images: [RGBImage] = [], times: [Double] = []
@@ -140,10 +135,6 @@ public final class VisionSession: @unchecked Sendable {
     /// Runs the encoder over `inputs` (rows of all of them together, `batchSize` rows per
     /// forward pass) and returns each input's features in order.
     public func encode(_ inputs: [PreparedPixels], batchSize: Int) throws -> [VisionFeatures] {
-        try gate.exclusive(rows: inputs.reduce(0) { $0 + $1.rows }) { try forward(inputs, batchSize: batchSize) }
-    }
-
-    func forward(_ inputs: [PreparedPixels], batchSize: Int) throws -> [VisionFeatures] {
         let all = Tensor.concat(inputs.map(\.pixels), axis: 0)
         let n = all.shape[0]
         var pooled: [Tensor] = [], logits: [Tensor] = []
@@ -188,67 +179,5 @@ public struct VisionEncodeStage: BatchStage {
         } catch {
             return batch.map { _ in .failure(error) }
         }
-    }
-}
-
-/// Decoding beside a forward pass, or between forward passes.
-///
-/// With BLAS on every core, a decoder thread on one of them slows every GEMM (BLAS threads
-/// wait for the slowest at each barrier): measured on 2 cores, ResNet-50 embedded 13.5
-/// images/s overlapped against 17.9 for the forward pass alone. When forward passes take
-/// much longer than decoding (more than 3x per image, measured on the first batches), the
-/// gate makes decoders wait while a forward pass runs and the forward pass wait for the
-/// decoders in flight, so each gets every core in turn; light models (EfficientNet-Lite0)
-/// keep overlapping, which is faster for them.
-public final class ComputeGate: @unchecked Sendable {
-    private let cond = NSCondition()
-    private var encoding = false
-    private var decoders = 0
-    private var decodeSeconds = 0.0, decodeCount = 0
-    private var forwardSeconds = 0.0, forwardRows = 0
-    /// nil until measured; then whether forward passes run alone.
-    public private(set) var separate: Bool?
-    /// Only when compute uses every core: otherwise decoding has a core of its own.
-    let applies = Compute.threads >= ProcessInfo.processInfo.activeProcessorCount
-
-    public init() {}
-
-    func shared<R>(_ body: () throws -> R) rethrows -> R {
-        cond.lock()
-        while encoding && separate == true { cond.wait() }
-        decoders += 1
-        cond.unlock()
-        let t0 = DispatchTime.now().uptimeNanoseconds
-        defer {
-            cond.lock()
-            decoders -= 1
-            decodeSeconds += Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9
-            decodeCount += 1
-            cond.broadcast()
-            cond.unlock()
-        }
-        return try body()
-    }
-
-    func exclusive<R>(rows: Int, _ body: () throws -> R) rethrows -> R {
-        cond.lock()
-        encoding = true
-        while separate == true && decoders > 0 { cond.wait() }
-        cond.unlock()
-        let t0 = DispatchTime.now().uptimeNanoseconds
-        defer {
-            cond.lock()
-            encoding = false
-            forwardSeconds += Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9
-            forwardRows += rows
-            if separate == nil, applies, forwardRows >= 16, decodeCount >= 16 {
-                separate = forwardSeconds / Double(forwardRows) > 3 * decodeSeconds / Double(decodeCount)
-            } else if !applies {
-                separate = false
-            }
-            cond.broadcast()
-            cond.unlock()
-        }
-        return try body()
     }
 }
