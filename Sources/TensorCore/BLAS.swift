@@ -53,6 +53,15 @@ enum BLAS {
         }
     }
 
+    /// Row-major C = A x B (no transposes) on the calling thread only (for callers that
+    /// already run one product per pool thread).
+    static func sgemmOnThisThread(m: Int, n: Int, k: Int, a: UnsafePointer<Float>, lda: Int,
+                                  b: UnsafePointer<Float>, ldb: Int, c: UnsafeMutablePointer<Float>, ldc: Int) {
+        if m == 0 || n == 0 { return }
+        mmpipe_blas_sgemm(0, 0, Int32(m), Int32(n), Int32(k), 1, a, Int32(max(lda, 1)), b, Int32(max(ldb, 1)), 0, c,
+                          Int32(max(ldc, 1)))
+    }
+
     /// OpenBLAS's own threads (1 unless a benchmark asks otherwise).
     static func setOwnThreads(_ n: Int) { mmpipe_blas_set_threads(Int32(n)) }
     static var ownThreads: Int { Int(mmpipe_blas_threads()) }

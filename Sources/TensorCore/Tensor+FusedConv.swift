@@ -97,6 +97,11 @@ extension Tensor {
                               n: Int, c: Int, h: Int, w: Int, o: Int, kh: Int, kw: Int, ho: Int, wo: Int,
                               g: Conv2DGeometry, _ epilogue: Epilogue) {
         let groups = g.groups, cg = c / groups, og = o / groups
+        if groups == 1 && kh == 3 && kw == 3 && g.stride == (1, 1) && g.padding == (1, 1) && g.dilation == (1, 1)
+            && ho == h && wo == w && winogradEnabled && winogradPays(n: n, c: c, h: h, w: w, o: o) {
+            winograd3x3(x, wt, out, n: n, c: c, h: h, w: w, o: o, epilogue)
+            return
+        }
         let k = cg * kh * kw, hw = ho * wo
         let pointwise = kh == 1 && kw == 1 && g.stride == (1, 1) && g.padding == (0, 0) && ho == h && wo == w
         // Small images: one GEMM over the whole batch (columns n*hw), so the GEMM is wide

@@ -200,3 +200,49 @@ struct ComputeTests {
         }
     }
 }
+
+/// 3x3 "same" convolutions large enough for the Winograd F(2x2, 3x3) path, odd sizes
+/// included (partial tiles), with bias, residual and ReLU, against a float64 direct sum.
+@Suite("Winograd 3x3 convolution")
+struct WinogradTests {
+    static func det(_ shape: [Int], _ seed: Int) -> Tensor {
+        Tensor(shape: shape, scalars: (0..<shape.reduce(1, *)).map { Float(($0 * 7919 + seed * 104_729) % 2001 - 1000) / 1000 })
+    }
+
+    @Test(arguments: [(2, 16, 24, 7, 7), (1, 32, 16, 13, 11), (3, 16, 20, 12, 10), (1, 24, 32, 15, 16)])
+    func matchesDirectConvolution(_ shape: (Int, Int, Int, Int, Int)) {
+        let (n, c, o, h, w) = shape
+        let x = Self.det([n, c, h, w], 1), wt = Self.det([o, c, 3, 3], 2), b = Self.det([o], 3)
+        let res = Self.det([n, o, h, w], 4)
+        let y = Tensor.fusedConv2d(x, weight: wt, bias: b, stride: 1, padTop: 1, padLeft: 1, outHeight: h, outWidth: w,
+                                   residual: res, activation: .relu)
+        let plain = Tensor.conv2d(x, weight: wt, bias: nil, Conv2DGeometry(stride: (1, 1), padding: (1, 1)))
+        let xs = x.scalars, ws = wt.scalars, bs = b.scalars, rs = res.scalars, ys = y.scalars, ps = plain.scalars
+        var maxErr = 0.0, maxPlain = 0.0
+        for img in 0..<n {
+            for oc in 0..<o {
+                for yy in 0..<h {
+                    for xx in 0..<w {
+                        var s = 0.0
+                        for ic in 0..<c {
+                            for ky in 0..<3 {
+                                let iy = yy + ky - 1
+                                if iy < 0 || iy >= h { continue }
+                                for kx in 0..<3 {
+                                    let ix = xx + kx - 1
+                                    if ix < 0 || ix >= w { continue }
+                                    s += Double(xs[((img * c + ic) * h + iy) * w + ix]) * Double(ws[((oc * c + ic) * 3 + ky) * 3 + kx])
+                                }
+                            }
+                        }
+                        let at = ((img * o + oc) * h + yy) * w + xx
+                        maxPlain = max(maxPlain, abs(s - Double(ps[at])))
+                        let fused = max(0, s + Double(bs[oc]) + Double(rs[at]))
+                        maxErr = max(maxErr, abs(fused - Double(ys[at])))
+                    }
+                }
+            }
+        }
+        #expect(maxErr < 2e-4 && maxPlain < 2e-4, "\(shape): fused max abs error \(maxErr), plain \(maxPlain)")
+    }
+}

@@ -16,7 +16,6 @@ public struct PreparedPixels: Sendable {
 public final class VisionSession: @unchecked Sendable {
     public let encoder: any VisionEncoder
     public let preprocess: ImagePreprocess
-    /// Keeps decoding off the cores while a heavy forward pass runs (see `ComputeGate`).
     /// The whole CLIP model when `encoder` is CLIP's image tower (its text tower serves labels).
     public let clip: CLIPModel?
 
