@@ -111,3 +111,22 @@ struct ComputeCLITests {
         #expect(peak >= 1 && peak <= cores, "\(line)")
     }
 }
+
+/// The set-up scripts say nothing when there is nothing to do (so a bad file's one-line
+/// error is all a user of scripts/mmpipe sees).
+@Suite("set-up scripts")
+struct SetupScriptTests {
+    @Test func bootstrapIsSilentWhenEverythingIsThere() throws {
+        let script = CLI.repoRoot.appendingPathComponent("scripts/bootstrap").path
+        var env = ["PATH": (ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin") + ":/opt/swift/usr/bin"]
+        env["MMPIPE_MODELS_DIR"] = ProcessInfo.processInfo.environment["MMPIPE_MODELS_DIR"]
+        let r = try CLI.run([script, "--models", "--quiet"], environment: env.compactMapValues { $0 },
+                            executable: URL(fileURLWithPath: "/bin/bash"))
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(r.stdout.isEmpty && r.stderr.isEmpty, "stdout: \(r.stdout)\nstderr: \(r.stderr)")
+        // Without --quiet it reports what it found.
+        let loud = try CLI.run([script, "--models"], environment: env.compactMapValues { $0 },
+                               executable: URL(fileURLWithPath: "/bin/bash"))
+        #expect(loud.status == 0 && loud.stdout.contains("bootstrap: ok") && loud.stdout.contains("present"), "\(loud.stdout)")
+    }
+}
