@@ -95,6 +95,9 @@ public enum Compute {
     /// Runs `body` holding one core of the budget: while it runs, the pool's jobs borrow
     /// one helper fewer. Stage workers wrap their work in it; it waits while every core is
     /// busy. Nests (a thread holds at most one core).
+    ///
+    /// - Important: `body` must not wait for other threads that need a core (a queue fed
+    ///   by another stage, a nested job's workers): with every core held, they never get one.
     public static func occupyingCore<R>(_ body: () throws -> R) rethrows -> R {
         mmpipe_core_acquire()
         defer { mmpipe_core_release() }

@@ -181,7 +181,7 @@ extension Compute {
             name = line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces)
         }
         if cpu.isX86 {
-            lines.append("cpu: \(name) (\(cpu.vendor), family \(cpu.family) model \(cpu.model) stepping \(cpu.stepping)), \(cores) cores")
+            lines.append("cpu: \(name) (\(cpu.vendor), family \(cpu.family) model \(cpu.model) stepping \(cpu.stepping)), \(cores) core\(cores == 1 ? "" : "s")")
             lines.append("features: \(cpu.features.joined(separator: " "))")
             lines.append("best kernel set for these features: \(cpu.bestKernels ?? "none known (OpenBLAS's own choice is kept)")")
         } else {
