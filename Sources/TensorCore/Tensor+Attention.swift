@@ -32,11 +32,9 @@ extension Tensor {
         // parallel, each with its own scores.
         if lq == 1 && b > 1 && mask == nil && kk.strides[0] == 0 && vv.strides[0] == 0 {
             withExtendedLifetime((qq, kk, vv)) {
-                let parallel = h > 1 && b * lk * d * h >= 1 << 16
-                Compute.parallelParts(parallel ? h : 0) { hi in
-                    crossAttentionHead(qq, kk, vv, hi: hi, scale: s, out: out.outputPointer)
-                }
-                if !parallel {
+                if h > 1 && b * lk * d * h >= 1 << 16 {
+                    Compute.parallelParts(h) { hi in crossAttentionHead(qq, kk, vv, hi: hi, scale: s, out: out.outputPointer) }
+                } else {
                     for hi in 0..<h { crossAttentionHead(qq, kk, vv, hi: hi, scale: s, out: out.outputPointer) }
                 }
             }
