@@ -21,12 +21,10 @@
 typedef void (*sgemm_fn)(int, int, int, int, int, int, float, const float *, int, const float *, int,
                          float, float *, int);
 typedef void (*set_threads_fn)(int);
-typedef int (*get_threads_fn)(void);
 typedef char *(*name_fn)(void);
 
 static sgemm_fn p_sgemm;
 static set_threads_fn p_set_threads;
-static get_threads_fn p_get_threads;
 static name_fn p_corename, p_config;
 
 static mmpipe_blas_state state;
@@ -74,7 +72,6 @@ static void boot(void) {
     }
     p_sgemm = (sgemm_fn)resolve(h, "cblas_sgemm");
     p_set_threads = (set_threads_fn)resolve(h, "openblas_set_num_threads");
-    p_get_threads = (get_threads_fn)resolve(h, "openblas_get_num_threads");
     p_corename = (name_fn)resolve(h, "openblas_get_corename");
     p_config = (name_fn)resolve(h, "openblas_get_config");
     if (state.error) return;
@@ -173,11 +170,6 @@ void mmpipe_blas_sgemm(int trans_a, int trans_b, int m, int n, int k, float alph
 void mmpipe_blas_set_threads(int n) {
     require();
     p_set_threads(n);
-}
-
-int mmpipe_blas_threads(void) {
-    require();
-    return p_get_threads();
 }
 
 const char *mmpipe_blas_corename(void) {

@@ -5,11 +5,6 @@
 
 #define TARGET __attribute__((target("avx2,fma,f16c")))
 
-int mmpipe_cpu_has_avx2_fma_f16c(void) {
-    __builtin_cpu_init();
-    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c");
-}
-
 TARGET static inline float hsum(__m256 v) {
     __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
     s = _mm_add_ps(s, _mm_movehl_ps(s, s));
@@ -102,7 +97,6 @@ TARGET int mmpipe_f32_to_f16(const float *src, uint16_t *dst, size_t n) {
 
 #else
 /* Other architectures: never selected (the check says no), TensorCore's Swift loops run. */
-int mmpipe_cpu_has_avx2_fma_f16c(void) { return 0; }
 void mmpipe_rows_wt_f32(const float *x, int rows, int k, const float *w, int j0, int j1, float *c, int ldc, int accumulate) {}
 void mmpipe_rows_wt_f16(const float *x, int rows, int k, const uint16_t *w, int j0, int j1, float *c, int ldc, int accumulate) {}
 int mmpipe_f32_to_f16(const float *src, uint16_t *dst, size_t n) { return 0; }

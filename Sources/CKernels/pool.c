@@ -26,8 +26,7 @@ static struct {
     pthread_mutex_t run_lock;           /* one job at a time */
     int threads;                        /* compute threads incl. the caller */
     int cores;                          /* the budget: cores this process may run on */
-    int started;                        /* helpers started */
-    pthread_t helper[MAX_HELPERS];
+    int started;                        /* helpers started (they never exit) */
 
     /* The current job. */
     mmpipe_part_fn fn;
@@ -93,16 +92,12 @@ static int online_cores(void) {
     return n > 0 ? (int)n : 1;
 }
 
-
 void mmpipe_pool_set_threads(int threads) {
     if (threads < 1) threads = 1;
     if (threads > MAX_HELPERS + 1) threads = MAX_HELPERS + 1;
     pthread_mutex_lock(&pool.config_lock);
     if (pool.cores == 0) pool.cores = online_cores();
-    pthread_mutex_lock(&pool.budget_lock);
     pool.threads = threads;
-    pthread_cond_broadcast(&pool.budget_cond);
-    pthread_mutex_unlock(&pool.budget_lock);
     pthread_mutex_unlock(&pool.config_lock);
 }
 
@@ -122,10 +117,12 @@ static void ensure_helpers(int helpers) {
     if (pool.started >= helpers) return;
     pthread_mutex_lock(&pool.config_lock);
     while (pool.started < helpers) {
+        pthread_t thread;
         pthread_attr_t attr;
         pthread_attr_init(&attr);
         pthread_attr_setstacksize(&attr, 8 << 20);
-        int rc = pthread_create(&pool.helper[pool.started], &attr, helper_main, NULL);
+        pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+        int rc = pthread_create(&thread, &attr, helper_main, NULL);
         pthread_attr_destroy(&attr);
         if (rc != 0) break;   /* run with the helpers we have */
         pool.started++;
@@ -135,16 +132,6 @@ static void ensure_helpers(int helpers) {
 
 static void note_peak_locked(void) {
     if (pool.busy > pool.peak) pool.peak = pool.busy;
-}
-
-int mmpipe_pool_available(void) {
-    int threads = mmpipe_pool_threads();
-    pthread_mutex_lock(&pool.budget_lock);
-    int self = core_depth > 0 ? 0 : 1;
-    int free_ = pool.cores - pool.busy - self - pool.waiting;
-    pthread_mutex_unlock(&pool.budget_lock);
-    if (free_ > threads - 1) free_ = threads - 1;
-    return 1 + (free_ > 0 ? free_ : 0);
 }
 
 int mmpipe_pool_run(long parts, int max_threads, mmpipe_part_fn fn, void *ctx) {

@@ -23,8 +23,20 @@ enum BLAS {
                        b: b, ldb: ldb, beta: beta, c: c, ldc: ldc)
             return
         }
-        mmpipe_blas_sgemm(transA ? 1 : 0, transB ? 1 : 0, Int32(m), Int32(n), Int32(k), alpha, a, Int32(lda),
-                          b, Int32(ldb), beta, c, Int32(ldc))
+        sgemmOnThisThread(transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha, a: a, lda: lda,
+                          b: b, ldb: ldb, beta: beta, c: c, ldc: ldc)
+    }
+
+    /// The same product as one OpenBLAS call on the calling thread (for callers that
+    /// already run one product per pool thread; the benchmark's own-threads reference).
+    @inline(__always)
+    static func sgemmOnThisThread(transA: Bool = false, transB: Bool = false, m: Int, n: Int, k: Int,
+                                  alpha: Float = 1, a: UnsafePointer<Float>, lda: Int,
+                                  b: UnsafePointer<Float>, ldb: Int,
+                                  beta: Float = 0, c: UnsafeMutablePointer<Float>, ldc: Int) {
+        if m == 0 || n == 0 { return }
+        mmpipe_blas_sgemm(transA ? 1 : 0, transB ? 1 : 0, Int32(m), Int32(n), Int32(k), alpha, a, Int32(max(lda, 1)),
+                          b, Int32(max(ldb, 1)), beta, c, Int32(max(ldc, 1)))
     }
 
     /// The product in blocks of C's rows (when M is the longer side) or columns, one per
@@ -42,35 +54,19 @@ enum BLAS {
             let hi = p == parts - 1 ? extent : extent * (p + 1) / parts / align * align
             if hi <= lo { return }
             if byRows {
-                let ap = transA ? a + lo : a + lo * lda
-                mmpipe_blas_sgemm(transA ? 1 : 0, transB ? 1 : 0, Int32(hi - lo), Int32(n), Int32(k), alpha,
-                                  ap, Int32(lda), b, Int32(ldb), beta, c + lo * ldc, Int32(ldc))
+                sgemmOnThisThread(transA: transA, transB: transB, m: hi - lo, n: n, k: k, alpha: alpha,
+                                  a: transA ? a + lo : a + lo * lda, lda: lda, b: b, ldb: ldb,
+                                  beta: beta, c: c + lo * ldc, ldc: ldc)
             } else {
-                let bp = transB ? b + lo * ldb : b + lo
-                mmpipe_blas_sgemm(transA ? 1 : 0, transB ? 1 : 0, Int32(m), Int32(hi - lo), Int32(k), alpha,
-                                  a, Int32(lda), bp, Int32(ldb), beta, c + lo, Int32(ldc))
+                sgemmOnThisThread(transA: transA, transB: transB, m: m, n: hi - lo, k: k, alpha: alpha,
+                                  a: a, lda: lda, b: transB ? b + lo * ldb : b + lo, ldb: ldb,
+                                  beta: beta, c: c + lo, ldc: ldc)
             }
         }
     }
 
-    /// Row-major C = A x B (no transposes) on the calling thread only (for callers that
-    /// already run one product per pool thread).
-    static func sgemmOnThisThread(m: Int, n: Int, k: Int, a: UnsafePointer<Float>, lda: Int,
-                                  b: UnsafePointer<Float>, ldb: Int, c: UnsafeMutablePointer<Float>, ldc: Int) {
-        if m == 0 || n == 0 { return }
-        mmpipe_blas_sgemm(0, 0, Int32(m), Int32(n), Int32(k), 1, a, Int32(max(lda, 1)), b, Int32(max(ldb, 1)), 0, c,
-                          Int32(max(ldc, 1)))
-    }
-
     /// OpenBLAS's own threads (1 unless a benchmark asks otherwise).
     static func setOwnThreads(_ n: Int) { mmpipe_blas_set_threads(Int32(n)) }
-    static var ownThreads: Int { Int(mmpipe_blas_threads()) }
     static var coreName: String { String(cString: mmpipe_blas_corename()) }
     static var config: String { String(cString: mmpipe_blas_config()) }
-
-    /// One unsplit sgemm on OpenBLAS's own threads (for the benchmark's reference rate).
-    static func ownSgemm(transB: Bool, m: Int, n: Int, k: Int, a: UnsafePointer<Float>, lda: Int,
-                         b: UnsafePointer<Float>, ldb: Int, c: UnsafeMutablePointer<Float>, ldc: Int) {
-        mmpipe_blas_sgemm(0, transB ? 1 : 0, Int32(m), Int32(n), Int32(k), 1, a, Int32(lda), b, Int32(ldb), 0, c, Int32(ldc))
-    }
 }

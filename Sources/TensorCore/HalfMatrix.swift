@@ -1,9 +1,13 @@
 import CKernels
 
-/// CPU features the kernels of `CKernels` need, checked once.
+/// CPU features the kernels of `CKernels` need, checked once (from `CPUFeatureSet`'s cpuid
+/// decoding, which also checks that the OS saves the AVX registers).
 public enum CPUFeatures {
     /// AVX2, FMA and F16C: the hand-vectorised few-row kernels and half-precision weights.
-    public static let avx2FMAF16C: Bool = mmpipe_cpu_has_avx2_fma_f16c() != 0
+    public static let avx2FMAF16C: Bool = {
+        let f = CPUFeatureSet.current.features
+        return f.contains("avx2") && f.contains("fma") && f.contains("f16c")
+    }()
 }
 
 /// A `[rows, cols]` weight matrix stored as IEEE half floats: half the memory traffic of

@@ -107,10 +107,14 @@ extension Tensor {
         // Small images: one GEMM over the whole batch (columns n*hw), so the GEMM is wide
         // enough to run at speed; the epilogue scatters the columns back per image.
         let batched = n > 1 && hw < 1024
+        // Otherwise per image; several images run one per part, start to end on one thread
+        // (im2col, product, epilogue), so the threads meet once per layer, not three times
+        // per image.
+        let threads = Compute.threads
+        let imagePerPart = !batched && threads > 1 && n >= threads && (n % threads == 0 || n >= 4 * threads)
         let cols = batched ? n * hw : hw
-        let colBuffer: UnsafeMutablePointer<Float>? = !pointwise || batched ? .allocate(capacity: k * cols) : nil
+        let colBuffer: UnsafeMutablePointer<Float>? = (!pointwise && !imagePerPart) || batched ? .allocate(capacity: k * cols) : nil
         defer { colBuffer?.deallocate() }
-        // Per image, GEMM output goes straight to `out` and the epilogue runs in place.
         let tmp: UnsafeMutablePointer<Float>? = batched ? .allocate(capacity: og * cols) : nil
         defer { tmp?.deallocate() }
 
@@ -134,51 +138,34 @@ extension Tensor {
                     let offset = (img * o + channel) * hw
                     epilogue.apply(t + oc * cols + img * hw, out + offset, channel: channel, offset: offset, len: hw)
                 }
-            } else if n >= Compute.threads && Compute.threads > 1 && (n % Compute.threads == 0 || n >= 4 * Compute.threads) {
-                // Several images: one image per part, start to end on one thread (im2col,
-                // product, epilogue), so the threads meet once per layer, not three times
-                // per image.
+                continue
+            }
+            // One image: GEMM output goes straight to `out` and the epilogue runs in place
+            // (inside a part, the parallel steps run on that part's thread).
+            func convolveImage(_ img: Int, col: UnsafeMutablePointer<Float>?) {
+                let src = x + (img * c + gi * cg) * h * w
+                let dst = out + (img * o + gi * og) * hw
+                var b = src
+                if let col {
+                    im2col(src, cg: cg, h: h, w: w, kh: kh, kw: kw, ho: ho, wo: wo, g: g, dst: col, ld: hw)
+                    b = UnsafePointer(col)
+                }
+                BLAS.sgemm(transA: false, transB: false, m: og, n: hw, k: k, a: wg, lda: k,
+                           b: b, ldb: hw, c: dst, ldc: hw)
+                Compute.parallelFor(og, grain: max(1, 8192 / hw)) { oc in
+                    let channel = gi * og + oc
+                    let offset = (img * o + channel) * hw
+                    epilogue.apply(out + offset, out + offset, channel: channel, offset: offset, len: hw)
+                }
+            }
+            if imagePerPart {
                 Compute.parallelParts(n) { img in
-                    let src = x + (img * c + gi * cg) * h * w
-                    let dst = out + (img * o + gi * og) * hw
-                    var scratch: UnsafeMutablePointer<Float>? = nil
-                    defer { scratch?.deallocate() }
-                    let b: UnsafePointer<Float>
-                    if pointwise {
-                        b = src
-                    } else {
-                        let col = UnsafeMutablePointer<Float>.allocate(capacity: k * hw)
-                        scratch = col
-                        im2col(src, cg: cg, h: h, w: w, kh: kh, kw: kw, ho: ho, wo: wo, g: g, dst: col, ld: hw)
-                        b = UnsafePointer(col)
-                    }
-                    BLAS.sgemm(transA: false, transB: false, m: og, n: hw, k: k, a: wg, lda: k,
-                               b: b, ldb: hw, c: dst, ldc: hw)
-                    for oc in 0..<og {
-                        let channel = gi * og + oc
-                        let offset = (img * o + channel) * hw
-                        epilogue.apply(out + offset, out + offset, channel: channel, offset: offset, len: hw)
-                    }
+                    let col: UnsafeMutablePointer<Float>? = pointwise ? nil : .allocate(capacity: k * hw)
+                    defer { col?.deallocate() }
+                    convolveImage(img, col: col)
                 }
             } else {
-                for img in 0..<n {
-                    let src = x + (img * c + gi * cg) * h * w
-                    let dst = out + (img * o + gi * og) * hw
-                    let b: UnsafePointer<Float>
-                    if pointwise {
-                        b = src
-                    } else {
-                        im2col(src, cg: cg, h: h, w: w, kh: kh, kw: kw, ho: ho, wo: wo, g: g, dst: colBuffer!, ld: hw)
-                        b = UnsafePointer(colBuffer!)
-                    }
-                    BLAS.sgemm(transA: false, transB: false, m: og, n: hw, k: k, a: wg, lda: k,
-                               b: b, ldb: hw, c: dst, ldc: hw)
-                    Compute.parallelFor(og, grain: max(1, 8192 / hw)) { oc in
-                        let channel = gi * og + oc
-                        let offset = (img * o + channel) * hw
-                        epilogue.apply(out + offset, out + offset, channel: channel, offset: offset, len: hw)
-                    }
-                }
+                for img in 0..<n { convolveImage(img, col: colBuffer) }
             }
         }
     }

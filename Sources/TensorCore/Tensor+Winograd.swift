@@ -32,23 +32,20 @@ extension Tensor {
         let m = UnsafeMutablePointer<Float>.allocate(capacity: 16 * o * ld + lanes)
         defer { u.deallocate(); v.deallocate(); m.deallocate() }
 
-        // Filters: U[e][o][c] = (G g Gᵀ)[e].
+        // Filters: U[e][o][c] = (G g Gᵀ)[e]: G on g's columns (rows of g as lanes), then G on
+        // the result's rows (its columns as lanes).
         Compute.parallelFor(o, grain: max(1, 2048 / c)) { oc in
             for ic in 0..<c {
                 let g = wt + (oc * c + ic) * 9
                 let dst = u + oc * c + ic
+                let r = filterTransform(SIMD4(g[0], g[1], g[2], 0), SIMD4(g[3], g[4], g[5], 0), SIMD4(g[6], g[7], g[8], 0))
+                let cols = filterTransform(SIMD4(r.0[0], r.1[0], r.2[0], r.3[0]), SIMD4(r.0[1], r.1[1], r.2[1], r.3[1]),
+                                           SIMD4(r.0[2], r.1[2], r.2[2], r.3[2]))
                 for i in 0..<4 {
-                    // Row i of G g (three taps), then that row times Gᵀ.
-                    var a = (Float(0), Float(0), Float(0))
-                    for j in 0..<3 {
-                        let g0 = g[j], g1 = g[3 + j], g2 = g[6 + j]
-                        let r: Float = i == 0 ? g0 : i == 1 ? 0.5 * (g0 + g1 + g2) : i == 2 ? 0.5 * (g0 - g1 + g2) : g2
-                        if j == 0 { a.0 = r } else if j == 1 { a.1 = r } else { a.2 = r }
-                    }
-                    dst[(i * 4) * o * c] = a.0
-                    dst[(i * 4 + 1) * o * c] = 0.5 * (a.0 + a.1 + a.2)
-                    dst[(i * 4 + 2) * o * c] = 0.5 * (a.0 - a.1 + a.2)
-                    dst[(i * 4 + 3) * o * c] = a.2
+                    dst[(i * 4) * o * c] = cols.0[i]
+                    dst[(i * 4 + 1) * o * c] = cols.1[i]
+                    dst[(i * 4 + 2) * o * c] = cols.2[i]
+                    dst[(i * 4 + 3) * o * c] = cols.3[i]
                 }
             }
         }
@@ -157,6 +154,13 @@ extension Tensor {
 }
 
 extension Tensor {
+    /// G x for three taps, lane by lane: (x0, (x0 + x1 + x2) / 2, (x0 - x1 + x2) / 2, x2).
+    @inline(__always)
+    static func filterTransform(_ x0: SIMD4<Float>, _ x1: SIMD4<Float>, _ x2: SIMD4<Float>)
+        -> (SIMD4<Float>, SIMD4<Float>, SIMD4<Float>, SIMD4<Float>) {
+        (x0, 0.5 * (x0 + x1 + x2), 0.5 * (x0 - x1 + x2), x2)
+    }
+
     /// `MMPIPE_WINOGRAD=0` runs 3x3 convolutions through im2col instead (for comparisons).
     static let winogradEnabled: Bool = ProcessInfo.processInfo.environment["MMPIPE_WINOGRAD"] != "0"
 }

@@ -2,6 +2,11 @@ import Foundation
 import Testing
 import TensorCore
 
+/// Values in [-1, 1], deterministic per shape and seed.
+private func det(_ shape: [Int], _ seed: Int) -> Tensor {
+    Tensor(shape: shape, scalars: (0..<shape.reduce(1, *)).map { Float(($0 * 7919 + seed * 104_729) % 2001 - 1000) / 1000 })
+}
+
 /// The kernel choice (cpuid -> OpenBLAS kernel set), the compute pool and its core budget,
 /// and products split over the pool.
 @Suite("Compute: kernel choice, pool, split products")
@@ -180,9 +185,6 @@ struct ComputeTests {
     /// Products large enough to be split over the pool (by rows and by columns, with
     /// transposed operands) against a float64 reference.
     @Test func splitProductsMatchAReference() {
-        func det(_ shape: [Int], _ seed: Int) -> Tensor {
-            Tensor(shape: shape, scalars: (0..<shape.reduce(1, *)).map { Float(($0 * 7919 + seed * 104_729) % 2001 - 1000) / 1000 })
-        }
         for (m, k, n) in [(301, 129, 517), (517, 96, 130), (9, 700, 2048), (2048, 64, 17)] {
             for (transA, transB) in [(false, false), (true, false), (false, true), (true, true)] {
                 let a0 = det(transA ? [k, m] : [m, k], 1), b0 = det(transB ? [n, k] : [k, n], 2)
@@ -207,15 +209,11 @@ struct ComputeTests {
 /// included (partial tiles), with bias, residual and ReLU, against a float64 direct sum.
 @Suite("Winograd 3x3 convolution")
 struct WinogradTests {
-    static func det(_ shape: [Int], _ seed: Int) -> Tensor {
-        Tensor(shape: shape, scalars: (0..<shape.reduce(1, *)).map { Float(($0 * 7919 + seed * 104_729) % 2001 - 1000) / 1000 })
-    }
-
     @Test(arguments: [(2, 16, 24, 7, 7), (1, 32, 16, 13, 11), (3, 16, 20, 12, 10), (1, 24, 32, 15, 16)])
     func matchesDirectConvolution(_ shape: (Int, Int, Int, Int, Int)) {
         let (n, c, o, h, w) = shape
-        let x = Self.det([n, c, h, w], 1), wt = Self.det([o, c, 3, 3], 2), b = Self.det([o], 3)
-        let res = Self.det([n, o, h, w], 4)
+        let x = det([n, c, h, w], 1), wt = det([o, c, 3, 3], 2), b = det([o], 3)
+        let res = det([n, o, h, w], 4)
         let y = Tensor.fusedConv2d(x, weight: wt, bias: b, stride: 1, padTop: 1, padLeft: 1, outHeight: h, outWidth: w,
                                    residual: res, activation: .relu)
         let plain = Tensor.conv2d(x, weight: wt, bias: nil, Conv2DGeometry(stride: (1, 1), padding: (1, 1)))

@@ -80,7 +80,6 @@ void mmpipe_blas_sgemm(int trans_a, int trans_b, int m, int n, int k, float alph
                        const float *a, int lda, const float *b, int ldb, float beta,
                        float *c, int ldc);
 void mmpipe_blas_set_threads(int n);
-int mmpipe_blas_threads(void);
 const char *mmpipe_blas_corename(void);
 const char *mmpipe_blas_config(void);
 

@@ -1,15 +1,12 @@
 #ifndef MMPIPE_CKERNELS_H
 #define MMPIPE_CKERNELS_H
 /* Hand-vectorised kernels for the CPU features a portable build cannot assume (AVX2, FMA,
- * F16C). Each is compiled for those features only and must be called only when
- * mmpipe_cpu_has_avx2_fma_f16c() returns 1; TensorCore checks once and otherwise uses its
- * portable Swift loops. Only TensorCore calls these. */
+ * F16C). Each is compiled for those features only and must be called only when the CPU
+ * and OS support them (TensorCore's CPUFeatures, decoded from cpuid by module CBLAS, checks
+ * once; otherwise its portable Swift loops run). Only TensorCore calls these. */
 #include <stddef.h>
 #include <stdint.h>
 #include "mmpipe_pool.h"
-
-/* 1 when the CPU (and OS) support AVX2, FMA and F16C. */
-int mmpipe_cpu_has_avx2_fma_f16c(void);
 
 /* c[r * ldc + j] (+)= sum_i x[r * k + i] * w[j * k + i] for r < rows (1...8), j in [j0, j1).
  * w is float32 [n, k] row-major (PyTorch Linear layout). */

@@ -26,9 +26,6 @@ int mmpipe_pool_cores(void);
  * done. Returns how many threads took part. */
 int mmpipe_pool_run(long parts, int max_threads, mmpipe_part_fn fn, void *ctx);
 
-/* How many threads a job started now could use (1 ... threads). */
-int mmpipe_pool_available(void);
-
 /* The core budget for stage workers. acquire blocks until a core is free; calls nest
  * (a thread holds at most one core). */
 void mmpipe_core_acquire(void);
