@@ -2,7 +2,7 @@
 import PackageDescription
 
 // Module boundaries (see DESIGN.md): only TensorCore links BLAS, only Media calls the
-// codec libraries, Models are pure functions of weights and tensors, Pipeline wires
+// codec libraries, Models are pure functions of weights and tensors, Engine (the application layer) wires
 // stages together, and the executable only parses arguments and runs a graph.
 // The numeric modules are optimised in debug builds too: unoptimised SIMD code is ~50x
 // slower, which would make the model tests (run in debug by `swift test`) take minutes.
@@ -42,12 +42,12 @@ let package = Package(
         .target(name: "Media", dependencies: ["CPNG", "CJPEG", "CSndFile", "CFFmpeg", "CZlib", "TensorCore"],
                 swiftSettings: optimise),
         .target(name: "Models", dependencies: ["TensorCore"], swiftSettings: optimise),
-        .target(name: "Pipeline", dependencies: ["TensorCore", "Media", "Models"], swiftSettings: optimise),
+        .target(name: "Engine", dependencies: ["TensorCore", "Media", "Models"], swiftSettings: optimise),
         .executableTarget(name: "mmpipe", dependencies: [
-            "TensorCore", "Media", "Models", "Pipeline",
+            "TensorCore", "Media", "Models", "Engine",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
-        .executableTarget(name: "mmpipe-bench", dependencies: ["TensorCore", "Media", "Models", "Pipeline"],
+        .executableTarget(name: "mmpipe-bench", dependencies: ["TensorCore", "Media", "Models", "Engine"],
                           path: "Sources/Bench", swiftSettings: optimise),
         // Decoder fuzz targets: a replay tool normally, libFuzzer targets via scripts/fuzz.
         .executableTarget(name: "mmpipe-fuzz", dependencies: ["Media"], path: "Sources/FuzzMedia"),
@@ -55,7 +55,7 @@ let package = Package(
                     resources: [.copy("Fixtures")]),
         .testTarget(name: "MediaTests", dependencies: ["Media", "TensorCore"],
                     resources: [.copy("Fixtures")]),
-        .testTarget(name: "PipelineTests", dependencies: ["Pipeline", "Media", "Models"]),
+        .testTarget(name: "EngineTests", dependencies: ["Engine", "Media", "Models"]),
         .testTarget(name: "ModelsTests", dependencies: ["Models", "TensorCore", "Media"], resources: [.copy("Fixtures")]),
         // End-to-end: runs the built `mmpipe` binary on the files in Samples/.
         .testTarget(name: "CLITests", dependencies: ["mmpipe"]),

@@ -1,7 +1,7 @@
 import Foundation
 import Media
 import Models
-import Pipeline
+import Engine
 import TensorCore
 
 /// `mmpipe-bench vision MODEL WEIGHTS IMAGE...`: images/s of the embed path end to end

@@ -1,7 +1,7 @@
 import ArgumentParser
 import Foundation
 import Models
-import Pipeline
+import Engine
 
 struct ModelsCommand: ParsableCommand {
     static let configuration = CommandConfiguration(

@@ -2,7 +2,7 @@ import ArgumentParser
 import Foundation
 import Media
 import Models
-import Pipeline
+import Engine
 import TensorCore
 
 /// Options every job command shares.

@@ -1,7 +1,7 @@
 import ArgumentParser
 import Foundation
 import Media
-import Pipeline
+import Engine
 
 struct Probe: ParsableCommand {
     static let configuration = CommandConfiguration(

@@ -1,6 +1,6 @@
 import Foundation
 import Testing
-@testable import Pipeline
+@testable import Engine
 
 /// A thread-safe counter with a high-water mark.
 final class Gauge: @unchecked Sendable {

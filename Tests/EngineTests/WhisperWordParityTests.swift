@@ -2,7 +2,7 @@ import Foundation
 import Media
 import Models
 import Testing
-@testable import Pipeline
+@testable import Engine
 
 /// Long-form transcription with word timestamps against openai-whisper 20250625 itself
 /// (torch, the same CTranslate2 weights; scripts/gen-whisper-word-fixtures.py wrote

@@ -1,7 +1,7 @@
 import Foundation
 import Testing
 import TensorCore
-@testable import Pipeline
+@testable import Engine
 
 @Suite("Feature shards and manifest (embed output)")
 struct FeatureShardTests {
