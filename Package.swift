@@ -19,6 +19,7 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
     ],
     targets: [
         // OpenBLAS is loaded at start (not linked) by this C module, single-threaded and
@@ -42,10 +43,12 @@ let package = Package(
         .target(name: "Media", dependencies: ["CPNG", "CJPEG", "CSndFile", "CFFmpeg", "CZlib", "TensorCore"],
                 swiftSettings: optimise),
         .target(name: "Models", dependencies: ["TensorCore"], swiftSettings: optimise),
-        .target(name: "Engine", dependencies: ["TensorCore", "Media", "Models"], swiftSettings: optimise),
+        .target(name: "Engine", dependencies: ["TensorCore", "Media", "Models", .product(name: "Logging", package: "swift-log")],
+                swiftSettings: optimise),
         .executableTarget(name: "mmpipe", dependencies: [
             "TensorCore", "Media", "Models", "Engine",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            .product(name: "Logging", package: "swift-log"),
         ]),
         .executableTarget(name: "mmpipe-bench", dependencies: ["TensorCore", "Media", "Models", "Engine"],
                           path: "Sources/Bench", swiftSettings: optimise),

@@ -1,6 +1,7 @@
+import TensorCore
 /// Why a media file could not be used: which file, what kind of problem, and a one-line
 /// reason a person can act on.
-public struct MediaError: Error, CustomStringConvertible, Equatable, Sendable {
+public struct MediaError: ItemReasonError, Equatable, Sendable {
     public enum Kind: String, Sendable {
         case notFound          // no such file
         case unreadable        // permissions, a directory, an I/O error
@@ -23,6 +24,7 @@ public struct MediaError: Error, CustomStringConvertible, Equatable, Sendable {
     }
 
     public var description: String { "\(path): \(reason)" }
+    public var itemReason: String { reason }
 }
 
 /// Limits checked before anything large is allocated.

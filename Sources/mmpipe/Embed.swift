@@ -48,10 +48,10 @@ struct Embed: ParsableCommand {
     var output: String
 
     @Option(help: "Shard format: npy or safetensors (one tensor named 'features').")
-    var format: String = "npy"
+    var format: FeatureShardWriter.Format = .npy
 
     @Option(help: "pooled (the embedding) or logits (class scores; models with a classifier).")
-    var layer: String = "pooled"
+    var layer: EmbedRequest.Layer = .pooled
 
     @Option(help: "Rows per shard file.")
     var shardRows: Int = 50_000
@@ -66,114 +66,29 @@ struct Embed: ParsableCommand {
         let textMode = !text.isEmpty || !textFile.isEmpty
         if textMode && !inputs.isEmpty { throw ValidationError("give either files to embed or --text / --text-file, not both") }
         if !textMode && inputs.isEmpty { throw ValidationError("give at least one file, directory or - (or --text / --text-file)") }
-        guard FeatureShardWriter.Format(rawValue: format) != nil else { throw ValidationError("--format must be npy or safetensors") }
-        guard layer == "pooled" || layer == "logits" else { throw ValidationError("--layer must be pooled or logits") }
         if shardRows < 1 { throw ValidationError("--shard-rows must be positive") }
     }
 
-    func run() throws {
-        if !text.isEmpty || !textFile.isEmpty { return try runText() }
-        let model = self.model ?? VisionSession.defaultModel
-        _ = runOptions.applyThreads()
-        let session: VisionSession
-        do {
-            session = try VisionSession(model: model, weights: vision.weights, store: try ModelStore())
-        } catch {
-            throw jobFailure(error)
-        }
-        if layer == "logits" && !session.encoder.hasClassifier {
-            throw ValidationError("\(model): these weights have no classifier head; use --layer pooled")
-        }
-        let writer: FeatureShardWriter
-        do {
-            writer = try FeatureShardWriter(directory: URL(fileURLWithPath: output), format: FeatureShardWriter.Format(rawValue: format)!,
-                                            shardRows: shardRows, model: session.modelName + (layer == "logits" ? ":logits" : ""),
-                                            overwrite: overwrite)
-        } catch {
-            throw jobFailure(error)
-        }
-        let job = Job(window: vision.window, progress: .automatic(quiet: runOptions.quiet))
-        Interrupts.cancel(job)
-        let logits = layer == "logits"
-        let summary = vision.encode(job, inputs: inputs, session: session) { writer.isDone($0) }
-            .sink { e in
-                do {
-                    switch e.value {
-                    case .success(let (prepared, features)):
-                        let rows = logits ? features.logits! : features.pooled
-                        let extra = prepared.times.map { $0.map { ["time": $0] as [String: Any] } } ?? []
-                        try writer.append(e.source, features: rows, extra: extra)
-                    case .failure(let f):
-                        try writer.appendError(e.source, message: f.reason)
-                    }
-                } catch {
-                    job.progress.failed(ItemFailure(path: e.source.path, error: error))
-                }
-            }
-        do {
-            try writer.commit()
-        } catch {
-            throw jobFailure(error)
-        }
-        if !runOptions.quiet {
-            FileHandle.standardError.write(Data("mmpipe: \(writer.rowsWritten) rows written to \(output) (model \(session.modelName), \(layer))\n".utf8))
-        }
-        runOptions.report(summary)
-        let status = exitStatus(summary)
-        if status != .success { throw status }
+    func request() throws -> EmbedRequest {
+        let textMode = !text.isEmpty || !textFile.isEmpty
+        var r = EmbedRequest(input: textMode ? .texts(try TextInputs.collect(texts: text, files: textFile)) : .images(vision.images(inputs)))
+        r.model = model
+        r.weights = vision.weights
+        r.layer = layer
+        return r
     }
 
-    /// Sentence embeddings of texts, through the same shard writer.
-    func runText() throws {
-        let model = self.model ?? "all-minilm-l6-v2"
-        _ = runOptions.applyThreads()
-        guard TextSession.isTextModel(model) || VisionSession.isCLIP(model) else {
-            throw ValidationError("\(model) is not a text model; text models: \((TextSession.models.sorted() + CLIPConfig.standardNames).joined(separator: ", "))")
-        }
-        let encode: @Sendable ([String]) -> Tensor
-        let modelName: String, dimension: Int
-        let values: [(SourceItem, String)]
-        let writer: FeatureShardWriter
-        do {
-            if VisionSession.isCLIP(model) {
-                // CLIP's text tower: projected, not normalised (as open_clip's encode_text).
-                let clip = try VisionSession.loadCLIP(model: model, weights: vision.weights, store: try ModelStore())
-                encode = { clip.encodeTexts($0) }
-                (modelName, dimension) = (clip.name + ":text", clip.embeddingDimension)
-            } else {
-                let session = try TextSession(model: model, weights: vision.weights, store: try ModelStore())
-                encode = { session.embed($0) }
-                (modelName, dimension) = (session.modelName, session.encoder.dimension)
+    func run() throws {
+        try runOptions.execute(load: { try EmbedTask(try request(), store: try ModelStore()) }) { task in
+            let writer = try FeatureShardWriter(directory: URL(fileURLWithPath: output), format: format, shardRows: shardRows,
+                                                model: task.modelName, overwrite: overwrite)
+            let summary = try task.run(into: FeatureShardSink(writer), progress: runOptions.progress())
+            if !runOptions.quiet {
+                let what = task.dimension.map { "model \(task.modelName), \($0) floats" }
+                    ?? "model \(task.modelName.replacingOccurrences(of: ":logits", with: "")), \(layer.rawValue)"
+                Report.log.info("\(writer.rowsWritten) rows written to \(output) (\(what))")
             }
-            values = try TextInputs.collect(texts: text, files: textFile)
-            writer = try FeatureShardWriter(directory: URL(fileURLWithPath: output), format: FeatureShardWriter.Format(rawValue: format)!,
-                                            shardRows: shardRows, model: modelName, overwrite: overwrite)
-        } catch {
-            throw jobFailure(error)
+            return summary
         }
-        let job = Job(window: 256, progress: .automatic(quiet: runOptions.quiet))
-        Interrupts.cancel(job)
-        let texts = Dictionary(values.map { ($0.0.path, $0.1) }, uniquingKeysWith: { a, _ in a })
-        let summary = job.source(values: values.filter { !writer.isDone($0.0) })
-            .batch(TextEncodeStage(maxBatch: 64) { encode($0) })
-            .sink { e in
-                do {
-                    switch e.value {
-                    case .success(let row): try writer.append(e.source, features: row, extra: [["text": texts[e.source.path] ?? ""]])
-                    case .failure(let f): try writer.appendError(e.source, message: f.reason)
-                    }
-                } catch {
-                    job.progress.failed(ItemFailure(path: e.source.path, error: error))
-                }
-            }
-        do { try writer.commit() } catch {
-            throw jobFailure(error)
-        }
-        if !runOptions.quiet {
-            FileHandle.standardError.write(Data("mmpipe: \(writer.rowsWritten) rows written to \(output) (model \(modelName), \(dimension) floats)\n".utf8))
-        }
-        runOptions.report(summary)
-        let status = exitStatus(summary)
-        if status != .success { throw status }
     }
 }

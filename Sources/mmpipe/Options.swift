@@ -1,9 +1,8 @@
 import ArgumentParser
+import Engine
 import Foundation
 import Media
 import Models
-import Engine
-import TensorCore
 
 /// Options every job command shares.
 struct RunOptions: ParsableArguments {
@@ -20,14 +19,34 @@ struct RunOptions: ParsableArguments {
         if let t = threads, t <= 0 { throw ValidationError("--threads must be positive") }
     }
 
-    /// Applies --threads and returns the thread budget.
-    func applyThreads() -> Int {
-        if let threads { Compute.setThreads(threads) }
-        return Compute.threads
-    }
+    var settings: RunSettings { RunSettings(threads: threads, quiet: quiet) }
 
-    func report(_ summary: JobSummary) {
-        if stats { FileHandle.standardError.write(Data(("mmpipe: " + summary.utilisationLine + "\n").utf8)) }
+    /// Progress on stderr unless --quiet (or `quiet`: output that stands alone on stdout).
+    func progress(quiet alsoQuiet: Bool = false) -> Engine.Progress { .automatic(quiet: quiet || alsoQuiet) }
+
+    /// Runs a job: applies the thread budget, loads (`load`), runs, reports; maps what went
+    /// wrong onto the exit status (2 usage, 1 failed job or items, 130 interrupted).
+    func execute<T>(load: () throws -> T, run: (T) throws -> JobSummary) throws {
+        settings.apply()
+        let task: T
+        do { task = try load() } catch { throw commandError(error) }
+        let summary: JobSummary
+        do { summary = try run(task) } catch { throw commandError(error) }
+        if stats { Report.log.info("\(summary.utilisationLine)") }
+        if summary.cancelled { throw ExitCode(130) }
+        if summary.failed > 0 { throw ExitCode(1) }
+    }
+}
+
+/// A request the engine refused is a usage error (exit 2); anything else stops the job with
+/// one `mmpipe: ...` line (exit 1).
+func commandError(_ error: Error) -> Error {
+    switch error {
+    case let e as RequestError: return ValidationError(e.description)
+    case is ValidationError, is ExitCode: return error
+    default:
+        Report.log.error("\(error)")
+        return ExitCode(1)
     }
 }
 
@@ -38,19 +57,10 @@ struct OutputOptions: ParsableArguments {
 
     @Flag(help: "Start --output afresh instead of resuming.")
     var overwrite = false
-}
 
-/// An error that stops the whole job before it starts (weights, output folder): one
-/// `mmpipe: ...` line on stderr, exit status 1.
-func jobFailure(_ error: Error) -> ExitCode {
-    FileHandle.standardError.write(Data("mmpipe: \(error)\n".utf8))
-    return ExitCode(1)
-}
-
-/// Exit status for a finished job: 130 interrupted, 1 when some items failed.
-func exitStatus(_ summary: JobSummary) -> ExitCode {
-    if summary.cancelled { return ExitCode(130) }
-    return summary.failed > 0 ? ExitCode(1) : .success
+    func resultsFile() throws -> JSONLinesOutput? {
+        try output.map { try JSONLinesOutput(url: URL(fileURLWithPath: $0), overwrite: overwrite) }
+    }
 }
 
 /// Options of the commands that run an image encoder over images and video frames.
@@ -72,17 +82,15 @@ struct VisionInputOptions: ParsableArguments {
         if !(fps > 0) { throw ValidationError("--fps must be positive") }
     }
 
-    /// Bounds the items between source and sink.
-    var window: Int { 4 * batchSize + 8 }
-
-    /// Images and videos through decode workers and the batching encoder. One decoder per
-    /// core: a busy decoder holds a core of the compute budget, so the forward pass then
-    /// runs on the cores left (compute threads + busy decoders never exceed the cores).
-    func encode(_ job: Job, inputs: [String], session: VisionSession,
-                skip: @escaping @Sendable (SourceItem) -> Bool) -> Flow<(PreparedPixels, VisionFeatures)> {
-        let (fps, maxFrames) = (self.fps, self.maxFrames)
-        return job.source(InputPaths(inputs) { MediaFormat.hasExtension($0, of: [.image, .video]) }, skip: skip)
-            .map("decode", workers: Compute.threads) { _, item in try session.prepare(path: item.path, fps: fps, maxFrames: maxFrames) }
-            .batch(VisionEncodeStage(session: session, batchSize: batchSize))
+    func images(_ paths: [String]) -> ImageInputs {
+        var i = ImageInputs(paths: paths)
+        i.batchSize = batchSize
+        i.fps = fps
+        i.maxFrames = maxFrames
+        return i
     }
 }
+
+extension RecordFormat: ExpressibleByArgument {}
+extension FeatureShardWriter.Format: ExpressibleByArgument {}
+extension EmbedRequest.Layer: ExpressibleByArgument {}

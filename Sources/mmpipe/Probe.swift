@@ -46,40 +46,12 @@ struct Probe: ParsableCommand {
     }
 
     func run() throws {
-        let limits = DecodeLimits(maxPixels: maxPixels, maxAudioSeconds: maxDuration)
-        let workers = runOptions.applyThreads()
-        let output = try out.output.map { try JSONLinesOutput(url: URL(fileURLWithPath: $0), overwrite: out.overwrite) }
-        let job = Job(window: 4 * workers + 16, progress: .automatic(quiet: runOptions.quiet))
-        Interrupts.cancel(job)
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-
-        let inputs = InputPaths(inputs) { MediaFormat.hasExtension($0, of: [.image, .audio, .video]) }
-        let summary = job.source(inputs) { output?.isDone($0) ?? false }
-            .map("decode", workers: workers) { _, item in try MediaProbe.probe(path: item.path, limits: limits) }
-            .sink { e in
-                switch e.value {
-                case .success(let r):
-                    if let output {
-                        var record = (try? JSONSerialization.jsonObject(with: encoder.encode(r))) as? [String: Any] ?? [:]
-                        record.merge(JSONLinesOutput.sourceFields(e.source)) { _, b in b }
-                        try? output.append(record)
-                    } else if json {
-                        print(String(decoding: (try? encoder.encode(r)) ?? Data(), as: UTF8.self))
-                    } else {
-                        print("\(r.path)  \(r.summary)")
-                    }
-                case .failure(let f):
-                    if let output {
-                        var record = JSONLinesOutput.sourceFields(e.source)
-                        record["error"] = f.reason
-                        try? output.append(record)
-                    }
-                }
-            }
-        try output?.commit()
-        runOptions.report(summary)
-        let status = exitStatus(summary)
-        if status != .success { throw status }
+        var request = ProbeRequest(paths: inputs)
+        request.limits = DecodeLimits(maxPixels: maxPixels, maxAudioSeconds: maxDuration)
+        try runOptions.execute(load: { ProbeTask(request) }) { task in
+            let file = try out.resultsFile()
+            let sink: any ResultSink<ProbeResult> = file.map { ResultsFileSink($0) } ?? (json ? JSONSink<ProbeResult>() as any ResultSink<ProbeResult> : TableSink<ProbeResult>())
+            return try task.run(into: sink, progress: runOptions.progress())
+        }
     }
 }

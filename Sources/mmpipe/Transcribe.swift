@@ -27,14 +27,16 @@ struct Transcribe: ParsableCommand {
     @Argument(help: "Audio or video files, directories, or - for a list of paths on stdin.")
     var inputs: [String] = []
 
-    @Option(help: "Whisper model: tiny.en (default) or base, or a folder with model.bin / model.safetensors.")
-    var model: String = WhisperSession.defaultModel
+    @Option(help: "Whisper model: tiny.en (default, alias of whisper-tiny.en) or base (whisper-base), or a folder with model.bin / model.safetensors.")
+    var model: String = TranscribeTask.defaultModel
 
     @Option(help: "Spoken language (e.g. en, de, French), or auto to detect it (multilingual models).")
     var language: String = "auto"
 
+    enum Task: String, ExpressibleByArgument, CaseIterable { case transcribe, translate }
+
     @Option(help: "transcribe, or translate (to English; multilingual models).")
-    var task: String = "transcribe"
+    var task: Task = .transcribe
 
     @Option(help: "Beams for beam search at temperature 0 (1 = greedy).")
     var beamSize: Int = 5
@@ -57,8 +59,10 @@ struct Transcribe: ParsableCommand {
     @Flag(inversion: .prefixedEnableDisable, help: "Give the previous window's text as a prompt to the next.")
     var conditionOnPreviousText = true
 
+    enum Format: String, ExpressibleByArgument, CaseIterable { case txt, srt, vtt, json, tsv, all }
+
     @Option(help: "Output format: txt, srt, vtt, json, tsv, or all.")
-    var format: String = "txt"
+    var format: Format = .txt
 
     @Option(help: "Write <name>.<format> files here (one per input and format).")
     var outputDir: String?
@@ -79,14 +83,10 @@ struct Transcribe: ParsableCommand {
     @OptionGroup var runOptions: RunOptions
 
     var formats: [TranscriptFormat] {
-        format == "all" ? TranscriptFormat.allCases : [TranscriptFormat(rawValue: format)].compactMap { $0 }
+        format == .all ? TranscriptFormat.allCases : [TranscriptFormat(rawValue: format.rawValue)].compactMap { $0 }
     }
 
     func validate() throws {
-        if format != "all" && TranscriptFormat(rawValue: format) == nil {
-            throw ValidationError("--format must be txt, srt, vtt, json, tsv or all")
-        }
-        if task != "transcribe" && task != "translate" { throw ValidationError("--task must be transcribe or translate") }
         if audioStdin && !inputs.isEmpty { throw ValidationError("--audio-stdin reads standard input: give no input files with it") }
         if !audioStdin && inputs.isEmpty { throw ValidationError("give at least one file, directory or - (or --audio-stdin)") }
         if let h = hallucinationSilenceThreshold, !(h >= 0) {
@@ -98,10 +98,11 @@ struct Transcribe: ParsableCommand {
         }
     }
 
-    func request() -> WhisperSession.Request {
+    /// The options as the engine's request.
+    func request() -> TranscribeRequest {
         var r = WhisperSession.Request()
         r.language = language == "auto" ? nil : WhisperTokenizer.languageCode(for: language)
-        r.translate = task == "translate"
+        r.translate = task == .translate
         r.beamSize = beamSize
         r.bestOf = bestOf
         r.patience = patience
@@ -112,127 +113,26 @@ struct Transcribe: ParsableCommand {
         r.conditionOnPreviousText = conditionOnPreviousText
         r.wordTimestamps = wordTimestamps
         r.hallucinationSilenceThreshold = hallucinationSilenceThreshold
-        return r
+        return TranscribeRequest(input: audioStdin ? .live(fileDescriptor: STDIN_FILENO, name: "<stdin>") : .files(inputs),
+                                 model: model, options: r)
     }
 
     func run() throws {
-        _ = runOptions.applyThreads()
-        let session: WhisperSession
-        do {
-            session = try WhisperSession(model: model, store: try ModelStore())
-        } catch {
-            throw jobFailure(error)
-        }
-        if (language != "auto" && WhisperTokenizer.languageCode(for: language) != "en" || task == "translate")
-            && !session.tokenizer.isMultilingual {
-            throw ValidationError("model \(model) is English-only: use --model base for other languages or translation")
-        }
-        if audioStdin { return try streamStdin(session) }
-        try batch(session)
-    }
-
-    /// Many inputs through the stage graph: decode audio (one thread) while the previous
-    /// file is transcribed (BLAS on all threads).
-    func batch(_ session: WhisperSession) throws {
-        let request = self.request()
-        let outDir = outputDir.map { URL(fileURLWithPath: $0) }
-        let manifest = try outDir.map {
-            try JSONLinesOutput(url: $0.appendingPathComponent(".mmpipe-transcribe.jsonl"), overwrite: overwrite)
-        }
         let single = inputs.count == 1 && inputs[0] != "-" && !isDirectory(inputs[0])
-        let job = Job(window: 4, progress: .automatic(quiet: runOptions.quiet || (outDir == nil && single)))
-        Interrupts.cancel(job)
-        let summary = job.source(InputPaths(inputs) { MediaFormat.hasExtension($0, of: [.audio, .video]) }) { manifest?.isDone($0) ?? false }
-            .map("decode", workers: 1) { _, item in try decodeAudio(path: item.path, sampleRate: 16_000) }
-            .map("transcribe", workers: 1) { samples, _ in session.transcribe(samples, request) }
-            .sink { e in
-                guard case .success(let transcript) = e.value else { return }
-                if let outDir {
-                    do {
-                        let written = try write(transcript, for: e.source.path, to: outDir)
-                        var record = JSONLinesOutput.sourceFields(e.source)
-                        record["outputs"] = written
-                        record["language"] = transcript.language
-                        try manifest?.append(record)
-                    } catch {
-                        job.progress.failed(ItemFailure(path: e.source.path, error: error))
-                    }
-                } else {
-                    if !single { print("==> \(e.source.path) <==") }
-                    for f in formats { print(f.render(transcript), terminator: "") }
-                }
+        try runOptions.execute(load: { try TranscribeTask(request(), store: try ModelStore()) }) { task in
+            if audioStdin {
+                try task.runLive(into: LiveSegmentPrinter(timestamps: formats.first != .txt))
+                return JobSummary()
             }
-        try manifest?.commit()
-        runOptions.report(summary)
-        let status = exitStatus(summary)
-        if status != .success { throw status }
-    }
-
-    /// Writes one file per format, each to a temporary name renamed into place.
-    func write(_ t: WhisperSession.Transcript, for input: String, to dir: URL) throws -> [String] {
-        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-        let stem = ((input as NSString).lastPathComponent as NSString).deletingPathExtension
-        return try formats.map { f in
-            let url = dir.appendingPathComponent("\(stem).\(f.rawValue)")
-            try AtomicFile.write(Data(f.render(t).utf8), to: url)
-            return url.path
+            let sink: any ResultSink<TranscriptRecord> = try outputDir.map {
+                try TranscriptFiles(directory: URL(fileURLWithPath: $0), formats: formats, overwrite: overwrite)
+            } ?? TranscriptPrinter(formats: formats, headers: !single)
+            return try task.run(into: sink, progress: runOptions.progress(quiet: outputDir == nil && single))
         }
     }
 
     func isDirectory(_ p: String) -> Bool {
         var d: ObjCBool = false
         return FileManager.default.fileExists(atPath: p, isDirectory: &d) && d.boolValue
-    }
-
-    /// Live audio from a pipe: decoded as it arrives, transcribed in 30 s windows, each
-    /// segment printed as soon as its window is done.
-    func streamStdin(_ session: WhisperSession) throws {
-        let reader: AudioReader
-        do { reader = try AudioReader(fileDescriptor: STDIN_FILENO, name: "<stdin>", sampleRate: 16_000) } catch {
-            throw jobFailure(error)
-        }
-        let request = self.request()
-        var pending: [Float] = []
-        var offset = 0.0
-        var segmentID = 0
-        let window = 30 * 16_000
-        func flush(final: Bool) {
-            while pending.count >= window || (final && !pending.isEmpty) {
-                let take = min(window, pending.count)
-                let chunk = Array(pending.prefix(take))
-                let t = session.transcribe(chunk, request)
-                // Keep audio after the last segment's end for the next window, as the
-                // reference's seek does; at the end, everything is final.
-                var consumed = take
-                if !final, take == window, let last = t.segments.last, last.end < 29 {
-                    consumed = max(16_000, Int(last.end * 16_000))
-                }
-                for s in t.segments where final || s.end * 16_000 <= Double(consumed) + 1 {
-                    var s = s
-                    s.id = segmentID; segmentID += 1
-                    s.start += offset; s.end += offset
-                    let line = formats.first == .txt
-                        ? s.text.trimmingCharacters(in: .whitespaces)
-                        : "[\(TranscriptFormatClock.vtt(s.start)) --> \(TranscriptFormatClock.vtt(s.end))] \(s.text.trimmingCharacters(in: .whitespaces))"
-                    print(line)
-                    fflush(stdout)
-                }
-                pending.removeFirst(consumed)
-                offset += Double(consumed) / 16_000
-                if final && pending.count < 1600 { pending.removeAll() }
-            }
-        }
-        while let chunk = try reader.read(maxFrames: 16_000) {
-            pending.append(contentsOf: chunk)
-            flush(final: false)
-        }
-        flush(final: true)
-    }
-}
-
-enum TranscriptFormatClock {
-    static func vtt(_ s: Double) -> String {
-        let ms = Int((max(s, 0) * 1000).rounded())
-        return String(format: "%02d:%02d:%02d.%03d", ms / 3_600_000, ms / 60_000 % 60, ms / 1000 % 60, ms % 1000)
     }
 }

@@ -130,9 +130,7 @@ struct StageGraphTests {
                 }
                 .sink { e in
                     if case .success(let text) = e.value {
-                        var r = JSONLinesOutput.sourceFields(e.source)
-                        r["text"] = text
-                        try? output.append(r)
+                        try? output.append(Stamped(record: ["text": text], source: e.source))
                     }
                     sunk += 1
                     if let n = cancelAfter, sunk == n { job.cancel() }

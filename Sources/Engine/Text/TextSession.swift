@@ -8,24 +8,11 @@ public final class TextSession: @unchecked Sendable {
     public let encoder: SentenceEncoder
     public var modelName: String { encoder.name }
 
-    /// Text models installed by scripts/fetch-models.
-    public static let models: Set<String> = ["all-minilm-l6-v2"]
-
-    public static func isTextModel(_ name: String) -> Bool { models.contains(name) }
-
-    public init(model: String, weights: String?, store: ModelStore) throws {
-        let folder: URL
-        if let weights {
-            folder = URL(fileURLWithPath: weights)
-        } else {
-            let e = try store.entry(model)
-            guard store.isPresent(e) else {
-                throw ItemFailure(path: store.folder(e).path, reason: "the \(model) weights are not here; fetch them with: \(ModelStore.fetchCommand(model))")
-            }
-            folder = store.folder(e)
-        }
+    public init(model: String, weights: String?, store: ModelStore, catalog: ModelCatalog = .standard) throws {
+        let card = try catalog.card(model, for: [.text])
+        let folder = try catalog.weights(for: card, given: weights, store: store)
         do {
-            encoder = try BERTLoader.loadSentenceEncoder(folder: folder, name: model)
+            encoder = try BERTLoader.loadSentenceEncoder(folder: folder, name: card.name)
         } catch {
             throw ItemFailure(path: folder.path, error: error)
         }

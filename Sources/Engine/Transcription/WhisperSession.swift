@@ -40,7 +40,7 @@ public final class WhisperSession: @unchecked Sendable {
         guard store.isPresent(assets) else {
             throw ItemFailure(path: store.folder(assets).path, reason: "mel filters missing; fetch them with: \(ModelStore.fetchCommand("whisper-assets"))")
         }
-        mel = LogMelSpectrogram(filters: try WhisperMelFilterLoader.load(store: store, nMels: weights.dims.nMels))
+        mel = LogMelSpectrogram(filters: try WhisperMelFilterLoader.load(store.directory.appendingPathComponent("whisper-assets/mel_filters.npz"), nMels: weights.dims.nMels))
         model = WhisperModel(weights: weights)
         self.extras = extras
     }

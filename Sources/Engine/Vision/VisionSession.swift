@@ -19,80 +19,49 @@ public final class VisionSession: @unchecked Sendable {
     /// The whole CLIP model when `encoder` is CLIP's image tower (its text tower serves labels).
     public let clip: CLIPModel?
 
-    public static func isCLIP(_ name: String) -> Bool { name == "clip" || CLIPConfig.standardNames.contains(name) }
+    public static func isCLIP(_ name: String) -> Bool { ModelCatalog.standard.card(name)?.family == "clip" }
 
     /// CLIP weights: `--weights`, else `<models dir>/<name>/` (written by `mmpipe models fetch <name>`).
-    public static func loadCLIP(model: String, weights: String?, store: ModelStore) throws -> CLIPModel {
-        let url: URL
-        if let weights {
-            url = URL(fileURLWithPath: weights)
-        } else {
-            url = store.directory.appendingPathComponent(model)
-            guard FileManager.default.fileExists(atPath: url.appendingPathComponent("model.safetensors").path) else {
-                throw ItemFailure(path: model, reason: "no CLIP weights here: fetch them with `mmpipe models fetch \(model)` (Hugging Face \(HubDownloader.knownRepositories[model] ?? "openai/clip-*")) or pass --weights with a Hugging Face folder or an open_clip/OpenAI state dict as .safetensors")
-            }
-        }
-        let bpe = CLIPLoader.defaultBPE(modelsDirectory: store.directory)
-        guard FileManager.default.fileExists(atPath: bpe.path) else {
-            throw ItemFailure(path: bpe.path, reason: "CLIP's BPE vocabulary is missing; fetch it with: \(ModelStore.fetchCommand("clip-bpe"))")
-        }
+    public static func loadCLIP(model: String, weights: String?, store: ModelStore,
+                                catalog: ModelCatalog = .standard) throws -> CLIPModel {
+        let card = try catalog.card(model, for: [.zeroShot])
+        guard card.family == "clip" else { throw CatalogError("\(model) is not a CLIP model") }
+        let url = try catalog.weights(for: card, given: weights, store: store)
+        let bpe = try catalog.asset("clip-bpe", file: "bpe_simple_vocab_16e6.txt.gz", store: store, purpose: "CLIP's BPE vocabulary is")
         do {
-            return try CLIPLoader.load(weights: url, name: model == "clip" ? nil : model, bpe: bpe)
+            return try CLIPLoader.load(weights: url, name: card.name == "clip" ? nil : card.name, bpe: bpe)
         } catch {
             throw ItemFailure(path: url.path, error: error)
         }
     }
 
     /// The first CLIP model whose weights `mmpipe models fetch` installed, if any.
-    public static func installedCLIP(store: ModelStore) -> String? {
-        CLIPConfig.standardNames.first {
-            FileManager.default.fileExists(atPath: store.directory.appendingPathComponent("\($0)/model.safetensors").path)
-        }
-    }
-
-    static func loadVision(model: String, weights: String?, store: ModelStore) throws -> any VisionEncoder {
-        guard VisionModelRegistry.family(of: model) != nil else {
-            throw ItemFailure(path: model, reason: "unknown model; image models: \((VisionModelRegistry.names + CLIPConfig.standardNames).joined(separator: ", "))")
-        }
-        let url: URL
-        if let weights {
-            guard FileManager.default.fileExists(atPath: weights) else {
-                throw ItemFailure(path: weights, reason: "no such file or folder (--weights takes a .safetensors file or a Hugging Face model folder with config.json and model.safetensors)")
-            }
-            url = URL(fileURLWithPath: weights)
-        } else if let fetched = VisionModelRegistry.fetchedWeights(name: model, modelsDirectory: store.directory) {
-            guard FileManager.default.fileExists(atPath: fetched.path) else {
-                throw ItemFailure(path: fetched.path, reason: "the \(model) weights are not here; fetch them with: \(ModelStore.fetchCommand(model))")
-            }
-            url = fetched
-        } else if FileManager.default.fileExists(atPath: store.directory.appendingPathComponent("\(model)/model.safetensors").path) {
-            url = store.directory.appendingPathComponent(model)          // from `mmpipe models fetch`
-        } else {
-            throw ItemFailure(path: model, reason: VisionSession.whereWeightsComeFrom(model))
-        }
-        do {
-            return try VisionModelRegistry.load(name: model, weights: url)
-        } catch let e as VisionError {
-            throw ItemFailure(path: url.path, reason: e.description)
-        }
+    public static func installedCLIP(store: ModelStore, catalog: ModelCatalog = .standard) -> String? {
+        catalog.cards.first { $0.family == "clip" && catalog.isPresent($0, store: store) }?.name
     }
 
     public var modelName: String { encoder.name }
 
-    /// The model names `--model` takes for image encoders.
-    public static var modelNames: [String] { VisionModelRegistry.names }
     public static let defaultModel = "efficientnet-lite0"
 
-    /// Loads `model` from `weights` (a `.safetensors` file or a Hugging Face folder), or, for
-    /// a model the fetch script installs (efficientnet-lite0), from the model store.
-    public init(model: String, weights: String?, store: ModelStore) throws {
-        if VisionSession.isCLIP(model) {
-            let clip = try VisionSession.loadCLIP(model: model, weights: weights, store: store)
+    /// Loads `model` (a registered image model or CLIP) from `weights` (a `.safetensors` file
+    /// or a Hugging Face folder), or from the model store where the catalog says its weights go.
+    public init(model: String, weights: String?, store: ModelStore, catalog: ModelCatalog = .standard) throws {
+        let card = try catalog.card(model, for: [.image, .zeroShot])
+        if card.family == "clip" {
+            let clip = try VisionSession.loadCLIP(model: model, weights: weights, store: store, catalog: catalog)
             encoder = CLIPImageEncoder(clip)
             self.clip = clip
-        } else {
-            encoder = try VisionSession.loadVision(model: model, weights: weights, store: store)
+        } else if card.kind == .image {
+            let url = try catalog.weights(for: card, given: weights, store: store)
+            do {
+                encoder = try VisionModelRegistry.load(name: card.name, weights: url)
+            } catch let e as VisionError {
+                throw ItemFailure(path: url.path, reason: e.description)
+            }
             clip = nil
+        } else {
+            throw CatalogError("\(model) is not an image model")
         }
         let p = encoder.preprocessing
         let filter = ResizeFilter(rawValue: p.filter.rawValue) ?? .bilinear
@@ -100,18 +69,6 @@ public final class VisionSession: @unchecked Sendable {
             ? ImagePreprocess(resizeToWidth: p.cropWidth, height: p.cropHeight, filter: filter, mean: p.mean, std: p.std)
             : ImagePreprocess(resizeShorterSide: p.resizeShorterSide, filter: filter, cropWidth: p.cropWidth,
                               cropHeight: p.cropHeight, mean: p.mean, std: p.std)
-    }
-
-    /// What to tell a user who named a model whose weights do not install here.
-    static func whereWeightsComeFrom(_ model: String) -> String {
-        switch VisionModelRegistry.family(of: model) {
-        case .resnet:
-            return "\(model) needs weights: pass --weights with a Hugging Face folder (e.g. microsoft/\(model.replacingOccurrences(of: "resnet", with: "resnet-")) from huggingface.co: config.json + model.safetensors) or a torchvision \(model) state dict saved as .safetensors"
-        case .vit:
-            return "\(model) needs weights: pass --weights with a Hugging Face folder (google/vit-* from huggingface.co: config.json + model.safetensors) or a timm checkpoint's model.safetensors"
-        default:
-            return "\(model) needs weights: pass --weights with a .safetensors file or a model folder"
-        }
     }
 
     /// Decodes and preprocesses one input: an image, or a video's frames sampled at `fps`

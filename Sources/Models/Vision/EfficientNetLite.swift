@@ -138,7 +138,7 @@ public struct EfficientNetLite: VisionEncoder {
 
     // MARK: loading
 
-    static func load(_ checkpoint: VisionCheckpoint, name: String) throws -> EfficientNetLite {
+    public static func load(_ checkpoint: VisionCheckpoint, name: String) throws -> EfficientNetLite {
         let keys = Set(checkpoint.tensorNames.map { $0.hasPrefix("module.") ? String($0.dropFirst(7)) : $0 })
         guard keys.contains("_conv_stem.weight") else {
             throw WeightFileError(path: checkpoint.path, "not EfficientNet-Lite weights: they look like \(checkpoint.layoutGuess), but --model \(name) was given")

@@ -197,7 +197,7 @@ public struct ResNet: VisionEncoder {
         return key
     }
 
-    static func load(_ checkpoint: VisionCheckpoint, name: String) throws -> ResNet {
+    public static func load(_ checkpoint: VisionCheckpoint, name: String) throws -> ResNet {
         let keys = Set(checkpoint.tensorNames)
         let layout: Layout
         if keys.contains(where: { $0.hasPrefix("resnet.embedder.") || $0.hasPrefix("embedder.embedder.") }) {

@@ -206,7 +206,7 @@ public struct ViT: VisionEncoder {
 
     // MARK: loading
 
-    static func load(_ checkpoint: VisionCheckpoint, name: String) throws -> ViT {
+    public static func load(_ checkpoint: VisionCheckpoint, name: String) throws -> ViT {
         let keys = Set(checkpoint.tensorNames)
         let layout: Layout
         if keys.contains(where: { $0.hasPrefix("vit.embeddings.") || $0.hasPrefix("embeddings.patch_embeddings.") }) {

@@ -72,6 +72,24 @@ public struct VisionFeatures: Sendable {
 }
 
 /// One class of a classification: index into the model's labels, label and probability.
+/// Class predictions from logits, for every model with a classifier head.
+public enum VisionClassifier {
+    /// The `k` most probable classes of each row (softmax over the logits), ties by index.
+    public static func top(_ logits: Tensor, k: Int, labels: [String]) -> [[VisionPrediction]] {
+        let probs = logits.softmax(axis: -1)
+        let n = probs.shape[0], c = probs.shape[1]
+        let kk = min(k, c)
+        let (values, indices) = probs.topK(kk, axis: -1)
+        let v = values.scalars
+        return (0..<n).map { i in
+            (0..<kk).map { j in
+                let idx = indices[i * kk + j]
+                return VisionPrediction(index: idx, label: idx < labels.count ? labels[idx] : "\(idx)", probability: v[i * kk + j])
+            }
+        }
+    }
+}
+
 public struct VisionPrediction: Sendable, Equatable {
     public var index: Int
     public var label: String
@@ -106,21 +124,7 @@ extension VisionEncoder {
         guard let logits = try features(pixels).logits else {
             throw VisionError("\(name): the model returned no logits")
         }
-        return Self.top(logits, k: k, labels: labels)
-    }
-
-    static func top(_ logits: Tensor, k: Int, labels: [String]) -> [[VisionPrediction]] {
-        let probs = logits.softmax(axis: -1)
-        let n = probs.shape[0], c = probs.shape[1]
-        let kk = min(k, c)
-        let (values, indices) = probs.topK(kk, axis: -1)
-        let v = values.scalars
-        return (0..<n).map { i in
-            (0..<kk).map { j in
-                let idx = indices[i * kk + j]
-                return VisionPrediction(index: idx, label: idx < labels.count ? labels[idx] : "\(idx)", probability: v[i * kk + j])
-            }
-        }
+        return VisionClassifier.top(logits, k: k, labels: labels)
     }
 
     /// Checks `pixels` is `[N, 3, H, W]` with the size the model needs (nil: any size).
@@ -143,48 +147,70 @@ public struct VisionError: Error, CustomStringConvertible, Equatable, Sendable {
     public init(_ d: String) { description = d }
 }
 
-/// The architectures `--model` knows, and the one entry point that loads them.
+/// A vision architecture the model catalog can register: its `--model` names and how it
+/// builds itself from a checkpoint. A new architecture is one file conforming to this and
+/// one registration line in the catalog (Engine's `ModelCatalog`).
+public protocol VisionArchitecture: VisionEncoder {
+    /// The family name (`resnet`): `--model` takes it for a checkpoint of any size.
+    static var familyName: String { get }
+    /// The standard sizes (`resnet18` ... `resnet152`).
+    static var standardNames: [String] { get }
+    /// Builds the model from an opened checkpoint (torchvision / Hugging Face / timm /
+    /// EfficientNet-PyTorch layouts); the sizes found must be the ones `name` stands for.
+    static func load(_ checkpoint: VisionCheckpoint, name: String) throws -> Self
+}
+
+extension VisionArchitecture {
+    /// Opens `weights` (a `.safetensors` file, or a folder holding `model.safetensors` and,
+    /// for Hugging Face checkpoints, `config.json`; a `preprocessor_config.json` or timm
+    /// `config.json` `pretrained_cfg` sets the preprocessing) and builds the model.
+    public static func load(name: String, weights: URL) throws -> any VisionEncoder {
+        try load(VisionLoader.open(weights), name: name)
+    }
+}
+
+extension ResNet: VisionArchitecture { public static let familyName = "resnet" }
+extension ViT: VisionArchitecture { public static let familyName = "vit" }
+extension EfficientNetLite: VisionArchitecture { public static let familyName = "efficientnet-lite" }
+
+/// The vision architectures, each registered once: a new one is a file conforming to
+/// `VisionArchitecture` and one line in `architectures`.
 public enum VisionModelRegistry {
-    public enum Family: String, Sendable, CaseIterable {
-        case resnet, vit, efficientnetLite = "efficientnet-lite"
+    public static let architectures: [any VisionArchitecture.Type] = [
+        ResNet.self,
+        ViT.self,
+        EfficientNetLite.self,
+    ]
+
+    /// An architecture family, by its family name.
+    public struct Family: RawRepresentable, Hashable, Sendable {
+        public let rawValue: String
+        public init(rawValue: String) { self.rawValue = rawValue }
+        public static let resnet = Family(rawValue: ResNet.familyName)
+        public static let vit = Family(rawValue: ViT.familyName)
+        public static let efficientnetLite = Family(rawValue: EfficientNetLite.familyName)
     }
 
     /// Every name `--model` accepts: sizes, then the family names (any size).
-    public static let names: [String] =
-        ResNet.standardNames + ViT.standardNames + EfficientNetLite.standardNames + Family.allCases.map(\.rawValue)
+    public static var names: [String] {
+        architectures.flatMap { $0.standardNames } + architectures.map { $0.familyName }
+    }
+
+    static func architecture(of name: String) -> (any VisionArchitecture.Type)? {
+        architectures.first { $0.familyName == name || $0.standardNames.contains(name) }
+    }
 
     /// The family of a `--model` name, or nil for an unknown name.
     public static func family(of name: String) -> Family? {
-        if let f = Family(rawValue: name) { return f }
-        if ResNet.standardNames.contains(name) { return .resnet }
-        if ViT.standardNames.contains(name) { return .vit }
-        if EfficientNetLite.standardNames.contains(name) { return .efficientnetLite }
-        return nil
+        architecture(of: name).map { Family(rawValue: $0.familyName) }
     }
 
-    /// Loads `name` from `weights`: a `.safetensors` file, or a folder holding
-    /// `model.safetensors` (and, for Hugging Face checkpoints, `config.json`; a
-    /// `preprocessor_config.json` or timm `config.json` `pretrained_cfg` sets the preprocessing).
-    /// The layout (torchvision / Hugging Face / timm / EfficientNet-PyTorch) is detected
-    /// from the tensor names; the sizes found must be the ones `name` stands for.
+    /// Loads `name` from `weights` (see `VisionArchitecture.load(name:weights:)`).
     public static func load(name: String, weights: URL) throws -> any VisionEncoder {
-        guard let family = family(of: name) else {
+        guard let a = architecture(of: name) else {
             throw VisionError("unknown vision model '\(name)'; known: \(names.joined(separator: ", "))")
         }
-        let checkpoint = try VisionLoader.open(weights)
-        switch family {
-        case .resnet: return try ResNet.load(checkpoint, name: name)
-        case .vit: return try ViT.load(checkpoint, name: name)
-        case .efficientnetLite: return try EfficientNetLite.load(checkpoint, name: name)
-        }
-    }
-
-    /// Where `scripts/fetch-models` puts the weights of a model it can fetch
-    /// (`<models dir>/efficientnet-lite0/model.safetensors`), or nil: ResNet and ViT weights
-    /// do not install here; pass a file or folder.
-    public static func fetchedWeights(name: String, modelsDirectory: URL) -> URL? {
-        guard name == "efficientnet-lite0" else { return nil }
-        return modelsDirectory.appendingPathComponent(name).appendingPathComponent("model.safetensors")
+        return try a.load(name: name, weights: weights)
     }
 }
 

@@ -14,9 +14,4 @@ public enum WhisperMelFilterLoader {
         }
         return array.tensor
     }
-
-    /// `mel_filters.npz` in the `whisper-assets` folder of a model store.
-    public static func load(store: ModelStore, nMels: Int = 80) throws -> Tensor {
-        try load(store.directory.appendingPathComponent("whisper-assets/mel_filters.npz"), nMels: nMels)
-    }
 }

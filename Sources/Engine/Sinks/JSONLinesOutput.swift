@@ -84,14 +84,9 @@ public final class JSONLinesOutput: @unchecked Sendable {
         return done.contains(ResumeKey(path: item.path, size: item.size, mtimeMicros: item.mtimeMicros))
     }
 
-    /// The fields every record carries so resume can match it to its input.
-    public static func sourceFields(_ item: SourceItem) -> [String: Any] {
-        ["path": item.path, "size": item.size, "mtime_us": item.mtimeMicros]
-    }
-
-    /// Appends one record (a JSON object).
-    public func append(_ record: [String: Any]) throws {
-        let data = try JSONSerialization.data(withJSONObject: record, options: [.sortedKeys, .withoutEscapingSlashes])
+    /// Appends one record (a JSON object; `Stamped` adds the resume fields).
+    public func append<R: Encodable>(_ record: R) throws {
+        let data = try RecordJSON.encoder().encode(record)
         lock.lock(); defer { lock.unlock() }
         buffer.append(data)
         buffer.append(UInt8(ascii: "\n"))
@@ -123,34 +118,6 @@ public final class JSONLinesOutput: @unchecked Sendable {
         try handle.close()
         guard rename(partialURL.path, url.path) == 0 else {
             throw ItemFailure(path: url.path, reason: "cannot rename results into place: \(String(cString: strerror(errno)))")
-        }
-    }
-}
-
-/// SIGINT / SIGTERM stop a job gracefully: the first one cancels (the source stops, items in
-/// flight finish, outputs are committed), a second one exits at once with status 130.
-public enum Interrupts {
-    nonisolated(unsafe) private static var sources: [DispatchSourceSignal] = []
-    nonisolated(unsafe) private static var count = 0
-    private static let lock = NSLock()
-
-    public static func cancel(_ job: Job, onFirst: @escaping @Sendable () -> Void = {}) {
-        lock.lock(); defer { lock.unlock() }
-        for sig in [SIGINT, SIGTERM] {
-            signal(sig, SIG_IGN)
-            let s = DispatchSource.makeSignalSource(signal: sig, queue: .global())
-            s.setEventHandler {
-                lock.lock()
-                count += 1
-                let n = count
-                lock.unlock()
-                if n > 1 { exit(130) }
-                job.progress.warn("interrupted: finishing the items in flight and saving results (press Ctrl-C again to quit at once)")
-                job.cancel()
-                onFirst()
-            }
-            s.resume()
-            sources.append(s)
         }
     }
 }

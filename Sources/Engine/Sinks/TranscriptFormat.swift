@@ -25,28 +25,42 @@ public enum TranscriptFormat: String, CaseIterable, Sendable {
                     + s.text.trimmingCharacters(in: .whitespaces).replacingOccurrences(of: "\t", with: " ") + "\n"
             }.joined()
         case .json:
-            let object: [String: Any] = [
-                "text": t.text, "language": t.language, "duration": t.duration,
-                "segments": t.segments.map { s -> [String: Any] in
-                    ["id": s.id, "seek": s.seek, "start": s.start, "end": s.end, "text": s.text, "tokens": s.tokens,
-                     "temperature": Double(s.temperature), "avg_logprob": Double(s.avgLogprob),
-                     "compression_ratio": s.compressionRatio, "no_speech_prob": Double(s.noSpeechProb),
-                     "words": s.words.map { w -> [String: Any] in
-                         ["word": w.word, "start": w.start, "end": w.end, "probability": Double(w.probability)]
-                     }]
-                },
-            ]
-            let data = (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes])) ?? Data()
-            return String(decoding: data, as: UTF8.self) + "\n"
+            return ((try? RecordJSON.line(TranscriptJSON(t))) ?? "{}") + "\n"
         }
     }
 
     /// `HH:MM:SS,mmm` (SRT) or `[HH:]MM:SS.mmm` (VTT).
-    static func clock(_ seconds: Double, comma: Bool, alwaysHours: Bool = true) -> String {
+    public static func clock(_ seconds: Double, comma: Bool, alwaysHours: Bool = true) -> String {
         let ms = Int((max(seconds, 0) * 1000).rounded())
         let h = ms / 3_600_000, m = ms / 60_000 % 60, s = ms / 1000 % 60, f = ms % 1000
         let sep = comma ? "," : "."
         if !alwaysHours && h == 0 { return String(format: "%02d:%02d%@%03d", m, s, sep, f) }
         return String(format: "%02d:%02d:%02d%@%03d", h, m, s, sep, f)
+    }
+}
+
+/// The `json` transcript, as openai-whisper writes it (floats as the doubles they widen to).
+struct TranscriptJSON: Encodable {
+    struct Word: Encodable {
+        let word: String, start: Double, end: Double, probability: Double
+    }
+    struct Segment: Encodable {
+        let id: Int, seek: Int, start: Double, end: Double, text: String, tokens: [Int]
+        let temperature: Double, avg_logprob: Double, compression_ratio: Double, no_speech_prob: Double
+        let words: [Word]
+    }
+    let text: String, language: String, duration: Double
+    let segments: [Segment]
+
+    init(_ t: WhisperSession.Transcript) {
+        text = t.text
+        language = t.language
+        duration = t.duration
+        segments = t.segments.map { s in
+            Segment(id: s.id, seek: s.seek, start: s.start, end: s.end, text: s.text, tokens: s.tokens,
+                    temperature: Double(s.temperature), avg_logprob: Double(s.avgLogprob),
+                    compression_ratio: s.compressionRatio, no_speech_prob: Double(s.noSpeechProb),
+                    words: s.words.map { Word(word: $0.word, start: $0.start, end: $0.end, probability: Double($0.probability)) })
+        }
     }
 }

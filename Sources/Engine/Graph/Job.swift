@@ -1,5 +1,4 @@
 import Foundation
-import Media
 import TensorCore
 
 /// One input of a job as the source found it. `path + size + mtime` identify it for resume.
@@ -42,8 +41,7 @@ public struct ItemFailure: Error, Sendable, Equatable, CustomStringConvertible {
     public init(path: String, error: Error) {
         switch error {
         case let e as ItemFailure: self = e
-        case let e as MediaError: self.init(path: path, reason: e.reason)
-        case let e as WeightFileError: self.init(path: path, reason: e.description)
+        case let e as ItemReasonError: self.init(path: path, reason: e.itemReason)
         default: self.init(path: path, reason: String(describing: error))
         }
     }
@@ -73,6 +71,8 @@ public struct JobSummary: Sendable {
     /// cores they share: the first never exceeds the second (see `Compute`).
     public var peakBusyThreads = 0
     public var cores = 0
+
+    public init() {}
 
     public var line: String {
         var s = "\(done) done, \(skipped) skipped, \(failed) failed in \(String(format: "%.2f", seconds)) s"

@@ -24,7 +24,7 @@ public final class FeatureShardWriter: @unchecked Sendable {
     private var nextShard: Int
     private var dimension: Int?
     private var rows: [Float] = []
-    private var pending: [[String: Any]] = []
+    private var pending: [ManifestLine] = []
     private let lock = NSLock()
     public private(set) var rowsWritten = 0
 
@@ -81,7 +81,7 @@ public final class FeatureShardWriter: @unchecked Sendable {
 
     /// Adds the feature rows of one input (`[n, D]`, or `[D]` for one row); `extra[i]` adds
     /// fields to row i's manifest line (e.g. a frame's time).
-    public func append(_ item: SourceItem, features: Tensor, extra: [[String: Any]] = []) throws {
+    public func append(_ item: SourceItem, features: Tensor, extra: [RowFields] = []) throws {
         let f = features.rank == 1 ? features.unsqueezed(0) : features
         precondition(f.rank == 2, "features must be [n, D]")
         let n = f.shape[0], d = f.shape[1]
@@ -95,23 +95,16 @@ public final class FeatureShardWriter: @unchecked Sendable {
             if rows.count / d == shardRows { try writeShardLocked() }
             let row = rows.count / d
             rows.append(contentsOf: UnsafeBufferPointer(start: c.pointer + r * d, count: d))
-            var line = JSONLinesOutput.sourceFields(item)
-            line["row"] = row
-            line["shard"] = shardName(nextShard)
-            line["model"] = model
-            line["dim"] = d
-            if r < extra.count { line.merge(extra[r]) { a, _ in a } }
-            pending.append(line)
+            pending.append(ManifestLine(source: item, row: row, shard: shardName(nextShard), model: model, dim: d,
+                                        extra: r < extra.count ? extra[r] : RowFields(time: nil, text: nil)))
         }
         if rows.count / d == shardRows { try writeShardLocked() }
     }
 
     /// Records a failed input (tried again by a later run).
     public func appendError(_ item: SourceItem, message: String) throws {
-        var line = JSONLinesOutput.sourceFields(item)
-        line["error"] = message
         lock.lock(); defer { lock.unlock() }
-        pending.append(line)
+        pending.append(ManifestLine(source: item, error: message))
     }
 
     private func writeShardLocked() throws {
@@ -143,5 +136,63 @@ public final class FeatureShardWriter: @unchecked Sendable {
         defer { lock.unlock() }
         try writeShardLocked()
         try manifest.commit()
+    }
+}
+
+/// Fields a manifest line carries for one row besides the standard ones (a frame's `time`,
+/// an embedded text's `text`).
+public struct RowFields: Sendable, ExpressibleByDictionaryLiteral {
+    public enum Value: Sendable, Encodable, ExpressibleByFloatLiteral, ExpressibleByStringLiteral, ExpressibleByIntegerLiteral {
+        case number(Double), string(String)
+        public init(floatLiteral v: Double) { self = .number(v) }
+        public init(integerLiteral v: Int) { self = .number(Double(v)) }
+        public init(stringLiteral v: String) { self = .string(v) }
+        public func encode(to encoder: Encoder) throws {
+            var c = encoder.singleValueContainer()
+            switch self {
+            case .number(let d): try c.encode(d)
+            case .string(let s): try c.encode(s)
+            }
+        }
+    }
+
+    public var fields: [(String, Value)]
+    public init(dictionaryLiteral elements: (String, Value)...) { fields = elements }
+    public init(time: Double? = nil, text: String? = nil) {
+        fields = (time.map { [("time", .number($0))] } ?? []) + (text.map { [("text", .string($0))] } ?? [])
+    }
+}
+
+/// One line of `manifest.jsonl`: a row (where it is, which input and model) or a failed input.
+struct ManifestLine: Encodable {
+    let source: SourceItem
+    var row: Int? = nil
+    var shard: String? = nil
+    var model: String? = nil
+    var dim: Int? = nil
+    var extra = RowFields(time: nil, text: nil)
+    var error: String? = nil
+
+    struct Key: CodingKey {
+        var stringValue: String
+        var intValue: Int? { nil }
+        init(_ s: String) { stringValue = s }
+        init?(stringValue: String) { self.stringValue = stringValue }
+        init?(intValue: Int) { nil }
+    }
+
+    func encode(to encoder: Encoder) throws {
+        var c = encoder.container(keyedBy: Key.self)
+        // The standard fields win over an extra field of the same name.
+        let standard: Set = ["path", "size", "mtime_us", "row", "shard", "model", "dim", "error"]
+        for (k, v) in extra.fields where !standard.contains(k) { try c.encode(v, forKey: Key(k)) }
+        try c.encode(source.path, forKey: Key("path"))
+        try c.encode(source.size, forKey: Key("size"))
+        try c.encode(source.mtimeMicros, forKey: Key("mtime_us"))
+        try c.encodeIfPresent(row, forKey: Key("row"))
+        try c.encodeIfPresent(shard, forKey: Key("shard"))
+        try c.encodeIfPresent(model, forKey: Key("model"))
+        try c.encodeIfPresent(dim, forKey: Key("dim"))
+        try c.encodeIfPresent(error, forKey: Key("error"))
     }
 }

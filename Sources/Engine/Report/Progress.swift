@@ -1,4 +1,5 @@
 import Foundation
+import Logging
 
 /// Progress on stderr: a one-line bar redrawn in place on a terminal, a plain line every few
 /// seconds otherwise, or nothing (`--quiet`). Failures are always printed, one line each.
@@ -8,15 +9,16 @@ public final class Progress: @unchecked Sendable {
     public let mode: Mode
     private let lock = NSLock()
     private var lastDraw = DispatchTime.now().uptimeNanoseconds
-    private var barShown = false
     private let interval: UInt64
-    private let write: @Sendable (String) -> Void
+    private let console: Console
+    private let log: Logger
     private var lastDone = 0, lastFailed = 0
 
-    public init(mode: Mode, interval: Double? = nil, write: @escaping @Sendable (String) -> Void = Progress.stderr) {
+    public init(mode: Mode, interval: Double? = nil, console: Console = .standardError, log: Logger = Report.log) {
         self.mode = mode
         self.interval = UInt64((interval ?? (mode == .terminal ? 0.2 : 10)) * 1e9)
-        self.write = write
+        self.console = console
+        self.log = log
     }
 
     /// `.terminal` when stderr is a terminal, `.lines` otherwise, `.quiet` when asked.
@@ -25,18 +27,10 @@ public final class Progress: @unchecked Sendable {
         return Progress(mode: isatty(STDERR_FILENO) == 1 ? .terminal : .lines)
     }
 
-    @Sendable public static func stderr(_ s: String) { FileHandle.standardError.write(Data(s.utf8)) }
-
     /// One line for one failed item (always shown, also with --quiet: it is the result).
-    public func failed(_ f: ItemFailure) { say("mmpipe: \(f.description)") }
+    public func failed(_ f: ItemFailure) { log.error("\(f.description)") }
 
-    public func warn(_ message: String) { say("mmpipe: warning: \(message)") }
-
-    private func say(_ line: String) {
-        lock.lock(); defer { lock.unlock() }
-        write((barShown ? "\r\u{1B}[K" : "") + line + "\n")
-        barShown = false
-    }
+    public func warn(_ message: String) { log.warning("\(message)") }
 
     func update(done: Int, failed: Int, job: Job) {
         guard mode != .quiet else { return }
@@ -61,18 +55,16 @@ public final class Progress: @unchecked Sendable {
         if failed > 0 { text += ", \(failed) failed" }
         if counts.skipped > 0 { text += ", \(counts.skipped) skipped" }
         if mode == .terminal {
-            write("\r\u{1B}[K" + text)
-            barShown = true
+            console.bar(text)
         } else {
-            write("mmpipe: " + text + "\n")
+            console.line("mmpipe: " + text)
         }
     }
 
     func finish(_ summary: JobSummary) {
         lock.lock(); defer { lock.unlock() }
         guard mode != .quiet else { return }
-        write((barShown ? "\r\u{1B}[K" : "") + "mmpipe: " + summary.line + "\n")
-        barShown = false
+        console.line("mmpipe: " + summary.line)
     }
 
     static func bar(_ fraction: Double, width: Int = 24) -> String {

@@ -1,0 +1,221 @@
+import Foundation
+import Models
+import TensorCore
+
+/// What to classify and against what: the model's own classes (ImageNet), or free-text
+/// labels (zero-shot: CLIP, or the offline lite0-minilm).
+public struct ClassifyRequest: Sendable {
+    public var images: ImageInputs
+    /// nil: the default (efficientnet-lite0; zero-shot: an installed CLIP, else lite0-minilm).
+    public var model: String?
+    public var weights: String?
+    /// Zero-shot labels; nil for the model's own classes.
+    public var labels: [String]?
+    /// Prompt templates: `default`, `imagenet` (CLIP's 80) or a file of lines with `{}`.
+    public var templates = "default"
+    public var multiLabel = false
+    public var threshold: Float?
+    /// lite0-minilm: the ImageNet classes behind each label's score.
+    public var explain = false
+    public var topK = 5
+
+    public init(images: ImageInputs) { self.images = images }
+}
+
+/// One classified image or video frame. JSON: `path`, `model`, `time` (frames), and
+/// `predictions` (ImageNet: label, class_index, probability) or `labels` + `multi_label`
+/// (zero-shot: label, score, and with --explain `imagenet_classes`).
+public struct ClassifyRecord: Sendable, Encodable, TableRecord, CSVRecord {
+    public typealias Prediction = VisionPrediction
+    public struct Label: Sendable {
+        public let label: String, score: Float
+        public let classes: [(className: String, share: Float)]?
+    }
+
+    public let path: String
+    public let model: String
+    public let time: Double?
+    public let predictions: [Prediction]?
+    public let labels: [Label]?
+    public let multiLabel: Bool
+    /// The multi-label threshold, for the table's "no label" line.
+    let threshold: Float
+
+    public static let imageNetCSVHeader = ["path", "time", "rank", "label", "class_index", "probability"]
+    public static let zeroShotCSVHeader = ["path", "time", "rank", "label", "score", "model"]
+
+    enum Keys: String, CodingKey {
+        case path, model, time, predictions, labels, multiLabel = "multi_label"
+        case label, classIndex = "class_index", probability, score, imagenetClasses = "imagenet_classes", `class`, share
+    }
+
+    public func encode(to encoder: Encoder) throws {
+        var c = encoder.container(keyedBy: Keys.self)
+        try c.encode(path, forKey: .path)
+        try c.encode(model, forKey: .model)
+        try c.encodeIfPresent(time, forKey: .time)
+        if let predictions {
+            var list = c.nestedUnkeyedContainer(forKey: .predictions)
+            for p in predictions {
+                var o = list.nestedContainer(keyedBy: Keys.self)
+                try o.encode(p.label, forKey: .label)
+                try o.encode(p.index, forKey: .classIndex)
+                try o.encode(Double(p.probability), forKey: .probability)
+            }
+        }
+        if let labels {
+            try c.encode(multiLabel, forKey: .multiLabel)
+            var list = c.nestedUnkeyedContainer(forKey: .labels)
+            for l in labels {
+                var o = list.nestedContainer(keyedBy: Keys.self)
+                try o.encode(l.label, forKey: .label)
+                try o.encode(Double(l.score), forKey: .score)
+                if let classes = l.classes {
+                    var cl = o.nestedUnkeyedContainer(forKey: .imagenetClasses)
+                    for k in classes {
+                        var co = cl.nestedContainer(keyedBy: Keys.self)
+                        try co.encode(k.className, forKey: .class)
+                        try co.encode(Double(k.share), forKey: .share)
+                    }
+                }
+            }
+        }
+    }
+
+    public var tableLines: [String] {
+        var lines = [path + (time.map { String(format: " @ %.2f s", $0) } ?? "") + "  (\(model))"]
+        if let predictions {
+            for (rank, p) in predictions.enumerated() {
+                lines.append(String(format: "  %d  %6.2f%%  ", rank + 1, p.probability * 100) + p.label)
+            }
+        }
+        if let labels {
+            if labels.isEmpty { lines.append("  (no label reaches \(threshold))") }
+            for (rank, l) in labels.enumerated() {
+                lines.append(String(format: "  %d  %6.2f%%  ", rank + 1, l.score * 100) + l.label)
+                if let c = l.classes {
+                    lines.append("       from: " + c.map { String(format: "%@ %.1f%%", $0.className, $0.share * 100) }.joined(separator: ", "))
+                }
+            }
+        }
+        return lines
+    }
+
+    public var csvRows: [[String]] {
+        let t = time.map { String(format: "%.3f", $0) } ?? ""
+        if let predictions {
+            return predictions.enumerated().map { rank, p in
+                [path, t, "\(rank + 1)", p.label, "\(p.index)", String(format: "%.6f", p.probability)]
+            }
+        }
+        return (labels ?? []).enumerated().map { rank, l in
+            [path, t, "\(rank + 1)", l.label, String(format: "%.6f", l.score), model]
+        }
+    }
+}
+
+/// Image classification: one entry point for ImageNet classes and zero-shot labels.
+public final class ClassifyTask: @unchecked Sendable {
+    public let request: ClassifyRequest
+    public let session: VisionSession
+    /// The model named in every record (the zero-shot model, not its image tower).
+    public let modelName: String
+    let score: @Sendable (VisionFeatures, Double?) -> [[ClassifyRecordPart]]
+
+    /// What a record holds besides path and time.
+    enum ClassifyRecordPart: Sendable {
+        case predictions([ClassifyRecord.Prediction])
+        case labels([ClassifyRecord.Label])
+    }
+
+    public static let defaultModel = "efficientnet-lite0"
+
+    public var csvHeader: [String] { request.labels == nil ? ClassifyRecord.imageNetCSVHeader : ClassifyRecord.zeroShotCSVHeader }
+
+    /// Loads the model (and, zero-shot, the label embeddings) for the request.
+    public init(_ request: ClassifyRequest, store: ModelStore, catalog: ModelCatalog = .standard) throws {
+        self.request = request
+        let k = request.topK
+        guard let labelList = request.labels else {
+            let model = request.model ?? ClassifyTask.defaultModel
+            if let card = catalog.card(model), card.kind != .image {
+                throw RequestError("\(model) is a zero-shot model: give --labels or --labels-file")
+            }
+            session = try VisionSession(model: model, weights: request.weights, store: store, catalog: catalog)
+            guard let classes = session.encoder.labels else {
+                throw RequestError("\(model): these weights have no classifier head (use embed, or give --labels)")
+            }
+            modelName = session.modelName
+            score = { f, _ in
+                VisionClassifier.top(f.logits!, k: k, labels: classes).map { [.predictions($0)] }
+            }
+            return
+        }
+        // The answering model: --model, else CLIP when --weights or installed CLIP weights
+        // say so, else the offline lite0-minilm.
+        let chosen = request.model ?? (request.weights != nil ? "clip" : VisionSession.installedCLIP(store: store, catalog: catalog) ?? Lite0MiniLM.name)
+        guard let card = catalog.card(chosen), card.kind == .zeroShot else {
+            throw ItemFailure(path: chosen, reason: "zero-shot models: \(catalog.cards(.zeroShot).filter { $0.name != "clip" }.map { $0.name }.joined(separator: ", "))")
+        }
+        let multi = request.multiLabel
+        let explainTop = request.explain ? 3 : 0
+        if card.family == "lite0-minilm" {
+            let zs = try Lite0MiniLM(store: store)
+            let set = ZeroShotLabels(labels: labelList, templates: try ZeroShotLabels.templates(request.templates, default: Lite0MiniLM.defaultTemplates))
+            let affinity = try zs.affinity(set)
+            session = zs.vision
+            modelName = Lite0MiniLM.name
+            let threshold = request.threshold ?? 0.3
+            score = { f, _ in
+                zs.classify(logits: f.logits!, affinity: affinity, explainTop: explainTop).map {
+                    [.labels(ClassifyTask.order($0, labels: labelList, multi: multi, threshold: threshold, k: k))]
+                }
+            }
+        } else {
+            if request.explain { throw RequestError("--explain is for lite0-minilm (CLIP has no classes to show)") }
+            session = try VisionSession(model: card.name, weights: request.weights, store: store, catalog: catalog)
+            let identity = request.weights.map { URL(fileURLWithPath: $0).standardizedFileURL.path }
+                ?? store.directory.appendingPathComponent(card.name).path
+            let zs = try CLIPZeroShot(vision: session, store: store, weightsIdentity: identity)
+            let labelRows = try zs.labelEmbeddings(ZeroShotLabels(labels: labelList, templates: try ZeroShotLabels.templates(request.templates, default: CLIPZeroShot.defaultTemplates)))
+            modelName = session.modelName
+            let threshold = request.threshold ?? 0.25
+            score = { f, _ in
+                zs.classify(imageEmbeddings: f.pooled, labels: labelRows, multiLabel: multi).map {
+                    [.labels(ClassifyTask.order($0, labels: labelList, multi: multi, threshold: threshold, k: k))]
+                }
+            }
+        }
+    }
+
+    var threshold: Float { request.threshold ?? (modelName == Lite0MiniLM.name ? 0.3 : 0.25) }
+
+    /// Labels best first (ties by input order): the top k, or with `multi` all that reach
+    /// the threshold.
+    static func order(_ r: ZeroShotResult, labels: [String], multi: Bool, threshold: Float, k: Int) -> [ClassifyRecord.Label] {
+        var order = r.scores.indices.sorted { r.scores[$0] != r.scores[$1] ? r.scores[$0] > r.scores[$1] : $0 < $1 }
+        order = multi ? order.filter { r.scores[$0] >= threshold } : Array(order.prefix(min(k, labels.count)))
+        return order.map { ClassifyRecord.Label(label: labels[$0], score: r.scores[$0], classes: r.contributions?[$0]) }
+    }
+
+    /// Classifies every image and sampled video frame into `sink`, a record per image/frame.
+    public func run(into sink: any ResultSink<ClassifyRecord>, progress: Progress) throws -> JobSummary {
+        let (images, session, score, model, multi, threshold) = (request.images, session, score, modelName, request.multiLabel, threshold)
+        return try Runner.run(rowsInto: sink, window: images.window, progress: progress) { job, skip in
+            images.encode(job, session: session, skip: skip).map("score", workers: 1) { value, item in
+                let (prepared, features) = value
+                return score(features, nil).enumerated().map { row, parts in
+                    var predictions: [ClassifyRecord.Prediction]?, labels: [ClassifyRecord.Label]?
+                    for p in parts {
+                        switch p {
+                        case .predictions(let x): predictions = x
+                        case .labels(let x): labels = x
+                        }
+                    }
+                    return ClassifyRecord(path: item.path, model: model, time: prepared.times?[row],
+                                          predictions: predictions, labels: labels, multiLabel: multi, threshold: threshold)
+                }
+            }
+        }
+    }
+}

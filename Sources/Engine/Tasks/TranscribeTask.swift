@@ -1,0 +1,133 @@
+import Foundation
+import Media
+import Models
+import TensorCore
+
+/// What to transcribe and how: files (or `-` for a list on stdin), or a live stream.
+public struct TranscribeRequest: Sendable {
+    public enum Input: Sendable {
+        /// Files, folders (walked for audio and video), or `-` for paths on stdin.
+        case files([String])
+        /// Audio arriving on a file descriptor (WAV or any stream FFmpeg demuxes).
+        case live(fileDescriptor: Int32, name: String)
+    }
+
+    public var input: Input
+    /// A registered Whisper model (name or alias), or a folder with model.bin / model.safetensors.
+    public var model: String
+    public var options: WhisperSession.Request
+
+    public init(input: Input, model: String = TranscribeTask.defaultModel, options: WhisperSession.Request = .init()) {
+        self.input = input
+        self.model = model
+        self.options = options
+    }
+}
+
+/// Speech to text with Whisper: the one entry point for files and live input (as
+/// whisper.cpp's `whisper_full` serves its cli, server and stream programs). Files go
+/// through the stage graph (decode while the previous file is transcribed); live audio
+/// through the same transcriber window by window.
+public final class TranscribeTask: @unchecked Sendable {
+    public static let defaultModel = "tiny.en"
+
+    public let request: TranscribeRequest
+    public let session: WhisperSession
+    public let modelName: String
+
+    /// Loads the model (through the catalog) and checks the request against it.
+    public init(_ request: TranscribeRequest, store: ModelStore, catalog: ModelCatalog = .standard) throws {
+        self.request = request
+        let folder: URL
+        if let card = catalog.card(request.model) {
+            guard card.kind == .speech else {
+                throw RequestError("\(request.model) is not a speech model; Whisper models: \(catalog.cards(.speech).map(\.name).joined(separator: ", "))")
+            }
+            folder = try catalog.weights(for: card, given: nil, store: store)
+            modelName = card.name
+        } else if FileManager.default.fileExists(atPath: request.model) {
+            folder = URL(fileURLWithPath: request.model)
+            modelName = request.model
+        } else {
+            let names = catalog.cards(.speech).flatMap { [$0.name] + $0.aliases }
+            throw ItemFailure(path: request.model, reason: "unknown Whisper model; use \(names.joined(separator: ", ")) or a folder with model.bin or model.safetensors")
+        }
+        session = try WhisperSession(model: folder.path, store: store)
+        let o = request.options
+        if (o.language.map { $0 != "en" } ?? false || o.translate) && !session.tokenizer.isMultilingual {
+            throw RequestError("model \(request.model) is English-only: use --model base for other languages or translation")
+        }
+    }
+
+    /// Transcribes the files into `sink` (one transcript per input, in input order).
+    public func run(into sink: any ResultSink<TranscriptRecord>, progress: Progress) throws -> JobSummary {
+        guard case .files(let inputs) = request.input else { throw RequestError("a live request: use runLive") }
+        let (session, options) = (self.session, request.options)
+        return try Runner.run(into: sink, window: 4, progress: progress) { job, skip in
+            job.source(InputPaths(inputs) { MediaFormat.hasExtension($0, of: [.audio, .video]) }, skip: skip)
+                .map("decode", workers: 1) { _, item in try decodeAudio(path: item.path, sampleRate: 16_000) }
+                .map("transcribe", workers: 1) { samples, _ in session.transcribe(samples, options) }
+        }
+    }
+
+    /// Live audio: decoded as it arrives, transcribed in 30 s windows; each segment reaches
+    /// `sink` as soon as it is final (times from the start of the stream).
+    public func runLive(into sink: any ResultSink<WhisperSegment>) throws {
+        guard case .live(let fd, let name) = request.input else { throw RequestError("not a live request") }
+        let reader = try AudioReader(fileDescriptor: fd, name: name, sampleRate: 16_000)
+        let source = SourceItem(path: name, size: 0, mtime: 0)
+        let live = LiveTranscription(session: session, options: request.options)
+        while let chunk = try reader.read(maxFrames: 16_000) {
+            for s in live.push(chunk) { try sink.write(s, for: source) }
+        }
+        for s in live.finish() { try sink.write(s, for: source) }
+        try sink.finish()
+    }
+}
+
+/// Live windowing over a growing sample buffer: a full 30 s window is transcribed, audio after
+/// its last segment's end is kept for the next window (as the reference's seek does), and at
+/// the end everything left is final.
+final class LiveTranscription {
+    let session: WhisperSession
+    let options: WhisperSession.Request
+    var pending: [Float] = []
+    var offset = 0.0
+    var nextID = 0
+    static let window = 30 * 16_000
+
+    init(session: WhisperSession, options: WhisperSession.Request) {
+        self.session = session
+        self.options = options
+    }
+
+    func push(_ samples: [Float]) -> [WhisperSegment] {
+        pending.append(contentsOf: samples)
+        return drain(final: false)
+    }
+
+    func finish() -> [WhisperSegment] { drain(final: true) }
+
+    private func drain(final: Bool) -> [WhisperSegment] {
+        var out: [WhisperSegment] = []
+        let window = LiveTranscription.window
+        while pending.count >= window || (final && !pending.isEmpty) {
+            let take = min(window, pending.count)
+            let t = session.transcribe(Array(pending.prefix(take)), options)
+            var consumed = take
+            if !final, take == window, let last = t.segments.last, last.end < 29 {
+                consumed = max(16_000, Int(last.end * 16_000))
+            }
+            for s in t.segments where final || s.end * 16_000 <= Double(consumed) + 1 {
+                var s = s
+                s.id = nextID; nextID += 1
+                s.start += offset; s.end += offset
+                out.append(s)
+            }
+            pending.removeFirst(consumed)
+            offset += Double(consumed) / 16_000
+            if final && pending.count < 1600 { pending.removeAll() }
+        }
+        return out
+    }
+}
