@@ -113,10 +113,13 @@ public struct ModelCatalog: Sendable {
         "clip-vit-l-14": "openai/clip-vit-large-patch14", "clip-vit-l-14-336": "openai/clip-vit-large-patch14-336",
     ]
 
+    static let clipTitles = ["clip-vit-b-32": "ViT-B/32", "clip-vit-b-16": "ViT-B/16", "clip-vit-l-14": "ViT-L/14",
+                             "clip-vit-l-14-336": "ViT-L/14@336px"]
+
     static var clip: [ModelCard] {
         CLIPConfig.standardNames.map { name in
             ModelCard(name: name, kind: .zeroShot, family: "clip",
-                      summary: "OpenAI CLIP \(name.dropFirst(5).uppercased()) (image and text towers; zero-shot labels, embeddings)",
+                      summary: "OpenAI CLIP \(clipTitles[name] ?? name) (image and text towers; zero-shot labels, embeddings)",
                       weights: clipRepositories[name].map { .huggingFace($0) }
                           ?? .userFile("a Hugging Face CLIP folder or an open_clip/OpenAI state dict as .safetensors"),
                       assets: ["clip-bpe"])
