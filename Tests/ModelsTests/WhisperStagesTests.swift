@@ -240,6 +240,27 @@ struct WhisperStagesTests {
         #expect(try whisper.transcribe(samples: samples, options: options).segments.map(\.tokens) == want)
     }
 
+    @Test func theEntryPointChecksTheRequestAndTheStop() throws {
+        let whisper = try Self.tinyEn()
+        let second = [Float](repeating: 0, count: 16_000)
+        var stop = WhisperOptions()
+        stop.shouldStop = { true }
+        #expect(throws: CancellationError.self) { try whisper.transcribe(samples: second, options: stop) }
+        var none = WhisperOptions()
+        none.temperatures = []
+        #expect(throws: WhisperError.self) { try whisper.transcribe(samples: second, options: none) }
+    }
+
+    /// Without heads in the checkpoint: every head of the second half of the decoder layers.
+    @Test func alignmentHeadsDefaultToTheLaterLayers() throws {
+        let whisper = try Self.tinyEn()
+        let d = whisper.model.dims
+        let bare = Whisper(model: whisper.model, tokenizer: whisper.tokenizer, stages: whisper.stages)
+        #expect(bare.alignmentHeads.count == (d.nTextLayer - d.nTextLayer / 2) * d.nTextHead)
+        #expect(bare.alignmentHeads.allSatisfy { $0.layer >= d.nTextLayer / 2 && $0.head < d.nTextHead })
+        #expect(whisper.alignmentHeads.map { [$0.layer, $0.head] } == (try WhisperParityTests.load("whisper-tiny.en")).extras.alignmentHeads.map { [$0.layer, $0.head] })
+    }
+
     /// A speech stage that gives two regions: only they are decoded, each window inside one.
     @Test func onlyTheSpeechRegionsAreDecoded() throws {
         let whisper = try Self.tinyEn(), recorder = Recorder()

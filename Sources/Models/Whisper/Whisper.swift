@@ -155,18 +155,18 @@ public struct Whisper: Sendable {
         if let l = options.language, tokenizer.isMultilingual, tokenizer.languageToken(code: l) == nil {
             throw WhisperError("unknown language code '\(l)'")
         }
-        var stopOnly = WhisperTranscribeOptions()
-        stopOnly.shouldStop = options.shouldStop
         let transcriber = WhisperTranscriber(stages: stages, special: tokenizer.specialTokens, textContext: model.dims.nTextCtx)
+        var detection = WhisperTranscribeOptions()          // before the language is known: only the stop
+        detection.shouldStop = options.shouldStop
 
-        try stopOnly.checkStop()
+        try detection.checkStop()
         let features = try stages.features.features(samples: samples)
-        try stopOnly.checkStop()
+        try detection.checkStop()
         let regions = try stages.speech.speechRegions(samples: samples, contentFrames: features.contentFrames)
         var language = options.language ?? "en"
         var first: WhisperTranscriber.EncodedWindow? = nil
         if tokenizer.isMultilingual && options.language == nil,
-           let w = try transcriber.firstWindow(features, regions: regions, options: stopOnly) {
+           let w = try transcriber.firstWindow(features, regions: regions, options: detection) {
             // The first window as the loop sees it (frames past the audio are zeros), reused there.
             language = detectLanguage(audio: w.audio).code
             first = w
