@@ -38,21 +38,11 @@ public final class TranscribeTask: @unchecked Sendable {
     /// Loads the model (through the catalog) and checks the request against it.
     public init(_ request: TranscribeRequest, store: ModelStore, catalog: ModelCatalog = .standard) throws {
         self.request = request
-        let folder: URL
-        if let card = catalog.card(request.model) {
-            guard card.kind == .speech else {
-                throw RequestError("\(request.model) is not a speech model; Whisper models: \(catalog.cards(.speech).map(\.name).joined(separator: ", "))")
-            }
-            folder = try catalog.weights(for: card, given: nil, store: store)
-            modelName = card.name
-        } else if FileManager.default.fileExists(atPath: request.model) {
-            folder = URL(fileURLWithPath: request.model)
-            modelName = request.model
-        } else {
-            let names = catalog.cards(.speech).flatMap { [$0.name] + $0.aliases }
-            throw ItemFailure(path: request.model, reason: "unknown Whisper model; use \(names.joined(separator: ", ")) or a folder with model.bin or model.safetensors")
+        if let card = catalog.card(request.model), card.kind != .speech {
+            throw RequestError("\(request.model) is not a speech model; Whisper models: \(catalog.cards(.speech).map(\.name).joined(separator: ", "))")
         }
-        session = try WhisperSession(model: folder.path, store: store)
+        session = try WhisperSession(model: request.model, store: store, catalog: catalog)
+        modelName = catalog.card(request.model)?.name ?? request.model
         let o = request.options
         if (o.language.map { $0 != "en" } ?? false || o.translate) && !session.tokenizer.isMultilingual {
             throw RequestError("model \(request.model) is English-only: use --model base for other languages or translation")
@@ -66,7 +56,7 @@ public final class TranscribeTask: @unchecked Sendable {
         return try Runner.run(into: sink, window: 4, progress: progress) { job, skip in
             job.source(InputPaths(inputs) { MediaFormat.hasExtension($0, of: [.audio, .video]) }, skip: skip)
                 .map("decode", workers: 1) { _, item in try decodeAudio(path: item.path, sampleRate: 16_000) }
-                .map("transcribe", workers: 1) { samples, _ in session.transcribe(samples, options) }
+                .map("transcribe", workers: 1) { samples, _ in try session.whisper.transcribe(samples: samples, options: options) }
         }
     }
 
@@ -76,58 +66,11 @@ public final class TranscribeTask: @unchecked Sendable {
         guard case .live(let fd, let name) = request.input else { throw RequestError("not a live request") }
         let reader = try AudioReader(fileDescriptor: fd, name: name, sampleRate: 16_000)
         let source = SourceItem(path: name, size: 0, mtime: 0)
-        let live = LiveTranscription(session: session, options: request.options)
+        var live = session.whisper.live(options: request.options)
         while let chunk = try reader.read(maxFrames: 16_000) {
-            for s in live.push(chunk) { try sink.write(s, for: source) }
+            for s in try live.push(chunk) { try sink.write(s, for: source) }
         }
-        for s in live.finish() { try sink.write(s, for: source) }
+        for s in try live.finish() { try sink.write(s, for: source) }
         try sink.finish()
-    }
-}
-
-/// Live windowing over a growing sample buffer: a full 30 s window is transcribed, audio after
-/// its last segment's end is kept for the next window (as the reference's seek does), and at
-/// the end everything left is final.
-final class LiveTranscription {
-    let session: WhisperSession
-    let options: WhisperSession.Request
-    var pending: [Float] = []
-    var offset = 0.0
-    var nextID = 0
-    static let window = 30 * 16_000
-
-    init(session: WhisperSession, options: WhisperSession.Request) {
-        self.session = session
-        self.options = options
-    }
-
-    func push(_ samples: [Float]) -> [WhisperSegment] {
-        pending.append(contentsOf: samples)
-        return drain(final: false)
-    }
-
-    func finish() -> [WhisperSegment] { drain(final: true) }
-
-    private func drain(final: Bool) -> [WhisperSegment] {
-        var out: [WhisperSegment] = []
-        let window = LiveTranscription.window
-        while pending.count >= window || (final && !pending.isEmpty) {
-            let take = min(window, pending.count)
-            let t = session.transcribe(Array(pending.prefix(take)), options)
-            var consumed = take
-            if !final, take == window, let last = t.segments.last, last.end < 29 {
-                consumed = max(16_000, Int(last.end * 16_000))
-            }
-            for s in t.segments where final || s.end * 16_000 <= Double(consumed) + 1 {
-                var s = s
-                s.id = nextID; nextID += 1
-                s.start += offset; s.end += offset
-                out.append(s)
-            }
-            pending.removeFirst(consumed)
-            offset += Double(consumed) / 16_000
-            if final && pending.count < 1600 { pending.removeAll() }
-        }
-        return out
     }
 }

@@ -45,6 +45,58 @@ public struct WhisperDecodingResult: Sendable {
     public var sumLogprob: Float
     public var avgLogprob: Float
     public var noSpeechProb: Float
+
+    public init(tokens: [Int], sumLogprob: Float, avgLogprob: Float, noSpeechProb: Float) {
+        self.tokens = tokens
+        self.sumLogprob = sumLogprob
+        self.avgLogprob = avgLogprob
+        self.noSpeechProb = noSpeechProb
+    }
+}
+
+/// openai-whisper's `decode_with_fallback`: decodes at each temperature in turn until the
+/// result is neither too repetitive (compression ratio) nor too unlikely (average
+/// log-probability), unless it is silence. Beam search at temperature 0, sampling
+/// `bestOf` candidates above it.
+public struct WhisperFallbackDecoder: WhisperTextDecoding {
+    public let model: WhisperModel
+    public let special: WhisperSpecialTokens
+    /// Token ids → text (special and timestamp tokens dropped).
+    public let decodeText: @Sendable (_ tokens: [Int]) -> String
+    /// zlib compression ratio of a text (the fallback check), injected by the caller.
+    public let compressionRatio: @Sendable (_ text: String) -> Double
+
+    public init(model: WhisperModel, special: WhisperSpecialTokens, decodeText: @escaping @Sendable ([Int]) -> String,
+                compressionRatio: @escaping @Sendable (String) -> Double) {
+        self.model = model
+        self.special = special
+        self.decodeText = decodeText
+        self.compressionRatio = compressionRatio
+    }
+
+    public func decode(audio: Tensor, prompt: [Int], options: WhisperTranscribeOptions) throws -> WhisperDecodedWindow {
+        var last: WhisperDecodedWindow?
+        for t in options.temperatures {
+            try options.checkStop()
+            var o = options.decoding
+            o.temperature = t
+            if t > 0 { o.beamSize = nil; o.patience = nil } else { o.bestOf = nil }
+            let result = WhisperDecoder(model: model, special: special, options: o).decode(audio: audio, prompt: prompt)
+            let ratio = compressionRatio(decodeText(result.tokens.filter { $0 < special.eot }))
+            last = WhisperDecodedWindow(result: result, temperature: t, compressionRatio: ratio)
+            var needsFallback = false
+            if let c = options.compressionRatioThreshold, ratio > c { needsFallback = true }
+            if let l = options.logprobThreshold, result.avgLogprob < l { needsFallback = true }
+            // Silence: likely no speech *and* an unlikely text (both, as the reference).
+            if let n = options.noSpeechThreshold, result.noSpeechProb > n,
+               let l = options.logprobThreshold, result.avgLogprob < l {
+                needsFallback = false
+            }
+            if !needsFallback { break }
+        }
+        guard let last else { throw WhisperError.noTemperatures }
+        return last
+    }
 }
 
 /// Decoding over one window: logit filters, greedy / sampling / beam search, ranking.
