@@ -113,7 +113,7 @@ struct ModelsCommand: ParsableCommand {
             let width = (rows.map(\.name.count).max() ?? 4) + 2
             for r in rows {
                 print(r.name.padding(toLength: width, withPad: " ", startingAt: 0)
-                      + r.status.padding(toLength: 10, withPad: " ", startingAt: 0)
+                      + r.status.padding(toLength: all ? 10 : 9, withPad: " ", startingAt: 0)
                       + r.size.padding(toLength: 10, withPad: " ", startingAt: 0)
                       + r.licence.padding(toLength: 12, withPad: " ", startingAt: 0) + r.about)
             }
