@@ -30,24 +30,31 @@ public struct ModelStore: Sendable {
         guard let data = FileManager.default.contents(atPath: manifest.path) else {
             throw ModelStoreError("\(manifest.path): no model manifest here (set MMPIPE_MODELS_DIR to the folder that holds models.json and the fetched weights)")
         }
-        guard let root = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
-              let models = root["models"] as? [[String: Any]] else {
+        guard let root = try? JSONDecoder().decode(Manifest.self, from: data) else {
             throw ModelStoreError("\(manifest.path): not a model manifest (expected an object with a \"models\" list)")
         }
-        entries = models.compactMap { m in
-            guard let name = m["name"] as? String else { return nil }
-            let files = (m["files"] as? [[String: Any]]) ?? []
-            let packages = ((m["packages"] as? [[String: Any]]) ?? []).compactMap { p -> String? in
-                guard let n = p["name"] as? String, let v = p["version"] as? String else { return nil }
-                return "\(n)==\(v)"
-            }
-            return Entry(name: name, description: m["description"] as? String ?? "",
-                         format: m["format"] as? String ?? "", licence: m["licence"] as? String ?? "",
-                         source: m["source"] as? String ?? "", packages: packages,
-                         files: files.compactMap { $0["to"] as? String },
-                         bytes: files.compactMap { ($0["size"] as? NSNumber)?.intValue }.reduce(0, +),
-                         isDefault: m["default"] as? Bool ?? false)
+        entries = root.models.compactMap { m in
+            guard let name = m.name else { return nil }
+            let files = m.files ?? []
+            return Entry(name: name, description: m.description ?? "", format: m.format ?? "", licence: m.licence ?? "",
+                         source: m.source ?? "",
+                         packages: (m.packages ?? []).compactMap { p in p.name.flatMap { n in p.version.map { "\(n)==\($0)" } } },
+                         files: files.compactMap(\.to), bytes: files.compactMap(\.size).reduce(0, +),
+                         isDefault: m.default ?? false)
         }
+    }
+
+    /// `models.json` as far as mmpipe reads it (scripts/fetch-models reads the rest).
+    struct Manifest: Decodable {
+        struct Model: Decodable {
+            struct Package: Decodable { let name: String?, version: String? }
+            struct File: Decodable { let to: String?, size: Int? }
+            let name: String?, description: String?, format: String?, licence: String?, source: String?
+            let packages: [Package]?
+            let files: [File]?
+            let `default`: Bool?
+        }
+        let models: [Model]
     }
 
     public static func defaultDirectory() -> URL {

@@ -49,16 +49,17 @@ public final class FeatureShardWriter: @unchecked Sendable {
         manifest = try JSONLinesOutput(url: directory.appendingPathComponent("manifest.jsonl"), overwrite: overwrite)
         // Resume: every shard the kept lines name must exist, written by the same model.
         var highest = -1
-        for line in manifest.keptRecords {
-            guard let shard = line["shard"] as? String else { continue }
-            if let m = line["model"] as? String, m != model {
+        struct Kept: Decodable { let shard: String?, model: String?, dim: Int? }
+        for data in manifest.keptLines {
+            guard let line = try? JSONDecoder().decode(Kept.self, from: data), let shard = line.shard else { continue }
+            if let m = line.model, m != model {
                 throw ItemFailure(path: directory.path, reason: "holds features of model \(m), not \(model): use another --output or --overwrite")
             }
             guard fm.fileExists(atPath: directory.appendingPathComponent(shard).path) else {
                 throw ItemFailure(path: directory.appendingPathComponent(shard).path,
                                   reason: "is named in manifest.jsonl but missing: use --overwrite to start again")
             }
-            if let d = line["dim"] as? Int { dimension = d }
+            if let d = line.dim { dimension = d }
             highest = max(highest, FeatureShardWriter.shardIndex(shard) ?? -1)
         }
         // Never reuse a shard name, not even one a crashed run left without manifest lines.

@@ -18,8 +18,8 @@ public final class JSONLinesOutput: @unchecked Sendable {
     private var buffer = Data()
     private var lastFlush = DispatchTime.now().uptimeNanoseconds
     public private(set) var resumedCount = 0
-    /// The records kept from earlier runs (resume), in file order.
-    public private(set) var keptRecords: [[String: Any]] = []
+    /// The records kept from earlier runs (resume), in file order, as JSON lines.
+    public private(set) var keptLines: [Data] = []
 
     struct ResumeKey: Hashable {
         let path: String, size: Int64, mtimeMicros: Int64
@@ -36,6 +36,7 @@ public final class JSONLinesOutput: @unchecked Sendable {
             // An input may have several records (e.g. one per video frame); a record seen in
             // both the target and a leftover partial is kept once.
             var seen = Set<ResumeKey>()
+            let decoder = JSONDecoder()
             var lines = Set<Data>()
             for source in [url, partialURL] where fm.fileExists(atPath: source.path) {
                 guard let data = fm.contents(atPath: source.path) else {
@@ -43,12 +44,11 @@ public final class JSONLinesOutput: @unchecked Sendable {
                 }
                 for line in data.split(separator: UInt8(ascii: "\n")) {
                     let bytes = Data(line)
-                    guard !lines.contains(bytes),
-                          let obj = try? JSONSerialization.jsonObject(with: bytes) as? [String: Any],
-                          obj["error"] == nil, let key = JSONLinesOutput.key(of: obj) else { continue }
+                    guard !lines.contains(bytes), let fields = try? decoder.decode(ResumeFields.self, from: bytes),
+                          fields.error == nil, let key = fields.key else { continue }
                     lines.insert(bytes)
                     seen.insert(key)
-                    keptRecords.append(obj)
+                    keptLines.append(bytes)
                     kept.append(bytes)
                     kept.append(UInt8(ascii: "\n"))
                 }
@@ -72,10 +72,13 @@ public final class JSONLinesOutput: @unchecked Sendable {
         try handle.seekToEnd()
     }
 
-    static func key(of obj: [String: Any]) -> ResumeKey? {
-        guard let path = obj["path"] as? String, let size = (obj["size"] as? NSNumber)?.int64Value,
-              let mtime = (obj["mtime_us"] as? NSNumber)?.int64Value else { return nil }
-        return ResumeKey(path: path, size: size, mtimeMicros: mtime)
+    /// What resume reads of a record: which input it is for, and whether it failed.
+    struct ResumeFields: Decodable {
+        let path: String?, size: Int64?, mtime_us: Int64?, error: String?
+        var key: ResumeKey? {
+            guard let path, let size, let mtime_us else { return nil }
+            return ResumeKey(path: path, size: size, mtimeMicros: mtime_us)
+        }
     }
 
     /// True when a previous run already has a result for this exact input.
