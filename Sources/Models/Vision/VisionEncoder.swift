@@ -94,6 +94,12 @@ public struct VisionPrediction: Sendable, Equatable {
     public var index: Int
     public var label: String
     public var probability: Float
+
+    public init(index: Int, label: String, probability: Float) {
+        self.index = index
+        self.label = label
+        self.probability = probability
+    }
 }
 
 /// An image model: preprocessed pixels in, pooled features (and class logits) out.
