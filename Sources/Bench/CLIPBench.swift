@@ -1,4 +1,5 @@
 import Foundation
+import Engine
 import Models
 import TensorCore
 
@@ -20,7 +21,7 @@ func runCLIPBench(args: [String]) {
     let batch = Int(option("--batch") ?? "") ?? 8
     let fm = FileManager.default
     do {
-        let bpe = URL(fileURLWithPath: option("--bpe") ?? CLIPLoader.defaultBPE(modelsDirectory: ModelStore.defaultDirectory()).path)
+        let bpe = URL(fileURLWithPath: option("--bpe") ?? VisionSession.clipBPE(modelsDirectory: ModelStore.defaultDirectory()).path)
         let full = URL(fileURLWithPath: "/tmp/mmpipe-clip-full/hf")
         let weights = try option("--weights").map { URL(fileURLWithPath: $0) }
             ?? (fm.fileExists(atPath: full.path) ? full : CLIPBench.randomWeights())

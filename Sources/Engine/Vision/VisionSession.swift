@@ -32,7 +32,7 @@ public final class VisionSession: @unchecked Sendable {
                 throw ItemFailure(path: model, reason: "no CLIP weights here: fetch them with `mmpipe models fetch \(model)` (Hugging Face \(HubDownloader.knownRepositories[model] ?? "openai/clip-*")) or pass --weights with a Hugging Face folder or an open_clip/OpenAI state dict as .safetensors")
             }
         }
-        let bpe = CLIPLoader.defaultBPE(modelsDirectory: store.directory)
+        let bpe = clipBPE(modelsDirectory: store.directory)
         guard FileManager.default.fileExists(atPath: bpe.path) else {
             throw ItemFailure(path: bpe.path, reason: "CLIP's BPE vocabulary is missing; fetch it with: \(ModelStore.fetchCommand("clip-bpe"))")
         }
@@ -41,6 +41,11 @@ public final class VisionSession: @unchecked Sendable {
         } catch {
             throw ItemFailure(path: url.path, error: error)
         }
+    }
+
+    /// Where `scripts/fetch-models clip-bpe` puts CLIP's BPE merges in a models folder.
+    public static func clipBPE(modelsDirectory: URL) -> URL {
+        modelsDirectory.appendingPathComponent("clip-bpe").appendingPathComponent("bpe_simple_vocab_16e6.txt.gz")
     }
 
     /// The first CLIP model whose weights `mmpipe models fetch` installed, if any.
