@@ -71,7 +71,9 @@ let package = Package(
                     resources: [.copy("Fixtures")]),
         .testTarget(name: "MediaTests", dependencies: ["Media", "TensorCore"],
                     resources: [.copy("Fixtures")]),
-        .testTarget(name: "EngineTests", dependencies: ["Engine", "Media", "Models"]),
+        .testTarget(name: "EngineTests", dependencies: [
+            "Engine", "Media", "Models", .product(name: "Crypto", package: "swift-crypto"),
+        ]),
         .testTarget(name: "ModelsTests", dependencies: ["Models", "TensorCore", "Media"], resources: [.copy("Fixtures")]),
         // End-to-end: runs the built `mmpipe` binary on the files in Samples/.
         .testTarget(name: "CLITests", dependencies: ["mmpipe"]),
