@@ -20,6 +20,10 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
+        .package(url: "https://github.com/weichsel/ZIPFoundation", from: "0.9.20"),
+        .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
     ],
     targets: [
         // OpenBLAS is loaded at start (not linked) by this C module, single-threaded and
@@ -34,17 +38,29 @@ let package = Package(
         .systemLibrary(name: "CFFmpeg", pkgConfig: "libavcodec libavformat libavutil libswresample libswscale",
                        providers: [.apt(["libavcodec-dev", "libavformat-dev", "libavutil-dev",
                                          "libswresample-dev", "libswscale-dev"])]),
-        .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
+        // zlib. Not named CZlib: ZIPFoundation's own zlib module has that name, and two modules
+        // of one name cannot meet in one build.
+        .systemLibrary(name: "CLibz", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
         // AVX2/FMA/F16C kernels, compiled for those features per function and chosen at run
         // time (the rest of the build targets baseline x86-64), and the compute pool.
         // Only TensorCore uses them.
         .target(name: "CKernels", cSettings: [.unsafeFlags(["-O3"])], linkerSettings: [.linkedLibrary("pthread")]),
-        .target(name: "TensorCore", dependencies: ["CBLAS", "CKernels"], swiftSettings: optimise),
-        .target(name: "Media", dependencies: ["CPNG", "CJPEG", "CSndFile", "CFFmpeg", "CZlib", "TensorCore"],
+        // TensorCore also reads and writes the weight files (safetensors, npy, npz, CTranslate2,
+        // gzip text), so zlib and the zip reader are its dependencies.
+        .target(name: "TensorCore", dependencies: [
+            "CBLAS", "CKernels", "CLibz",
+            .product(name: "ZIPFoundation", package: "ZIPFoundation"),
+        ], swiftSettings: optimise),
+        .target(name: "Media", dependencies: ["CPNG", "CJPEG", "CSndFile", "CFFmpeg", "CLibz", "TensorCore"],
                 swiftSettings: optimise),
         .target(name: "Models", dependencies: ["TensorCore"], swiftSettings: optimise),
-        .target(name: "Engine", dependencies: ["TensorCore", "Media", "Models", .product(name: "Logging", package: "swift-log")],
-                swiftSettings: optimise),
+        .target(name: "Engine", dependencies: [
+            "TensorCore", "Media", "Models",
+            .product(name: "Crypto", package: "swift-crypto"),
+            .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "Logging", package: "swift-log"),
+        ], swiftSettings: optimise),
         .executableTarget(name: "mmpipe", dependencies: [
             "TensorCore", "Media", "Models", "Engine",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -58,7 +74,9 @@ let package = Package(
                     resources: [.copy("Fixtures")]),
         .testTarget(name: "MediaTests", dependencies: ["Media", "TensorCore"],
                     resources: [.copy("Fixtures")]),
-        .testTarget(name: "EngineTests", dependencies: ["Engine", "Media", "Models"]),
+        .testTarget(name: "EngineTests", dependencies: [
+            "Engine", "Media", "Models", .product(name: "Crypto", package: "swift-crypto"),
+        ]),
         .testTarget(name: "ModelsTests", dependencies: ["Models", "TensorCore", "Media"], resources: [.copy("Fixtures")]),
         // End-to-end: runs the built `mmpipe` binary on the files in Samples/.
         .testTarget(name: "CLITests", dependencies: ["mmpipe"]),

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
-"""Raw DEFLATE streams from zlib for Models' Inflate (the .npz reader's decompressor).
+"""Raw DEFLATE streams from zlib for TensorCore's Deflate (gunzip, raw inflate) and the .npz reader.
 
-    python3 scripts/gen-inflate-fixtures.py     # writes Tests/ModelsTests/Fixtures/inflate/
+    python3 scripts/gen-inflate-fixtures.py     # writes Tests/TensorCoreTests/Fixtures/inflate/
 
 Each case is `<name>.deflate` (raw deflate, wbits -15) plus an entry in `cases.json` with the
 size and CRC-32 of the original bytes (the test checks both; CRC32 itself is checked against
@@ -18,7 +18,7 @@ import zlib
 import numpy as np
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
-OUT = ROOT / "Tests/ModelsTests/Fixtures/inflate"
+OUT = ROOT / "Tests/TensorCoreTests/Fixtures/inflate"
 
 
 def deflate(data, level=9, strategy=zlib.Z_DEFAULT_STRATEGY, chunks=1, flush=zlib.Z_FULL_FLUSH):

@@ -23,7 +23,7 @@ Written with Python 3.11.2, torch 1.13.0a0 (Debian, CPU), numpy 1.24.2, openai-w
 20250625, tiktoken 0.14.0 (all recorded in words.json). Takes about 7 minutes on 2 cores.
 
 Weights: model.bin (CTranslate2 binary version 6, WhisperSpec) is read here in numpy
-(layout as in Sources/Models/Weights/CTranslate2File.swift), fp16 widened to float32, and
+(layout as in Sources/TensorCore/WeightFiles/CTranslate2File.swift), fp16 widened to float32, and
 mapped to openai-whisper's state dict as WhisperLoader.swift does: the fused self-attention
 `linear_0` is Q, K, V stacked by rows, the cross-attention `linear_1` is K, V, the key
 rows' bias (zeros in CTranslate2) is dropped; nothing is rescaled (CTranslate2 stores the

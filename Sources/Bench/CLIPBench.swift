@@ -21,7 +21,7 @@ func runCLIPBench(args: [String]) {
     let batch = Int(option("--batch") ?? "") ?? 8
     let fm = FileManager.default
     do {
-        let bpe = URL(fileURLWithPath: option("--bpe") ?? ModelStore.defaultDirectory().appendingPathComponent("clip-bpe/bpe_simple_vocab_16e6.txt.gz").path)
+        let bpe = URL(fileURLWithPath: option("--bpe") ?? VisionSession.clipBPE(modelsDirectory: ModelStore.defaultDirectory()).path)
         let full = URL(fileURLWithPath: "/tmp/mmpipe-clip-full/hf")
         let weights = try option("--weights").map { URL(fileURLWithPath: $0) }
             ?? (fm.fileExists(atPath: full.path) ? full : CLIPBench.randomWeights())

@@ -1,21 +1,24 @@
+import AsyncHTTPClient
+import Crypto
 import Foundation
-#if canImport(FoundationNetworking)
-import FoundationNetworking
-#endif
-
+import NIOCore
+import TensorCore
 
 /// Downloads a Hugging Face model repository's files into the models folder.
 ///
 /// The file list, sizes and (for large, LFS-stored files) sha256 come from the hub's tree API
 /// (`GET {endpoint}/api/models/{repo}/tree/{revision}`); each file from
 /// `{endpoint}/{repo}/resolve/{revision}/{path}`. A file is downloaded to `.NAME.part` beside
-/// its target, continued with an HTTP range request when a part is already there, checked
-/// (size, and sha256 when the hub gives it) and renamed into place; a file already in place
-/// with the right size and hash is not downloaded again.
+/// its target (an `AtomicFile.Writer`), continued with an HTTP range request when a part is
+/// already there, checked (size, and sha256 when the hub gives it) and renamed into place; a
+/// file already in place with the right size and hash is not downloaded again.
+///
+/// HTTP is AsyncHTTPClient's: one client per `download`, shut down before it returns.
 public struct HubDownloader: Sendable {
     /// `MMPIPE_HF_ENDPOINT`, else https://huggingface.co.
     public var endpoint: URL
     public var revision: String = "main"
+    /// Seconds allowed to connect, and between two reads of a response.
     public var timeout: TimeInterval = 30
 
     public init(endpoint: URL? = nil) {
@@ -23,18 +26,6 @@ public struct HubDownloader: Sendable {
             ?? ProcessInfo.processInfo.environment["MMPIPE_HF_ENDPOINT"].flatMap { $0.isEmpty ? nil : URL(string: $0) }
             ?? URL(string: "https://huggingface.co")!
     }
-
-    /// The mmpipe model names with a known Hugging Face repository.
-    public static let knownRepositories: [String: String] = [
-        "clip-vit-b-32": "openai/clip-vit-base-patch32",
-        "clip-vit-b-16": "openai/clip-vit-base-patch16",
-        "clip-vit-l-14": "openai/clip-vit-large-patch14",
-        "clip-vit-l-14-336": "openai/clip-vit-large-patch14-336",
-        "resnet18": "microsoft/resnet-18", "resnet34": "microsoft/resnet-34", "resnet50": "microsoft/resnet-50",
-        "resnet101": "microsoft/resnet-101", "resnet152": "microsoft/resnet-152",
-        "vit-b-16": "google/vit-base-patch16-224", "vit-b-32": "google/vit-base-patch32-224-in21k",
-        "vit-l-16": "google/vit-large-patch16-224",
-    ]
 
     /// Files worth having from a model repository (weights in safetensors only).
     static let wanted: Set<String> = [
@@ -59,16 +50,54 @@ public struct HubDownloader: Sendable {
         }
     }
 
+    // MARK: Downloading
+
+    /// Downloads `repo` into `folder`; `progress` sees each file as it is done.
+    public func download(repo: String, into folder: URL, progress: (String) -> Void = { _ in }) async throws {
+        try await withClient { client in
+            let files = try await listFiles(repo: repo, client: client)
+            try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+            for f in files {
+                let target = folder.appendingPathComponent(f.path)
+                if try isComplete(target, f) {
+                    progress("\(f.path): already here")
+                    continue
+                }
+                try await fetch(repo: repo, file: f, to: target, client: client)
+                progress("\(f.path): \(f.size) bytes")
+            }
+        }
+    }
+
+    /// `download(repo:into:progress:)` for synchronous callers: blocks until it is done.
+    ///
+    /// - Important: not for async code (it would hold a thread of the concurrency pool); use
+    ///   the async overload there.
+    public func download(repo: String, into folder: URL, progress: @escaping @Sendable (String) -> Void = { _ in }) throws {
+        // `progress` escapes: the waiting task may release its closure only after the
+        // semaphore has woken this thread.
+        try Self.wait { try await self.download(repo: repo, into: folder, progress: progress) }
+    }
+
     /// The repository's files that mmpipe uses.
-    public func listFiles(repo: String) throws -> [RemoteFile] {
+    public func listFiles(repo: String) async throws -> [RemoteFile] {
+        try await withClient { try await listFiles(repo: repo, client: $0) }
+    }
+
+    func listFiles(repo: String, client: HTTPClient) async throws -> [RemoteFile] {
         let url = endpoint.appendingPathComponent("api/models/\(repo)/tree/\(revision)")
-        let (data, status) = try get(url)
+        let response = try await send(HTTPClientRequest(url: url.absoluteString), client: client)
+        let status = Int(response.status.code)
+        let body: ByteBuffer
+        do { body = try await response.body.collect(upTo: 64 << 20) } catch {
+            throw Failure.http("\(url.absoluteString): \(Self.describe(error))")
+        }
         guard status == 200 else {
             throw Failure.http(status == 404 || status == 401
                 ? "\(repo): no such model repository at \(endpoint.absoluteString) (HTTP \(status))"
                 : "\(url.absoluteString): HTTP \(status)")
         }
-        guard let items = try? JSONSerialization.jsonObject(with: data) as? [[String: Any]] else {
+        guard let items = try? JSONSerialization.jsonObject(with: Data(body.readableBytesView)) as? [[String: Any]] else {
             throw Failure.http("\(url.absoluteString): not a file list")
         }
         let files = items.compactMap { item -> RemoteFile? in
@@ -83,127 +112,136 @@ public struct HubDownloader: Sendable {
         return files.sorted { $0.path < $1.path }
     }
 
-    /// Downloads `repo` into `folder`; `progress` sees each file as it is done.
-    public func download(repo: String, into folder: URL, progress: (String) -> Void = { _ in }) throws {
-        let files = try listFiles(repo: repo)
-        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
-        for f in files {
-            let target = folder.appendingPathComponent(f.path)
-            if try isComplete(target, f) {
-                progress("\(f.path): already here")
-                continue
-            }
-            try fetch(repo: repo, file: f, to: target)
-            progress("\(f.path): \(f.size) bytes")
-        }
-    }
-
     func isComplete(_ url: URL, _ f: RemoteFile) throws -> Bool {
         guard let attrs = try? FileManager.default.attributesOfItem(atPath: url.path),
               (attrs[.size] as? NSNumber)?.int64Value == f.size else { return false }
-        if let sha = f.sha256 { return try SHA256Hash.file(url) == sha }
+        if let sha = f.sha256 { return try SHA256.hex(ofFile: url) == sha }
         return true
     }
 
-    func fetch(repo: String, file f: RemoteFile, to target: URL) throws {
+    /// Downloads one file into `.NAME.part` (continuing what an earlier run left there),
+    /// checks it and renames it over `target`. A part that fails its check is removed; a
+    /// part cut short is kept for the next run.
+    func fetch(repo: String, file f: RemoteFile, to target: URL, client: HTTPClient) async throws {
         let part = target.deletingLastPathComponent().appendingPathComponent(".\(f.path).part")
-        let fm = FileManager.default
-        var have = ((try? fm.attributesOfItem(atPath: part.path))?[.size] as? NSNumber)?.int64Value ?? 0
-        if have > f.size { try? fm.removeItem(at: part); have = 0 }
-        if !fm.fileExists(atPath: part.path) { fm.createFile(atPath: part.path, contents: nil) }
+        let kept = ((try? FileManager.default.attributesOfItem(atPath: part.path))?[.size] as? NSNumber)?.int64Value ?? 0
+        if kept > f.size { try? FileManager.default.removeItem(at: part) }
+        let writer = try AtomicFile.Writer(target: target, temporary: part)
+        defer { writer.close() }   // a no-op after commit or discard
         let url = endpoint.appendingPathComponent("\(repo)/resolve/\(revision)/\(f.path)")
+        let have = writer.size
         if have < f.size {
-            var request = URLRequest(url: url, timeoutInterval: timeout)
-            if have > 0 { request.setValue("bytes=\(have)-", forHTTPHeaderField: "Range") }
-            let out = try FileHandle(forWritingTo: part)
-            defer { try? out.close() }
-            try out.seekToEnd()
+            var request = HTTPClientRequest(url: url.absoluteString)
+            if have > 0 { request.headers.add(name: "Range", value: "bytes=\(have)-") }
+            let response = try await send(request, client: client)
+            let status = Int(response.status.code)
+            guard status == 200 || status == 206 else {
+                _ = try? await response.body.collect(upTo: 1 << 20)
+                throw Failure.http("\(url.absoluteString): HTTP \(status)")
+            }
+            // A server that ignores the range sends the whole file again.
+            if status == 200, have > 0 { try writer.truncate() }
             // Bytes are appended as they arrive, so a dropped connection keeps what came.
-            let status = try stream(request, appendingTo: out, resumeFrom: have)
-            try? out.synchronize()
-            guard status == 200 || status == 206 else { throw Failure.http("\(url.absoluteString): HTTP \(status)") }
+            do {
+                for try await chunk in response.body {
+                    try chunk.withUnsafeReadableBytes { try writer.append($0) }
+                }
+            } catch let e as WeightFileError {
+                throw e
+            } catch {
+                try? writer.synchronize()
+                throw Failure.http("\(url.absoluteString): \(Self.describe(error)) (run the same command again to continue)")
+            }
         }
-        let size = ((try? fm.attributesOfItem(atPath: part.path))?[.size] as? NSNumber)?.int64Value ?? -1
+        let size = writer.size
         guard size == f.size else {
             throw Failure.check("\(f.path): got \(size) of \(f.size) bytes (the download stopped; run the same command again to continue)")
         }
         if let sha = f.sha256 {
-            let got = try SHA256Hash.file(part)
+            try writer.synchronize()
+            let got = try SHA256.hex(ofFile: part)
             guard got == sha else {
-                try? fm.removeItem(at: part)
+                writer.discard()
                 throw Failure.check("\(f.path): sha256 \(got) but the hub says \(sha); the partial file was removed, run again")
             }
         }
-        guard rename(part.path, target.path) == 0 else {
-            throw Failure.check("\(target.path): cannot rename the download into place: \(String(cString: strerror(errno)))")
+        try writer.commit()
+    }
+
+    // MARK: HTTP
+
+    /// Runs `body` with a new client and shuts the client down after it, whatever happens.
+    func withClient<T>(_ body: (HTTPClient) async throws -> T) async throws -> T {
+        var configuration = HTTPClient.Configuration()
+        let seconds = TimeAmount.milliseconds(Int64(timeout * 1000))
+        configuration.timeout = .init(connect: seconds, read: seconds)
+        // A refused connection fails the request at once instead of being retried until the
+        // connect timeout: `offline` is said promptly.
+        configuration.connectionPool.retryConnectionEstablishment = false
+        let client = HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: configuration)
+        let result: T
+        do {
+            result = try await body(client)
+        } catch {
+            try? await client.shutdown()
+            throw error
+        }
+        try await client.shutdown()
+        return result
+    }
+
+    /// Sends a request; a failure before any response means the hub cannot be reached.
+    func send(_ request: HTTPClientRequest, client: HTTPClient) async throws -> HTTPClientResponse {
+        do {
+            return try await client.execute(request, deadline: .distantFuture)
+        } catch {
+            throw Failure.offline("cannot reach \(endpoint.absoluteString) (offline?): \(Self.describe(error))")
         }
     }
 
-    // MARK: HTTP (synchronous wrappers around URLSession)
-
-    func get(_ url: URL) throws -> (Data, Int) {
-        let sink = Sink(file: nil, resumeFrom: 0)
-        let status = try run(URLRequest(url: url, timeoutInterval: timeout), sink)
-        return (sink.memory, status)
+    static func describe(_ error: Error) -> String {
+        if let e = error as? HTTPClientError { return e.description }
+        if let e = error as? IOError { return e.description }
+        return String(describing: error)
     }
 
-    /// Streams a response body onto `file` (at its end; from the start again if the server
-    /// answers a range request with the whole file). Returns the HTTP status.
-    func stream(_ request: URLRequest, appendingTo file: FileHandle, resumeFrom: Int64) throws -> Int {
-        try run(request, Sink(file: file, resumeFrom: resumeFrom))
-    }
+    // MARK: Blocking
 
-    /// Receives a body chunk by chunk (URLSession delegate).
-    final class Sink: NSObject, URLSessionDataDelegate, @unchecked Sendable {
-        let file: FileHandle?
-        let resumeFrom: Int64
-        var memory = Data()
-        var status = 0
-        var error: Error?
+    /// A value handed to another task while its owner waits for that task.
+    /// Runs `work` on the concurrency pool and blocks the calling thread until it ends.
+    static func wait<T>(_ work: @escaping @Sendable () async throws -> T) throws -> T {
         let done = DispatchSemaphore(value: 0)
-
-        init(file: FileHandle?, resumeFrom: Int64) {
-            self.file = file
-            self.resumeFrom = resumeFrom
-        }
-
-        func urlSession(_ session: URLSession, dataTask: URLSessionDataTask, didReceive response: URLResponse,
-                        completionHandler: @escaping (URLSession.ResponseDisposition) -> Void) {
-            status = (response as? HTTPURLResponse)?.statusCode ?? 0
-            if status == 200, resumeFrom > 0, let file { try? file.truncate(atOffset: 0) }
-            completionHandler(.allow)
-        }
-
-        func urlSession(_ session: URLSession, dataTask: URLSessionDataTask, didReceive data: Data) {
-            if let file, status == 200 || status == 206 {
-                do { try file.write(contentsOf: data) } catch { self.error = error; dataTask.cancel() }
-            } else if memory.count < 64 << 20 {
-                memory.append(data)
-            }
-        }
-
-        func urlSession(_ session: URLSession, task: URLSessionTask, didCompleteWithError error: Error?) {
-            if self.error == nil { self.error = error }
+        let box = ResultBox<T>()
+        Task.detached {
+            do { box.result = .success(try await work()) } catch { box.result = .failure(error) }
             done.signal()
         }
+        done.wait()
+        return try box.result!.get()
     }
 
-    func run(_ request: URLRequest, _ sink: Sink) throws -> Int {
-        let session = URLSession(configuration: .ephemeral, delegate: sink, delegateQueue: nil)
-        session.dataTask(with: request).resume()
-        sink.done.wait()
-        session.finishTasksAndInvalidate()
-        if let e = sink.error as? URLError, HubDownloader.offlineCodes.contains(e.code), sink.status == 0 {
-            throw Failure.offline("cannot reach \(endpoint.absoluteString) (offline?): \(e.localizedDescription)")
-        }
-        if let e = sink.error {
-            throw Failure.http("\(request.url?.absoluteString ?? ""): \(e.localizedDescription) (run the same command again to continue)")
-        }
-        return sink.status
+    final class ResultBox<T>: @unchecked Sendable {
+        var result: Result<T, Error>?
     }
+}
 
-    static let offlineCodes: Set<URLError.Code> = [
-        .notConnectedToInternet, .cannotConnectToHost, .cannotFindHost, .dnsLookupFailed, .timedOut,
-        .networkConnectionLost, .internationalRoamingOff, .dataNotAllowed,
-    ]
+extension SHA256 {
+    /// The SHA-256 of a file as lower-case hex, read in 4 MB chunks.
+    static func hex(ofFile url: URL) throws -> String {
+        let handle = try FileHandle(forReadingFrom: url)
+        defer { try? handle.close() }
+        var hasher = SHA256()
+        while let chunk = try handle.read(upToCount: 4 << 20), !chunk.isEmpty { hasher.update(data: chunk) }
+        return hasher.finalize().hex
+    }
+}
+
+extension Digest {
+    /// The digest as lower-case hex.
+    var hex: String {
+        let digits = Array("0123456789abcdef".utf8)
+        var out: [UInt8] = []
+        for byte in self { out += [digits[Int(byte >> 4)], digits[Int(byte & 15)]] }
+        return String(decoding: out, as: UTF8.self)
+    }
 }

@@ -1,4 +1,4 @@
-import CZlib
+import CLibz
 
 /// How well text compresses with zlib, as Whisper's fallback check measures it:
 /// `len(bytes) / len(zlib.compress(bytes))` with zlib's default level (6), the same number

@@ -23,7 +23,7 @@ enum CLIPFixtures {
         return try #require(try JSONSerialization.jsonObject(with: data) as? [String: Any])
     }
 
-    static var bpe: URL { CLIPLoader.defaultBPE(modelsDirectory: WhisperWeightsTests.modelsDir) }
+    static var bpe: URL { WhisperWeightsTests.modelsDir.appendingPathComponent("clip-bpe/bpe_simple_vocab_16e6.txt.gz") }
     static var bpePresent: Bool { FileManager.default.fileExists(atPath: bpe.path) }
 
     static let tokenizer: CLIPTokenizer? = try? CLIPLoader.loadTokenizer(bpe: bpe)

@@ -27,13 +27,20 @@ public final class VisionSession: @unchecked Sendable {
         let card = try catalog.card(model, for: [.zeroShot])
         guard card.family == "clip" else { throw CatalogError("\(model) is not a CLIP model") }
         let url = try catalog.weights(for: card, given: weights, store: store)
-        let bpe = try catalog.asset("clip-bpe", file: "bpe_simple_vocab_16e6.txt.gz", store: store, purpose: "CLIP's BPE vocabulary is")
+        let bpe = try catalog.asset("clip-bpe", file: clipBPEFile, store: store, purpose: "CLIP's BPE vocabulary is")
         do {
             return try CLIPLoader.load(weights: url, name: card.name == "clip" ? nil : card.name, bpe: bpe)
         } catch {
             throw ItemFailure(path: url.path, error: error)
         }
     }
+
+    /// Where `scripts/fetch-models clip-bpe` puts CLIP's BPE merges in a models folder.
+    public static func clipBPE(modelsDirectory: URL) -> URL {
+        modelsDirectory.appendingPathComponent("clip-bpe").appendingPathComponent(clipBPEFile)
+    }
+
+    static let clipBPEFile = "bpe_simple_vocab_16e6.txt.gz"
 
     /// The first CLIP model whose weights `mmpipe models fetch` installed, if any.
     public static func installedCLIP(store: ModelStore, catalog: ModelCatalog = .standard) -> String? {

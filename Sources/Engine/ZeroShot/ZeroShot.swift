@@ -1,3 +1,4 @@
+import Crypto
 import Foundation
 import Models
 import TensorCore
@@ -58,7 +59,7 @@ public struct TextEmbeddingCache: Sendable {
     }
 
     public func embeddings(model: String, texts: [String], compute: ([String]) throws -> Tensor) throws -> Tensor {
-        let key = SHA256Hash.hex(Data(([model] + texts).joined(separator: "\n").utf8))
+        let key = SHA256.hash(data: Data(([model] + texts).joined(separator: "\n").utf8)).hex
         let url = directory.appendingPathComponent("\(model)-\(key.prefix(24)).npy")
         if let cached = try? NPY.read(url).tensor, cached.rank == 2, cached.shape[0] == texts.count { return cached }
         let t = try compute(texts)
@@ -174,7 +175,7 @@ public final class CLIPZeroShot: @unchecked Sendable {
         self.vision = vision
         self.clip = clip
         cache = TextEmbeddingCache(store: store)
-        cacheKey = "clip-" + SHA256Hash.hex(Data((clip.name + "\n" + weightsIdentity).utf8)).prefix(12)
+        cacheKey = "clip-" + SHA256.hash(data: Data((clip.name + "\n" + weightsIdentity).utf8)).hex.prefix(12)
     }
 
     /// `[L, E]`, unit rows.

@@ -517,7 +517,7 @@ extension CLIPModel {
     /// Builds the model from tensors under the loader's canonical names (see
     /// `CLIPLoader`), checking every shape against `config`; `argmaxPooling` pools the text
     /// at the largest id (OpenAI layout), else by `config.textConfig.eosTokenId`.
-    static func build(_ w: inout VisionTensors, name: String, config: CLIPConfig, preprocessing: VisionPreprocessing,
+    static func build(_ w: inout CheckedTensors, name: String, config: CLIPConfig, preprocessing: VisionPreprocessing,
                       tokenizer: CLIPTokenizer, argmaxPooling: Bool, configPath: String) throws -> CLIPModel {
         let vc = config.visionConfig, tc = config.textConfig, e = config.projectionDim
         guard let vAct = CLIPEncoder.Activation(huggingFace: vc.hiddenAct) else {

@@ -177,7 +177,7 @@ public struct BERT: Sendable {
 
     /// Builds the encoder from checkpoint tensors (Hugging Face names with any `bert.`
     /// prefix removed), taking every tensor it uses with a shape check.
-    static func load(_ w: inout BERTTensors, config: BERTConfig) throws -> BERT {
+    static func load(_ w: inout CheckedTensors, config: BERTConfig) throws -> BERT {
         let d = config.hiddenSize, mlp = config.intermediateSize
         guard d > 0, config.numAttentionHeads > 0, d % config.numAttentionHeads == 0 else {
             throw WeightFileError(path: w.configPath, "\(config.numAttentionHeads) attention heads do not divide hidden_size \(d)")

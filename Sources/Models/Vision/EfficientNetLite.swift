@@ -146,7 +146,7 @@ public struct EfficientNetLite: VisionEncoder {
         if let se = keys.sorted().first(where: { $0.contains("._se_reduce.") }) {
             throw WeightFileError(path: checkpoint.path, "'\(se)': squeeze-excitation weights, so an EfficientNet-B model, not EfficientNet-Lite; only the Lite variants are supported")
         }
-        var w = try VisionTensors(checkpoint, model: name) { $0.hasPrefix("module.") ? String($0.dropFirst(7)) : $0 }
+        var w = try CheckedTensors(checkpoint, model: name) { $0.hasPrefix("module.") ? String($0.dropFirst(7)) : $0 }
 
         // Which Lite variant the weights are: block count and widths pick it.
         let blockCount = try w.count(under: "_blocks.", what: "MBConv blocks")

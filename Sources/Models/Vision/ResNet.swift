@@ -208,7 +208,7 @@ public struct ResNet: VisionEncoder {
             throw WeightFileError(path: checkpoint.path, "not ResNet weights: they look like \(checkpoint.layoutGuess), but --model \(name) was given")
         }
         let prefixed = keys.contains { $0.hasPrefix("resnet.") }
-        var w = try VisionTensors(checkpoint, model: name, rename: { key in
+        var w = try CheckedTensors(checkpoint, model: name, rename: { key in
             layout == .huggingFace ? torchvisionName(fromHuggingFace: key) : key
         }, inverse: { key in
             layout == .huggingFace ? huggingFaceName(fromTorchvision: key, prefixed: prefixed) : key
@@ -295,7 +295,7 @@ public struct ResNet: VisionEncoder {
     }
 
     /// The architecture of torchvision-named weights, from their shapes.
-    static func inferConfig(_ w: VisionTensors) throws -> ResNetConfig {
+    static func inferConfig(_ w: CheckedTensors) throws -> ResNetConfig {
         let stem = try w.shape("conv1.weight", rank: 4)
         var depths: [Int] = [], widths: [Int] = []
         let bottleneck = w.has("layer1.0.conv3.weight")

@@ -217,7 +217,7 @@ public struct ViT: VisionEncoder {
             throw WeightFileError(path: checkpoint.path, "not ViT weights: they look like \(checkpoint.layoutGuess), but --model \(name) was given")
         }
         let prefixed = keys.contains { $0.hasPrefix("vit.") }
-        var w = try VisionTensors(checkpoint, model: name, rename: { key in
+        var w = try CheckedTensors(checkpoint, model: name, rename: { key in
             layout == .huggingFace && key.hasPrefix("vit.") ? String(key.dropFirst(4)) : key
         }, inverse: { key in
             prefixed && key != "classifier.weight" && key != "classifier.bias" ? "vit." + key : key

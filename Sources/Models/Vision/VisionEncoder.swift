@@ -280,7 +280,7 @@ struct FoldedConv: Sendable {
 }
 
 /// Reads a batch-norm's four tensors `prefix.{weight,bias,running_mean,running_var}`.
-func takeBatchNorm(_ w: inout VisionTensors, _ prefix: String, _ channels: Int) throws
+func takeBatchNorm(_ w: inout CheckedTensors, _ prefix: String, _ channels: Int) throws
     -> (gamma: Tensor, beta: Tensor, mean: Tensor, variance: Tensor) {
     (try w.take("\(prefix).weight", [channels]), try w.take("\(prefix).bias", [channels]),
      try w.take("\(prefix).running_mean", [channels]), try w.take("\(prefix).running_var", [channels]))

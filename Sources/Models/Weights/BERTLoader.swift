@@ -114,7 +114,7 @@ public enum BERTLoader {
             throw WeightFileError(path: configURL.path, "model_type is '\(type)', not 'bert' (other encoders differ in embeddings or layers)")
         }
         let file = try SafeTensorsFile(path: weights.path)
-        var tensors = try BERTTensors(file, configPath: configURL.path)
+        var tensors = try CheckedTensors(bert: file, configPath: configURL.path)
         return try BERT.load(&tensors, config: config)
     }
 
@@ -256,85 +256,43 @@ public enum BERTLoader {
     }
 }
 
-/// The tensors of a BERT checkpoint under Hugging Face `BertModel` names: each is handed
-/// out once after a shape check, and whatever is never taken is reported as unexpected,
-/// by its name in the file.
-///
-/// - Important: dropped on reading: a `bert.` prefix (BertFor... checkpoints), the buffers
-///   `embeddings.position_ids` / `embeddings.token_type_ids` (integer index tables), the
-///   pooler (`pooler.dense`, unused by embeddings) and, under a `bert.` prefix, the
-///   pre-training heads `cls.predictions` / `cls.seq_relationship`. Anything else the
-///   encoder does not use is an error.
-struct BERTTensors {
-    let path: String
-    let configPath: String
-    private let file: SafeTensorsFile
-    private var shapes: [String: [Int]] = [:]
-    private var original: [String: String] = [:]
-    private var taken: Set<String> = []
-    private let prefix: String
-
-    init(_ file: SafeTensorsFile, configPath: String) throws {
-        self.file = file
-        path = file.path
-        self.configPath = configPath
+extension CheckedTensors {
+    /// The tensors of a BERT checkpoint under Hugging Face `BertModel` names, shapes checked
+    /// against `configPath`'s sizes, floating point only.
+    ///
+    /// - Important: dropped on reading: a `bert.` prefix (BertFor... checkpoints), the buffers
+    ///   `embeddings.position_ids` / `embeddings.token_type_ids` (integer index tables), the
+    ///   pooler (`pooler.dense`, unused by embeddings) and, under a `bert.` prefix, the
+    ///   pre-training heads `cls.predictions` / `cls.seq_relationship`. Anything else the
+    ///   encoder does not use is an error.
+    init(bert file: SafeTensorsFile, configPath: String) throws {
         let names = Array(file.entries.keys)
-        prefix = names.contains { $0.hasPrefix("bert.embeddings.") || $0.hasPrefix("bert.encoder.") } ? "bert." : ""
-        for name in names {
+        let prefix = names.contains { $0.hasPrefix("bert.embeddings.") || $0.hasPrefix("bert.encoder.") } ? "bert." : ""
+        func rename(_ name: String) -> String? {
             var key = name
             if !prefix.isEmpty {
-                if name.hasPrefix("cls.predictions.") || name.hasPrefix("cls.seq_relationship.") { continue }
+                if name.hasPrefix("cls.predictions.") || name.hasPrefix("cls.seq_relationship.") { return nil }
                 if name.hasPrefix(prefix) { key = String(name.dropFirst(prefix.count)) }
             }
-            if key == "embeddings.position_ids" || key == "embeddings.token_type_ids" || key.hasPrefix("pooler.dense.") { continue }
-            if let other = original[key] {
-                throw WeightFileError(path: path, "tensors '\(other)' and '\(name)' both stand for '\(key)'")
-            }
-            original[key] = name
-            shapes[key] = file.entries[name]!.shape
+            if key == "embeddings.position_ids" || key == "embeddings.token_type_ids" || key.hasPrefix("pooler.dense.") { return nil }
+            return key
         }
+        let path = file.path
+        try self.init(file, configPath: configPath, rename: rename, inverse: { prefix + $0 },
+                      wording: Wording(
+                        missing: ": the file is incomplete or not a BERT encoder",
+                        expected: { "expected \($0) from \(configPath)" },
+                        unexpected: ": the weights hold parts a BERT encoder does not have (a task head, or another architecture)"),
+                      load: { name in
+                          let dtype = file.entries[name]!.dtype
+                          guard [.f32, .f16, .bf16, .f64].contains(dtype) else {
+                              throw WeightFileError(path: path, "tensor '\(name)' is \(dtype.rawValue), expected floating point")
+                          }
+                          return try file.tensor(name)
+                      })
         guard shapes.keys.contains(where: { $0.hasPrefix("embeddings.") || $0.hasPrefix("encoder.") }) else {
             let sample = names.sorted().prefix(3).map { "'\($0)'" }.joined(separator: ", ")
             throw WeightFileError(path: path, "not BERT weights: no 'embeddings.' or 'encoder.layer.' tensors (found \(sample))")
-        }
-    }
-
-    /// The tensor's name in the file (for messages).
-    func display(_ key: String) -> String { original[key] ?? prefix + key }
-
-    mutating func take(_ key: String, _ shape: [Int]) throws -> Tensor {
-        guard let actual = shapes[key] else {
-            throw WeightFileError(path: path, "missing tensor '\(display(key))' (expected shape \(shape)): the file is incomplete or not a BERT encoder")
-        }
-        guard actual == shape else {
-            throw WeightFileError(path: path, "tensor '\(display(key))' has shape \(actual), expected \(shape) from \(configPath)")
-        }
-        let name = original[key]!
-        let dtype = file.entries[name]!.dtype
-        guard [.f32, .f16, .bf16, .f64].contains(dtype) else {
-            throw WeightFileError(path: path, "tensor '\(name)' is \(dtype.rawValue), expected floating point")
-        }
-        taken.insert(key)
-        return try file.tensor(name)
-    }
-
-    /// Layer indices `i` of `prefix<i>.`..., required to be 0..<n with n >= 1.
-    func count(under prefix: String, what: String) throws -> Int {
-        let found = Set(shapes.keys.compactMap { k -> Int? in
-            guard k.hasPrefix(prefix) else { return nil }
-            return Int(k.dropFirst(prefix.count).prefix { $0 != "." })
-        }).sorted()
-        guard !found.isEmpty, found == Array(0..<found.count) else {
-            throw WeightFileError(path: path, "\(what) are numbered \(found) ('\(display(prefix))N...'), expected 0, 1, 2, ...")
-        }
-        return found.count
-    }
-
-    func checkAllTaken() throws {
-        let left = shapes.keys.filter { !taken.contains($0) }.map(display).sorted()
-        guard left.isEmpty else {
-            let shown = left.prefix(5).map { "'\($0)'" }.joined(separator: ", ")
-            throw WeightFileError(path: path, "\(left.count) unexpected tensor\(left.count == 1 ? "" : "s"): \(shown)\(left.count > 5 ? " and \(left.count - 5) more" : ""): the weights hold parts a BERT encoder does not have (a task head, or another architecture)")
         }
     }
 }

@@ -45,7 +45,7 @@ public enum CLIPLoader {
         }
         let keyMap = layout == .openAI ? KeyMap.openAI : KeyMap.huggingFace
         let model = name ?? "clip"
-        var w = try VisionTensors(checkpoint, model: model, rename: keyMap.canonical, inverse: keyMap.fileName)
+        var w = try CheckedTensors(checkpoint, model: model, rename: keyMap.canonical, inverse: keyMap.fileName)
 
         // The sizes: Hugging Face's config.json, else the shapes (+ open_clip_config.json).
         var config: CLIPConfig
@@ -124,18 +124,15 @@ public enum CLIPLoader {
             throw WeightFileError(path: bpe.path, "cannot read the CLIP BPE merges: \(error.localizedDescription) (run scripts/fetch-models clip-bpe)")
         }
         var bytes = [UInt8](data)
-        if bytes.count >= 2 && bytes[0] == 0x1F && bytes[1] == 0x8B {
-            bytes = try gunzip(bytes, path: bpe.path)
+        if Deflate.isGzip(bytes) {
+            do { bytes = try Deflate.gunzip(bytes, path: bpe.path) } catch let e as WeightFileError {
+                throw WeightFileError(path: e.path, "\(e.problem) (fetch it again: scripts/fetch-models clip-bpe)")
+            }
         }
         guard let text = String(bytes: bytes, encoding: .utf8) else {
             throw WeightFileError(path: bpe.path, "the BPE merges are not UTF-8 text")
         }
         return try CLIPTokenizer(mergesText: text, source: bpe.path)
-    }
-
-    /// Where `scripts/fetch-models clip-bpe` puts the merges.
-    public static func defaultBPE(modelsDirectory: URL) -> URL {
-        modelsDirectory.appendingPathComponent("clip-bpe").appendingPathComponent("bpe_simple_vocab_16e6.txt.gz")
     }
 
     // MARK: files
@@ -180,33 +177,6 @@ public enum CLIPLoader {
             openCLIPConfig: openCLIP)
     }
 
-    /// Raw gzip (RFC 1952, one member): header, DEFLATE data, CRC-32 and size checked.
-    static func gunzip(_ bytes: [UInt8], path: String) throws -> [UInt8] {
-        func fail(_ why: String) -> WeightFileError { WeightFileError(path: path, "not a valid gzip file: \(why)") }
-        guard bytes.count >= 18, bytes[0] == 0x1F, bytes[1] == 0x8B, bytes[2] == 8 else { throw fail("bad header") }
-        let flags = bytes[3]
-        var p = 10
-        if flags & 4 != 0 {   // FEXTRA
-            guard p + 2 <= bytes.count else { throw fail("truncated header") }
-            p += 2 + (Int(bytes[p]) | Int(bytes[p + 1]) << 8)
-        }
-        for bit: UInt8 in [8, 16] where flags & bit != 0 {   // FNAME, FCOMMENT: zero-terminated
-            while p < bytes.count && bytes[p] != 0 { p += 1 }
-            p += 1
-        }
-        if flags & 2 != 0 { p += 2 }   // FHCRC
-        guard p + 8 <= bytes.count else { throw fail("truncated") }
-        let n = bytes.count
-        let crc = UInt32(bytes[n - 8]) | UInt32(bytes[n - 7]) << 8 | UInt32(bytes[n - 6]) << 16 | UInt32(bytes[n - 5]) << 24
-        let size = Int(UInt32(bytes[n - 4]) | UInt32(bytes[n - 3]) << 8 | UInt32(bytes[n - 2]) << 16 | UInt32(bytes[n - 1]) << 24)
-        let out: [UInt8]
-        do { out = try Inflate.decompress(Array(bytes[p..<(n - 8)])) } catch { throw fail("\(error)") }
-        guard out.count & 0xFFFF_FFFF == size, CRC32.checksum(out) == crc else {
-            throw fail("the CRC-32 or length does not match (a damaged download? fetch it again: scripts/fetch-models clip-bpe)")
-        }
-        return out
-    }
-
     // MARK: configs
 
     /// `config.json` of a transformers `CLIPModel`; the `text_config_dict` / `vision_config_dict`
@@ -229,7 +199,7 @@ public enum CLIPLoader {
 
     /// Sizes from the shapes (OpenAI's `build_model`), heads from `open_clip_config.json`
     /// when given, else width / 64 (reported as not known).
-    static func inferConfig(_ w: inout VisionTensors, openCLIP: [String: Any]?, configPath: String) throws -> (CLIPConfig, headsKnown: Bool) {
+    static func inferConfig(_ w: inout CheckedTensors, openCLIP: [String: Any]?, configPath: String) throws -> (CLIPConfig, headsKnown: Bool) {
         let patch = try w.shape("vision.patch.weight", rank: 4)
         let d = patch[0]
         let vLayers = try w.count(under: "vision.layers.", what: "vision transformer layers")

@@ -102,92 +102,22 @@ public struct VisionCheckpoint: @unchecked Sendable {
     }
 }
 
-/// The tensors of a vision checkpoint under sanitised names: each is handed out once after
-/// a shape check, and whatever is never taken is reported as unexpected, by its name in the
-/// file.
-///
-/// - Important: BatchNorm `num_batches_tracked` counters are dropped in `sanitize` (training
-///   state); everything else must be used by the model.
-struct VisionTensors {
-    let path: String
-    let model: String
-    private(set) var shapes: [String: [Int]] = [:]
-    private var original: [String: String] = [:]
-    private let file: SafeTensorsFile
-    private var taken: Set<String> = []
-
-    /// The file's name for a model name the file lacks (for "missing tensor" messages).
-    private let fileName: (String) -> String
-
+extension CheckedTensors {
+    /// The tensors of a vision checkpoint under sanitised names, worded for `model`.
     /// `rename` maps a file name to the model's name, nil to drop the tensor; `inverse` maps
     /// a model name back to the file's naming, for tensors the file does not have.
+    ///
+    /// - Important: BatchNorm `num_batches_tracked` counters are dropped (training state);
+    ///   everything else must be used by the model.
     init(_ checkpoint: VisionCheckpoint, model: String, rename: (String) -> String?,
          inverse: @escaping (String) -> String = { $0 }) throws {
-        file = checkpoint.file
-        path = checkpoint.path
-        self.model = model
-        fileName = inverse
-        for (name, entry) in file.entries {
-            if name.hasSuffix("num_batches_tracked") { continue }
-            guard let key = rename(name) else { continue }
-            if let other = original[key] {
-                throw WeightFileError(path: path, "tensors '\(other)' and '\(name)' both stand for '\(key)'")
-            }
-            original[key] = name
-            shapes[key] = entry.shape
-        }
-    }
-
-    func has(_ name: String) -> Bool { shapes[name] != nil }
-
-    /// The name a tensor has in the file (for messages).
-    func display(_ name: String) -> String { original[name] ?? fileName(name) }
-
-    /// Shape of a tensor that must exist, with the given rank.
-    func shape(_ name: String, rank: Int) throws -> [Int] {
-        guard let s = shapes[name] else {
-            throw WeightFileError(path: path, "missing tensor '\(display(name))' (not a \(model) checkpoint?)")
-        }
-        guard s.count == rank else {
-            throw WeightFileError(path: path, "tensor '\(display(name))' has shape \(s), expected rank \(rank)")
-        }
-        return s
-    }
-
-    mutating func take(_ name: String, _ shape: [Int]) throws -> Tensor {
-        guard let actual = shapes[name] else {
-            throw WeightFileError(path: path, "missing tensor '\(display(name))' (expected shape \(shape)) for \(model): the file is incomplete or holds a different variant of the model")
-        }
-        guard actual == shape else {
-            throw WeightFileError(path: path, "tensor '\(display(name))' has shape \(actual), \(model) expects \(shape): the weights are for a different size or variant (check --model and config.json)")
-        }
-        taken.insert(name)
-        return try file.tensor(original[name] ?? name)
-    }
-
-    func checkAllTaken() throws {
-        let left = shapes.keys.filter { !taken.contains($0) }.map(display).sorted()
-        guard left.isEmpty else {
-            let shown = left.prefix(5).map { "'\($0)'" }.joined(separator: ", ")
-            throw WeightFileError(path: path, "\(left.count) unexpected tensor\(left.count == 1 ? "" : "s") for \(model): \(shown)\(left.count > 5 ? " and \(left.count - 5) more" : ""): the weights hold parts this loader does not know (a different variant of the architecture, or a training checkpoint with extra state)")
-        }
-    }
-
-    /// Indices `i` for which some tensor is named `prefix<i>.`...
-    func indices(under prefix: String) -> [Int] {
-        Set(shapes.keys.compactMap { k -> Int? in
-            guard k.hasPrefix(prefix) else { return nil }
-            return Int(k.dropFirst(prefix.count).prefix { $0 != "." })
-        }).sorted()
-    }
-
-    /// `indices(under:)`, required to be 0..<n with n >= 1.
-    func count(under prefix: String, what: String) throws -> Int {
-        let found = indices(under: prefix)
-        guard !found.isEmpty, found == Array(0..<found.count) else {
-            throw WeightFileError(path: path, "\(what) are numbered \(found) ('\(display(prefix))N...'), expected 0, 1, 2, ...")
-        }
-        return found.count
+        try self.init(checkpoint.file, rename: { $0.hasSuffix("num_batches_tracked") ? nil : rename($0) }, inverse: inverse,
+                      wording: Wording(
+                        owner: model,
+                        missing: " for \(model): the file is incomplete or holds a different variant of the model",
+                        absent: " (not a \(model) checkpoint?)",
+                        expected: { "\(model) expects \($0): the weights are for a different size or variant (check --model and config.json)" },
+                        unexpected: ": the weights hold parts this loader does not know (a different variant of the architecture, or a training checkpoint with extra state)"))
     }
 }
 

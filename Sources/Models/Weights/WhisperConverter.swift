@@ -106,12 +106,13 @@ public enum WhisperConverter {
             "lang_ids": extras.languageIDs,
         ]
         let url = directory.appendingPathComponent("config.json")
+        var data: Data
         do {
-            var data = try JSONSerialization.data(withJSONObject: config, options: [.prettyPrinted, .sortedKeys])
-            data.append(0x0A)
-            try data.write(to: url, options: .atomic)
+            data = try JSONSerialization.data(withJSONObject: config, options: [.prettyPrinted, .sortedKeys])
         } catch {
             throw WeightFileError(path: url.path, "cannot write: \(error.localizedDescription)")
         }
+        data.append(0x0A)
+        try AtomicFile.write(data, to: url)
     }
 }

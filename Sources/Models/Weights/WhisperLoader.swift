@@ -82,7 +82,7 @@ public enum WhisperLoader {
         for v in file.variables {
             if v.isScalar { scalars[v.name] = v } else { tensors[v.name] = v.shape }
         }
-        var w = CheckedTensors(path: path, shapes: tensors) { name in try file.tensor(name) }
+        var w = try CheckedTensors(path: path, shapes: tensors, wording: whisperWording) { name in try file.tensor(name) }
 
         // Dequantised weights: `X` int8/int16 with `X_scale`.
         func take(_ name: String, _ shape: [Int]) throws -> Tensor {
@@ -110,11 +110,7 @@ public enum WhisperLoader {
         func norm(_ prefix: String, _ d: Int) throws -> LayerNorm {
             LayerNorm(weight: try w.take("\(prefix)/gamma", [d]), bias: try w.take("\(prefix)/beta", [d]))
         }
-        func shape(_ name: String, rank: Int) throws -> [Int] {
-            guard let s = tensors[name] else { throw WeightFileError(path: path, "missing tensor '\(name)'") }
-            guard s.count == rank else { throw WeightFileError(path: path, "tensor '\(name)' has shape \(s), expected rank \(rank)") }
-            return s
-        }
+        func shape(_ name: String, rank: Int) throws -> [Int] { try w.shape(name, rank: rank) }
         func heads(_ name: String, width: Int) throws -> Int {
             guard let v = scalars[name] else { throw WeightFileError(path: path, "missing scalar '\(name)'") }
             let value = try file.scalar(v.name)
@@ -335,25 +331,14 @@ public enum WhisperLoader {
                                      nTextHead: config.decoderAttentionHeads, nTextLayer: config.decoderLayers)
 
         let file = try SafeTensorsFile(path: directory.appendingPathComponent("model.safetensors").path)
-        // Sanitise: drop the `model.` prefix of WhisperForConditionalGeneration's keys.
-        var shapes: [String: [Int]] = [:]
-        var sourceName: [String: String] = [:]
-        for (name, entry) in file.entries {
-            let key = name.hasPrefix("model.") ? String(name.dropFirst("model.".count)) : name
-            if let other = sourceName[key] {
-                throw WeightFileError(path: file.path, "tensors '\(other)' and '\(name)' both stand for '\(key)'")
-            }
-            sourceName[key] = name
-            shapes[key] = entry.shape
-        }
-        // Missing keys are named as the file would name them.
+        // Sanitise: drop the `model.` prefix of WhisperForConditionalGeneration's keys; missing
+        // keys are named as the file would name them.
         let prefixed = file.entries.keys.contains { $0.hasPrefix("model.") }
-        func display(_ key: String) -> String {
-            sourceName[key] ?? (prefixed && key != "proj_out.weight" ? "model.\(key)" : key)
-        }
-        var w = CheckedTensors(path: file.path, shapes: shapes, displayName: display) { key in
-            try file.tensor(sourceName[key] ?? key)
-        }
+        var w = try CheckedTensors(file, configPath: configURL.path,
+                                   rename: { $0.hasPrefix("model.") ? String($0.dropFirst("model.".count)) : $0 },
+                                   inverse: { prefixed && $0 != "proj_out.weight" ? "model.\($0)" : $0 },
+                                   wording: whisperWording)
+        let shapes = w.shapes
         let ffnA = config.encoderFfnDim ?? shapes["encoder.layers.0.fc1.weight"]?.first ?? 4 * d
         let ffnT = config.decoderFfnDim ?? shapes["decoder.layers.0.fc1.weight"]?.first ?? 4 * d
 
@@ -389,7 +374,7 @@ public enum WhisperLoader {
         if shapes["proj_out.weight"] != nil {
             let projection = try w.take("proj_out.weight", [dims.nVocab, d])
             guard projection.scalars == tokenEmbedding.scalars else {
-                throw WeightFileError(path: file.path, "'\(sourceName["proj_out.weight"]!)' differs from the token embedding; untied output projections are not supported")
+                throw WeightFileError(path: file.path, "'\(w.display("proj_out.weight"))' differs from the token embedding; untied output projections are not supported")
             }
         }
         let weights = WhisperWeights(
@@ -415,6 +400,9 @@ public enum WhisperLoader {
         }
         return (weights, try extras(config: merged, path: extrasPath, dims: dims))
     }
+
+    /// How the checked tensors of both layouts word their errors.
+    static let whisperWording = CheckedTensors.Wording(owner: "a Whisper model")
 
     // MARK: Extras
 
@@ -485,43 +473,6 @@ public enum WhisperLoader {
             return at.isEmpty ? c.debugDescription : "'\(at)': \(c.debugDescription)"
         default:
             return "\(error)"
-        }
-    }
-}
-
-/// The tensors of one weight file by (sanitised) name: each is handed out once after a
-/// shape check, and whatever is never taken is reported as unexpected.
-struct CheckedTensors {
-    let path: String
-    let shapes: [String: [Int]]
-    let displayName: (String) -> String
-    let load: (String) throws -> Tensor
-    private(set) var taken: Set<String> = []
-
-    init(path: String, shapes: [String: [Int]], displayName: @escaping (String) -> String = { $0 },
-         load: @escaping (String) throws -> Tensor) {
-        self.path = path
-        self.shapes = shapes
-        self.displayName = displayName
-        self.load = load
-    }
-
-    mutating func take(_ name: String, _ shape: [Int]) throws -> Tensor {
-        guard let actual = shapes[name] else {
-            throw WeightFileError(path: path, "missing tensor '\(displayName(name))' (expected shape \(shape))")
-        }
-        guard actual == shape else {
-            throw WeightFileError(path: path, "tensor '\(displayName(name))' has shape \(actual), expected \(shape)")
-        }
-        taken.insert(name)
-        return try load(name)
-    }
-
-    func checkAllTaken() throws {
-        let left = shapes.keys.filter { !taken.contains($0) }.map(displayName).sorted()
-        guard left.isEmpty else {
-            let shown = left.prefix(5).map { "'\($0)'" }.joined(separator: ", ")
-            throw WeightFileError(path: path, "\(left.count) unexpected tensor\(left.count == 1 ? "" : "s") for a Whisper model: \(shown)\(left.count > 5 ? " and \(left.count - 5) more" : "")")
         }
     }
 }

@@ -7,14 +7,6 @@ import Darwin
 #endif
 import Foundation
 
-/// Writing result files so that readers see the old file or the new one, never half of one.
-public enum AtomicFile {
-    /// Writes `data` to a temporary file beside `url`, flushes it, and renames it over `url`.
-    public static func write(_ data: Data, to url: URL) throws {
-        try FileSystem.atomicWrite(to: url) { try $0.write(contentsOf: data) }
-    }
-}
-
 /// Every system call of TensorCore lives in this file.
 enum FileSystem {
     /// A read-only view of a whole file, mapped copy-on-write (pages written by a caller
@@ -56,30 +48,24 @@ enum FileSystem {
         "\(what): \(String(cString: strerror(errno)))"
     }
 
-    /// Writes `body`'s output to a temporary file next to `url` and renames it over `url`
-    /// once complete, so readers see the old file or the new one, never half of one.
-    static func atomicWrite(to url: URL, _ body: (FileHandle) throws -> Void) throws {
-        let dir = url.deletingLastPathComponent()
-        let tmp = dir.appendingPathComponent(".\(url.lastPathComponent).tmp-\(getpid())-\(UInt32.random(in: 0 ... .max))")
-        guard FileManager.default.createFile(atPath: tmp.path, contents: nil) else {
-            throw WeightFileError(path: url.path, "cannot create a temporary file in \(dir.path)")
-        }
-        do {
-            let handle = try FileHandle(forWritingTo: tmp)
-            defer { try? handle.close() }
-            try body(handle)
-            try handle.synchronize()
-        } catch {
-            unlink(tmp.path)
-            if let e = error as? WeightFileError { throw e }
-            throw WeightFileError(path: url.path, "write failed: \(error.localizedDescription)")
-        }
-        guard rename(tmp.path, url.path) == 0 else {
-            let text = errnoText("cannot rename into place")
-            unlink(tmp.path)
-            throw WeightFileError(path: url.path, text)
+    /// Renames `from` over `to` (one directory entry replaced by another, atomically).
+    static func moveIntoPlace(_ from: String, over to: String) throws {
+        guard rename(from, to) == 0 else {
+            throw WeightFileError(path: to, errnoText("cannot rename into place"))
         }
     }
+
+    static func removeFile(_ path: String) { unlink(path) }
+
+    /// Flushes a folder's entries (a rename into it) to disk; best effort.
+    static func synchronizeFolder(_ path: String) {
+        let fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        guard fd >= 0 else { return }
+        _ = fsync(fd)
+        close(fd)
+    }
+
+    static var processID: Int32 { getpid() }
 }
 
 #if os(Linux) && canImport(Glibc)

@@ -1,6 +1,6 @@
-/// A whole file mapped read-only into memory, for weight-file readers that live outside
-/// TensorCore (the Models module's format readers). The system calls stay in
-/// `FileSystem.swift`; this type only exposes the bytes and turns byte ranges into tensors.
+/// A whole file mapped read-only into memory, for weight-file readers (`CTranslate2File`,
+/// and any format reader outside TensorCore). The system calls stay in `FileSystem.swift`;
+/// this type only exposes the bytes and turns byte ranges into tensors.
 ///
 /// - Important: the bytes are valid as long as the `MappedFile` lives. Tensors made by
 ///   `tensor(bytes:dtype:shape:)` either own converted memory or, for aligned F32 data,

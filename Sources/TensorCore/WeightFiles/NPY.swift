@@ -145,13 +145,11 @@ public enum NPY {
 
     /// Writes a float32 array atomically.
     public static func write(_ t: Tensor, to url: URL) throws {
-        let data = encode(t)
-        try FileSystem.atomicWrite(to: url) { $0.write(data) }
+        try AtomicFile.write(encode(t), to: url)
     }
 
     /// Writes an int64 array atomically.
     public static func write(int64 values: [Int64], shape: [Int], to url: URL) throws {
-        let data = encode(int64: values, shape: shape)
-        try FileSystem.atomicWrite(to: url) { $0.write(data) }
+        try AtomicFile.write(encode(int64: values, shape: shape), to: url)
     }
 }

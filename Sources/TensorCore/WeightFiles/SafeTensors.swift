@@ -173,13 +173,12 @@ public enum SafeTensorsWriter {
         var json = try JSONSerialization.data(withJSONObject: header, options: [.sortedKeys])
         // Pad with spaces so the data section starts 8-byte aligned.
         while (8 + json.count) % 8 != 0 { json.append(0x20) }
-        try FileSystem.atomicWrite(to: url) { handle in
+        try AtomicFile.write(to: url) { file in
             var length = UInt64(json.count).littleEndian
-            handle.write(Data(bytes: &length, count: 8))
-            handle.write(json)
+            try file.append(Data(bytes: &length, count: 8))
+            try file.append(json)
             for (_, t) in tensors {
-                let c = t.contiguous()
-                handle.write(Data(bytes: c.pointer, count: c.count * 4))
+                try t.withUnsafeBufferPointer { try file.append(UnsafeRawBufferPointer($0)) }
             }
         }
     }

@@ -1,5 +1,4 @@
 import Foundation
-import TensorCore
 
 /// A CTranslate2 `model.bin`, memory-mapped and indexed (binary versions 1 to 6).
 ///
