@@ -94,12 +94,7 @@ public final class VisionSession: @unchecked Sendable {
             encoder = try VisionSession.loadVision(model: model, weights: weights, store: store)
             clip = nil
         }
-        let p = encoder.preprocessing
-        let filter = ResizeFilter(rawValue: p.filter.rawValue) ?? .bilinear
-        preprocess = p.resizeExact
-            ? ImagePreprocess(resizeToWidth: p.cropWidth, height: p.cropHeight, filter: filter, mean: p.mean, std: p.std)
-            : ImagePreprocess(resizeShorterSide: p.resizeShorterSide, filter: filter, cropWidth: p.cropWidth,
-                              cropHeight: p.cropHeight, mean: p.mean, std: p.std)
+        preprocess = encoder.preprocessing
     }
 
     /// What to tell a user who named a model whose weights do not install here.
