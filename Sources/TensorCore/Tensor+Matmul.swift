@@ -98,8 +98,9 @@ extension Tensor {
     }
 
     /// The same with the weight in any storage: float32 through BLAS (or the few-row
-    /// kernel), float16 through the half-precision few-row kernel for a few rows (a decoding
-    /// step, where reading the weight dominates) and through float32 panels for many.
+    /// kernel); float16 through the half-precision few-row kernel for a few rows (a decoding
+    /// step, where reading the weight dominates) and, for many, through BLAS on float32
+    /// copies of the blocks it works on (the same products as float32, bit for bit).
     public static func linear(_ x: Tensor, weight: WeightMatrix, bias: Tensor? = nil) -> Tensor {
         let outF = weight.rows, inF = weight.cols
         precondition(x.rank >= 1 && x.shape[x.rank - 1] == inF,
@@ -154,17 +155,16 @@ extension Tensor {
     static func manyRowsTimesHalfWeightT(_ x: UnsafePointer<Float>, rows m: Int, k: Int, _ w: HalfMatrix,
                                          into c: UnsafeMutablePointer<Float>, beta: Float) {
         let n = w.rows
-        /// `c[:, r] (+)= x w[r]^T` through a float32 copy of weight rows `r`.
-        func product(_ r: Range<Int>, rows: Range<Int>) {
-            let panel = UnsafeMutablePointer<Float>.allocate(capacity: Swift.max(1, r.count * k))
-            defer { panel.deallocate() }
-            w.convert(rows: r, into: panel)
-            BLAS.sgemmOnThisThread(transA: false, transB: true, m: rows.count, n: r.count, k: k,
-                                   a: x + rows.lowerBound * k, lda: k, b: panel, ldb: k, beta: beta,
-                                   c: c + rows.lowerBound * n + r.lowerBound, ldc: n)
+        /// Output columns `r`: `c[:, r] = x w[r]^T + beta c[:, r]` through a float32 copy of weight rows `r`.
+        func product(_ r: Range<Int>) {
+            let block = UnsafeMutablePointer<Float>.allocate(capacity: Swift.max(1, r.count * k))
+            defer { block.deallocate() }
+            w.convert(rows: r, into: block)
+            BLAS.sgemmOnThisThread(transA: false, transB: true, m: m, n: r.count, k: k, a: x, lda: k,
+                                   b: block, ldb: k, beta: beta, c: c + r.lowerBound, ldc: n)
         }
         withExtendedLifetime(w) {
-            guard let split = BLAS.split(m: m, n: n, k: k) else { return product(0..<n, rows: 0..<m) }
+            guard let split = BLAS.split(m: m, n: n, k: k) else { return product(0..<n) }
             if split.byRows {
                 // Every block needs the whole weight: convert it once.
                 let whole = w.float32()
@@ -175,7 +175,7 @@ extension Tensor {
                 return
             }
             Compute.parallelParts(split.blocks.count) { p in
-                if !split.blocks[p].isEmpty { product(split.blocks[p], rows: 0..<m) }
+                if !split.blocks[p].isEmpty { product(split.blocks[p]) }
             }
         }
     }

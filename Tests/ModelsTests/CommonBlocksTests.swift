@@ -133,6 +133,34 @@ struct CommonBlocksTests {
         #expect(cache.length == 6 && Self.maxDifference(stepped, full) < 1e-5, "max abs difference \(Self.maxDifference(stepped, full))")
     }
 
+    // MARK: Whisper's half-precision decoder
+
+    @Test func syntheticWhisperWeightsStayFloat32() {
+        #expect(WhisperModel(weights: Synthetic.weights()).decoderPrecision == .float32)
+    }
+
+    /// tiny.en ships in float16: its decoder is stored so (where the CPU converts in
+    /// hardware), and decodes to the same logits as in float32, bit for bit, for a prompt
+    /// (many rows) and for beam steps (few rows).
+    @Test func halfPrecisionDecoderGivesTheFloat32Logits() throws {
+        let (w, _) = try WhisperLoader.load(directory: try WhisperWeightsTests.requiredModel("whisper-tiny.en"))
+        let half = WhisperModel(weights: w), single = WhisperModel(weights: w, halfPrecisionDecoder: false)
+        #expect(half.decoderPrecision == (CPUFeatures.avx2FMAF16C ? .float16 : .float32) && single.decoderPrecision == .float32)
+        let audio = Self.random([1, w.dims.nAudioCtx, w.dims.nAudioState], seed: 5, scale: 0.5)
+        let prompt = [50257, 50362] + Array(220..<260)
+        var logits: [[Float]] = []
+        for model in [half, single] {
+            let cross = model.crossKV(audio)
+            let caches = model.makeCaches(batch: 1)
+            var out = model.decode([prompt], cross: cross, caches: caches, positions: [0, 20, prompt.count - 1]).scalars
+            let beams = model.makeCaches(batch: 3)
+            for c in beams { c.fill(from: caches[0]) }
+            out += model.decode([[300], [301], [302]], cross: cross.repeated(3), caches: beams).scalars
+            logits.append(out)
+        }
+        #expect(logits[0] == logits[1])
+    }
+
     // MARK: byte-level BPE
 
     @Test func byteAlphabet() {
