@@ -86,6 +86,27 @@ func tensorBench(repeats: Int) {
     print("\nthe same \(peakShape)^3 sgemm on OpenBLAS's own \(Compute.threads) threads: \(fmt(2 * pow(Double(peakShape), 3) / own / 1e9)) GFLOPS")
 }
 
+/// `mmpipe-bench half`: products with a weight stored in float32 and in float16 (exactly
+/// representable values), at Whisper tiny's decoder shapes: a decoding step's few rows, a
+/// prompt's or an alignment pass's many.
+func halfBench(repeats: Int) {
+    print("threads: \(Compute.threads)   blas: \(Compute.blasDescription)   f16c: \(CPUFeatures.avx2FMAF16C)")
+    print(pad("product", 30) + pad("rows", 6) + pad("f32 ms", 10) + pad("f16 ms", 10) + "f32 / f16")
+    for (name, inF, outF) in [("dec self-attn q [384, 384]", 384, 384), ("dec fc1 [1536, 384]", 384, 1536),
+                              ("dec fc2 [384, 1536]", 1536, 384), ("vocab [51864, 384]", 384, 51864)] {
+        let w = Tensor(shape: [outF, inF], scalars: deterministic([outF, inF], seed: 11).scalars.map { ($0 * 1024).rounded() / 1024 })   // exactly half floats
+        guard let half = WeightMatrix(halfPrecisionExactly: w) else { print("no half-precision storage on this CPU"); return }
+        let b = deterministic([outF], seed: 12)
+        for rows in [1, 5, 9, 50, 200] where !(outF > 50_000 && rows > 50) {
+            let x = deterministic([rows, inF], seed: 13)
+            let single: Double = Benchmark.medianSeconds(repeats: repeats) { _ = Tensor.linear(x, weight: w, bias: b) }
+            let halfSeconds: Double = Benchmark.medianSeconds(repeats: repeats) { _ = Tensor.linear(x, weight: half, bias: b) }
+            print(pad(name, 30) + pad("\(rows)", 6) + pad(fmt(single * 1000, 3), 10) + pad(fmt(halfSeconds * 1000, 3), 10)
+                  + fmt(single / halfSeconds, 2))
+        }
+    }
+}
+
 Compute.configureAllocator()
 let args = CommandLine.arguments.dropFirst()
 let repeats = Int(ProcessInfo.processInfo.environment["BENCH_REPEATS"] ?? "") ?? 7
@@ -95,6 +116,8 @@ case "tensor":
 case "attention":   // profiling aid: attention only, many times
     let q = deterministic([8, 197, 12, 64], seed: 7).permuted([0, 2, 1, 3])
     for _ in 0..<20 { _ = Tensor.attention(query: q, key: q, value: q) }
+case "half":
+    halfBench(repeats: repeats)
 case "media":
     MediaBench.run(Array(args.dropFirst()))
 case "clip":
@@ -104,6 +127,6 @@ case "text":
 case "vision":
     VisionBench.run(Array(args.dropFirst()), repeats: repeats)
 default:
-    FileHandle.standardError.write("usage: mmpipe-bench tensor | media DIR AUDIO... | vision MODEL WEIGHTS IMAGE... | text [MODEL_DIR] | clip [--weights W] [--pixels P.npy] [--tokens T.json]\n".data(using: .utf8)!)
+    FileHandle.standardError.write("usage: mmpipe-bench tensor | half | media DIR AUDIO... | vision MODEL WEIGHTS IMAGE... | text [MODEL_DIR] | clip [--weights W] [--pixels P.npy] [--tokens T.json]\n".data(using: .utf8)!)
     exit(2)
 }

@@ -95,9 +95,16 @@ TARGET int mmpipe_f32_to_f16(const float *src, uint16_t *dst, size_t n) {
     return exact;
 }
 
+TARGET void mmpipe_f16_to_f32(const uint16_t *src, float *dst, size_t n) {
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) _mm256_storeu_ps(dst + i, LOAD_F16(src + i));
+    for (; i < n; i++) dst[i] = _cvtsh_ss(src[i]);
+}
+
 #else
 /* Other architectures: never selected (the check says no), TensorCore's Swift loops run. */
 void mmpipe_rows_wt_f32(const float *x, int rows, int k, const float *w, int j0, int j1, float *c, int ldc, int accumulate) {}
 void mmpipe_rows_wt_f16(const float *x, int rows, int k, const uint16_t *w, int j0, int j1, float *c, int ldc, int accumulate) {}
 int mmpipe_f32_to_f16(const float *src, uint16_t *dst, size_t n) { return 0; }
+void mmpipe_f16_to_f32(const uint16_t *src, float *dst, size_t n) {}
 #endif

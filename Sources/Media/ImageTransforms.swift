@@ -1,10 +1,10 @@
 import TensorCore
 
-/// Resampling filters with Pillow's semantics (`Image.Resampling.NEAREST`, `BILINEAR`,
-/// `BICUBIC`), which is what torchvision's `InterpolationMode` maps to for PIL images.
-public enum ResizeFilter: String, Sendable, Codable, CaseIterable {
-    case nearest, bilinear, bicubic
-}
+/// Resampling filters with Pillow's semantics (see `ImagePreprocessing.Filter`).
+public typealias ResizeFilter = ImagePreprocessing.Filter
+
+/// The former name of `ImagePreprocessing` in Media (kept for callers not yet moved).
+public typealias ImagePreprocess = ImagePreprocessing
 
 /// Image preprocessing for model input, matching PIL + torchvision byte for byte:
 /// `resize` is Pillow's `Image.resize`, `resizeShorterSide` torchvision's `Resize(int)`,
@@ -146,65 +146,11 @@ struct NormalisationTable {
     }
 }
 
-/// One model's image preprocessing: resize the shorter side, center crop, normalise
-/// (torchvision `Resize(s, filter)`, `CenterCrop`, `ToTensor`, `Normalize`); or, with
-/// `resizeExact`, resize straight to the crop size without keeping the aspect ratio and
-/// without cropping (Hugging Face `ViTImageProcessor`: `resize` to `size` with PIL, then
-/// rescale and normalise).
-public struct ImagePreprocess: Sendable, Codable, Equatable {
-    public var resizeShorterSide: Int
-    public var filter: ResizeFilter
-    public var cropWidth: Int
-    public var cropHeight: Int
-    public var mean: [Float]
-    public var std: [Float]
-    /// Resize to exactly `cropWidth` x `cropHeight` (`resizeShorterSide` unused), no crop.
-    /// Absent in JSON means false.
-    public var resizeExact: Bool
-
-    public init(resizeShorterSide: Int, filter: ResizeFilter, cropWidth: Int, cropHeight: Int,
-                mean: [Float], std: [Float]) {
-        self.resizeShorterSide = resizeShorterSide
-        self.filter = filter
-        self.cropWidth = cropWidth
-        self.cropHeight = cropHeight
-        self.mean = mean
-        self.std = std
-        self.resizeExact = false
-    }
-
-    /// Resize straight to `width` x `height` with `filter`, then normalise (no crop).
-    public init(resizeToWidth width: Int, height: Int, filter: ResizeFilter, mean: [Float], std: [Float]) {
-        self.init(resizeShorterSide: min(width, height), filter: filter, cropWidth: width, cropHeight: height,
-                  mean: mean, std: std)
-        self.resizeExact = true
-    }
-
-    enum CodingKeys: String, CodingKey {
-        case resizeShorterSide, filter, cropWidth, cropHeight, mean, std, resizeExact
-    }
-
-    public init(from decoder: Decoder) throws {
-        let c = try decoder.container(keyedBy: CodingKeys.self)
-        resizeShorterSide = try c.decode(Int.self, forKey: .resizeShorterSide)
-        filter = try c.decode(ResizeFilter.self, forKey: .filter)
-        cropWidth = try c.decode(Int.self, forKey: .cropWidth)
-        cropHeight = try c.decode(Int.self, forKey: .cropHeight)
-        mean = try c.decode([Float].self, forKey: .mean)
-        std = try c.decode([Float].self, forKey: .std)
-        resizeExact = try c.decodeIfPresent(Bool.self, forKey: .resizeExact) ?? false
-    }
-
-    /// torchvision ImageNet evaluation: `Resize(256)` bilinear, `CenterCrop(224)`.
-    public static let imagenet = ImagePreprocess(
-        resizeShorterSide: 256, filter: .bilinear, cropWidth: 224, cropHeight: 224,
-        mean: [0.485, 0.456, 0.406], std: [0.229, 0.224, 0.225])
-
-    /// OpenAI CLIP (ViT-B/32 etc.): `Resize(224, BICUBIC)`, `CenterCrop(224)`.
-    public static let clip = ImagePreprocess(
-        resizeShorterSide: 224, filter: .bicubic, cropWidth: 224, cropHeight: 224,
-        mean: [0.48145466, 0.4578275, 0.40821073], std: [0.26862954, 0.26130258, 0.27577711])
-
+/// Applying a model's preprocessing (`ImagePreprocessing`, declared by the model): resize
+/// the shorter side, center crop, normalise (torchvision `Resize(s, filter)`, `CenterCrop`,
+/// `ToTensor`, `Normalize`); or, with `resizeExact`, resize straight to the crop size
+/// (Hugging Face `ViTImageProcessor`: `resize` to `size` with PIL, then rescale and normalise).
+extension ImagePreprocessing {
     /// The 8-bit image the model sees, before normalisation: resized and cropped.
     public func crop(_ image: RGBImage) -> RGBImage {
         if resizeExact { return ImageTransforms.resize(image, width: cropWidth, height: cropHeight, filter: filter) }

@@ -18,13 +18,35 @@ enum BLAS {
                       beta: Float = 0, c: UnsafeMutablePointer<Float>, ldc: Int) {
         if m == 0 || n == 0 { return }
         let lda = max(lda, 1), ldb = max(ldb, 1), ldc = max(ldc, 1)
-        if m * n * k >= parallelMinimumMACs && Compute.threads > 1 && (m >= 16 || n >= 64) {
-            splitSgemm(transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha, a: a, lda: lda,
+        if let split = split(m: m, n: n, k: k) {
+            splitSgemm(split, transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha, a: a, lda: lda,
                        b: b, ldb: ldb, beta: beta, c: c, ldc: ldc)
             return
         }
         sgemmOnThisThread(transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha, a: a, lda: lda,
                           b: b, ldb: ldb, beta: beta, c: c, ldc: ldc)
+    }
+
+    /// How `sgemm` splits a product over the pool: blocks of C's rows (when M is the longer
+    /// side) or columns, one per pool thread, with edges on multiples of the kernels'
+    /// unrolling (8 rows, 32 columns) so no block runs the slow edge code more than an
+    /// unsplit product would. nil: one call on the calling thread.
+    struct Split {
+        let byRows: Bool
+        let blocks: [Range<Int>]
+    }
+
+    static func split(m: Int, n: Int, k: Int) -> Split? {
+        guard m * n * k >= parallelMinimumMACs && Compute.threads > 1 && (m >= 16 || n >= 64) else { return nil }
+        let byRows = m >= n
+        let extent = byRows ? m : n, align = byRows ? 8 : 32
+        let parts = min(Compute.threads, max(1, extent / align))
+        let blocks = (0..<parts).map { p -> Range<Int> in
+            let lo = extent * p / parts / align * align
+            let hi = p == parts - 1 ? extent : extent * (p + 1) / parts / align * align
+            return lo..<max(lo, hi)
+        }
+        return Split(byRows: byRows, blocks: blocks)
     }
 
     /// The same product as one OpenBLAS call on the calling thread (for callers that
@@ -39,28 +61,22 @@ enum BLAS {
                           b, Int32(max(ldb, 1)), beta, c, Int32(max(ldc, 1)))
     }
 
-    /// The product in blocks of C's rows (when M is the longer side) or columns, one per
-    /// pool thread; block edges on multiples of the kernels' unrolling (8 rows, 32 columns)
-    /// so no block runs the slow edge code more than an unsplit product would. Each element
-    /// of C is summed in the same order as by one call.
-    static func splitSgemm(transA: Bool, transB: Bool, m: Int, n: Int, k: Int, alpha: Float,
+    /// The product in `split`'s blocks, one single-threaded call each, on the pool. Each
+    /// element of C is summed in the same order as by one call.
+    static func splitSgemm(_ split: Split, transA: Bool, transB: Bool, m: Int, n: Int, k: Int, alpha: Float,
                            a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
                            beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int) {
-        let byRows = m >= n
-        let extent = byRows ? m : n, align = byRows ? 8 : 32
-        let parts = min(Compute.threads, max(1, extent / align))
-        Compute.parallelParts(parts) { p in
-            let lo = extent * p / parts / align * align
-            let hi = p == parts - 1 ? extent : extent * (p + 1) / parts / align * align
-            if hi <= lo { return }
-            if byRows {
-                sgemmOnThisThread(transA: transA, transB: transB, m: hi - lo, n: n, k: k, alpha: alpha,
-                                  a: transA ? a + lo : a + lo * lda, lda: lda, b: b, ldb: ldb,
-                                  beta: beta, c: c + lo * ldc, ldc: ldc)
+        Compute.parallelParts(split.blocks.count) { p in
+            let r = split.blocks[p]
+            if r.isEmpty { return }
+            if split.byRows {
+                sgemmOnThisThread(transA: transA, transB: transB, m: r.count, n: n, k: k, alpha: alpha,
+                                  a: transA ? a + r.lowerBound : a + r.lowerBound * lda, lda: lda, b: b, ldb: ldb,
+                                  beta: beta, c: c + r.lowerBound * ldc, ldc: ldc)
             } else {
-                sgemmOnThisThread(transA: transA, transB: transB, m: m, n: hi - lo, k: k, alpha: alpha,
-                                  a: a, lda: lda, b: transB ? b + lo * ldb : b + lo, ldb: ldb,
-                                  beta: beta, c: c + lo, ldc: ldc)
+                sgemmOnThisThread(transA: transA, transB: transB, m: m, n: r.count, k: k, alpha: alpha,
+                                  a: a, lda: lda, b: transB ? b + r.lowerBound * ldb : b + r.lowerBound, ldb: ldb,
+                                  beta: beta, c: c + r.lowerBound, ldc: ldc)
             }
         }
     }

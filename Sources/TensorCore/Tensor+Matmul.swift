@@ -93,12 +93,18 @@ extension Tensor {
 
     /// `x @ weight.T + bias` over the last axis: x `[..., in]`, weight `[out, in]`
     /// (PyTorch `nn.Linear` layout), bias `[out]`.
-    /// `half`, when given, is the same weight in half precision: used for few-row products,
-    /// where reading the weight dominates.
-    public static func linear(_ x: Tensor, weight: Tensor, bias: Tensor? = nil, half: HalfMatrix? = nil) -> Tensor {
-        precondition(weight.rank == 2 && x.rank >= 1 && x.shape[x.rank - 1] == weight.shape[1],
+    public static func linear(_ x: Tensor, weight: Tensor, bias: Tensor? = nil) -> Tensor {
+        linear(x, weight: WeightMatrix(weight), bias: bias)
+    }
+
+    /// The same with the weight in any storage: float32 through BLAS (or the few-row
+    /// kernel); float16 through the half-precision few-row kernel for a few rows (a decoding
+    /// step, where reading the weight dominates) and, for many, through BLAS on float32
+    /// copies of the blocks it works on (the same products as float32, bit for bit).
+    public static func linear(_ x: Tensor, weight: WeightMatrix, bias: Tensor? = nil) -> Tensor {
+        let outF = weight.rows, inF = weight.cols
+        precondition(x.rank >= 1 && x.shape[x.rank - 1] == inF,
                      "linear: input \(x.shape) does not match weight \(weight.shape)")
-        let outF = weight.shape[0], inF = weight.shape[1]
         if let bias { precondition(bias.count == outF, "linear: bias \(bias.shape) for \(outF) outputs") }
         _ = Compute.threads
         let rows = x.count / max(inF, 1)
@@ -115,22 +121,63 @@ extension Tensor {
             return out
         }
         let x2 = x.reshaped([rows, inF])
-        if rows <= 8 && inF >= 32 && outF * inF >= 1 << 16 && weight.isContiguous {
-            // A few rows against a large weight (one decoding step): BLAS would copy the
-            // whole weight into its packed layout on every call; streaming each weight row
-            // once past all input rows reads it once and copies nothing.
-            let xc = x2.contiguous(), wc = weight
-            withExtendedLifetime((xc, wc)) {
-                if let half, half.rows == outF, half.cols == inF {
-                    Tensor.fewRowsTimesHalfWeightT(xc.pointer, rows: rows, k: inF, half, into: c, accumulate: beta != 0)
+        // A few rows against a large weight (one decoding step): BLAS would copy the whole
+        // weight into its packed layout on every call; streaming each weight row once past
+        // all input rows reads it once and copies nothing.
+        let fewRows = rows <= 8 && inF >= 32 && outF * inF >= 1 << 16
+        switch weight.storage {
+        case .float32(let w):
+            if fewRows && w.isContiguous {
+                let xc = x2.contiguous()
+                withExtendedLifetime((xc, w)) {
+                    Tensor.fewRowsTimesWeightT(xc.pointer, rows: rows, k: inF, w.pointer, n: outF, into: c, accumulate: beta != 0)
+                }
+            } else {
+                gemm(x2, w.transposed(), into: c, ldc: outF, beta: beta)
+            }
+        case .float16(let h):
+            let xc = x2.contiguous()
+            withExtendedLifetime(xc) {
+                if fewRows {
+                    Tensor.fewRowsTimesHalfWeightT(xc.pointer, rows: rows, k: inF, h, into: c, accumulate: beta != 0)
                 } else {
-                    Tensor.fewRowsTimesWeightT(xc.pointer, rows: rows, k: inF, wc.pointer, n: outF, into: c, accumulate: beta != 0)
+                    Tensor.manyRowsTimesHalfWeightT(xc.pointer, rows: rows, k: inF, h, into: c, beta: beta)
                 }
             }
-            return out
         }
-        gemm(x2, weight.transposed(), into: c, ldc: outF, beta: beta)
         return out
+    }
+
+    /// `c = x w^T + beta c` for many rows of `x` `[rows, k]` with `w` in half precision: the
+    /// same sgemm calls as for the float32 weight (`BLAS.split`'s blocks), each block of
+    /// weight rows converted to float32 right before its call, on the thread that makes it;
+    /// so the products equal the float32 ones bit for bit.
+    static func manyRowsTimesHalfWeightT(_ x: UnsafePointer<Float>, rows m: Int, k: Int, _ w: HalfMatrix,
+                                         into c: UnsafeMutablePointer<Float>, beta: Float) {
+        let n = w.rows
+        /// Output columns `r`: `c[:, r] = x w[r]^T + beta c[:, r]` through a float32 copy of weight rows `r`.
+        func product(_ r: Range<Int>) {
+            let block = UnsafeMutablePointer<Float>.allocate(capacity: Swift.max(1, r.count * k))
+            defer { block.deallocate() }
+            w.convert(rows: r, into: block)
+            BLAS.sgemmOnThisThread(transA: false, transB: true, m: m, n: r.count, k: k, a: x, lda: k,
+                                   b: block, ldb: k, beta: beta, c: c + r.lowerBound, ldc: n)
+        }
+        withExtendedLifetime(w) {
+            guard let split = BLAS.split(m: m, n: n, k: k) else { return product(0..<n) }
+            if split.byRows {
+                // Every block needs the whole weight: convert it once.
+                let whole = w.float32()
+                withExtendedLifetime(whole) {
+                    BLAS.splitSgemm(split, transA: false, transB: true, m: m, n: n, k: k, alpha: 1, a: x, lda: k,
+                                    b: whole.pointer, ldb: k, beta: beta, c: c, ldc: n)
+                }
+                return
+            }
+            Compute.parallelParts(split.blocks.count) { p in
+                if !split.blocks[p].isEmpty { product(split.blocks[p]) }
+            }
+        }
     }
 
     /// Columns per parallel chunk of the few-row kernels.

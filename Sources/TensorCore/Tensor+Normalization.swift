@@ -1,6 +1,6 @@
 import Foundation
 
-/// Layer norm, softmax and log-softmax.
+/// Layer norm, L2 normalisation, softmax and log-softmax.
 extension Tensor {
     /// Runs `body(src, dst)` on each row of length `shape[axis]`, with `axis` moved last
     /// and moved back afterwards.
@@ -44,6 +44,36 @@ extension Tensor {
                 case (nil, nil): for j in 0..<n { o[j] *= inv }
                 }
             }
+        }
+    }
+
+    /// How `l2Normalized` sums a row's squares.
+    public enum L2Accumulation: Sendable {
+        /// In Float32, in index order (PyTorch's `F.normalize` on a CPU row of this width).
+        case float
+        /// In Double, in index order, the scale computed in Double and rounded once.
+        case double
+    }
+
+    /// Each row along `axis` scaled to unit L2 norm: `x * (1 / max(||x||, epsilon))`, the sum
+    /// of squares taken in index order at `accumulation`'s precision. With `epsilon` 0 a row
+    /// whose squares sum to 0 stays 0 (the scale is 0, not infinity); sentence-transformers'
+    /// `Normalize` is `epsilon: 1e-12`.
+    public func l2Normalized(axis: Int = -1, epsilon: Float = 0, accumulation: L2Accumulation = .float) -> Tensor {
+        precondition(epsilon >= 0, "l2Normalized: epsilon \(epsilon) < 0")
+        return rowwise(axis: axis) { s, o, n in
+            let inv: Float
+            switch accumulation {
+            case .float:
+                var sq: Float = 0
+                for j in 0..<n { sq += s[j] * s[j] }
+                inv = sq > 0 || epsilon > 0 ? 1 / Swift.max(sq.squareRoot(), epsilon) : 0
+            case .double:
+                var sq: Double = 0
+                for j in 0..<n { sq += Double(s[j]) * Double(s[j]) }
+                inv = sq > 0 || epsilon > 0 ? Float(1 / Swift.max(sq.squareRoot(), Double(epsilon))) : 0
+            }
+            for j in 0..<n { o[j] = s[j] * inv }
         }
     }
 

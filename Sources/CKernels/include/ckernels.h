@@ -21,4 +21,7 @@ void mmpipe_rows_wt_f16(const float *x, int rows, int k, const uint16_t *w, int 
  * the round trip exactly (the weights were half precision to begin with), 0 otherwise. */
 int mmpipe_f32_to_f16(const float *src, uint16_t *dst, size_t n);
 
+/* half -> float32 (exact) for n values. */
+void mmpipe_f16_to_f32(const uint16_t *src, float *dst, size_t n);
+
 #endif

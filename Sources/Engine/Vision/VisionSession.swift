@@ -70,12 +70,7 @@ public final class VisionSession: @unchecked Sendable {
         } else {
             throw CatalogError("\(model) is not an image model")
         }
-        let p = encoder.preprocessing
-        let filter = ResizeFilter(rawValue: p.filter.rawValue) ?? .bilinear
-        preprocess = p.resizeExact
-            ? ImagePreprocess(resizeToWidth: p.cropWidth, height: p.cropHeight, filter: filter, mean: p.mean, std: p.std)
-            : ImagePreprocess(resizeShorterSide: p.resizeShorterSide, filter: filter, cropWidth: p.cropWidth,
-                              cropHeight: p.cropHeight, mean: p.mean, std: p.std)
+        preprocess = encoder.preprocessing
     }
 
     /// Decodes and preprocesses one input: an image, or a video's frames sampled at `fps`

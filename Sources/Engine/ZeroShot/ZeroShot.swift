@@ -72,25 +72,19 @@ public struct TextEmbeddingCache: Sendable {
 /// Mean of L2-normalised rows in groups of `per` consecutive rows, normalised again (CLIP's
 /// prompt ensembling): `[G * per, D]` → `[G, D]`.
 func ensemble(_ rows: Tensor, per: Int) -> Tensor {
-    let c = rows.contiguous()
-    let n = c.shape[0] / per, d = c.shape[1]
-    return Tensor(shape: [n, d]) { out in
+    let unit = rows.l2Normalized().contiguous()
+    let n = unit.shape[0] / per, d = unit.shape[1]
+    let sums = Tensor(shape: [n, d]) { out in
         for g in 0..<n {
             let o = out.baseAddress! + g * d
             o.initialize(repeating: 0, count: d)
             for r in 0..<per {
-                let p = c.pointer + (g * per + r) * d
-                var norm: Float = 0
-                for j in 0..<d { norm += p[j] * p[j] }
-                let inv = norm > 0 ? 1 / norm.squareRoot() : 0
-                for j in 0..<d { o[j] += p[j] * inv }
+                let p = unit.pointer + (g * per + r) * d
+                for j in 0..<d { o[j] += p[j] }
             }
-            var norm: Float = 0
-            for j in 0..<d { norm += o[j] * o[j] }
-            let inv = norm > 0 ? 1 / norm.squareRoot() : 0
-            for j in 0..<d { o[j] *= inv }
         }
     }
+    return sums.l2Normalized()
 }
 
 /// One image's zero-shot result: a score per label, and (lite0-minilm) the ImageNet classes

@@ -206,20 +206,17 @@ public final class CLIPModel: @unchecked Sendable {
     public let name: String
     public let config: CLIPConfig
     /// OpenAI CLIP's: shorter side to the image size (bicubic), center crop, CLIP mean/std.
-    public let preprocessing: VisionPreprocessing
+    public let preprocessing: ImagePreprocessing
     public let tokenizer: CLIPTokenizer
     private let vision: Vision.Tower
     private let text: Text.Tower
     private let logitScaleLog: Float
 
     /// OpenAI CLIP's image normalisation.
-    public static let imageMean: [Float] = [0.48145466, 0.4578275, 0.40821073]
-    public static let imageStd: [Float] = [0.26862954, 0.26130258, 0.27577711]
+    public static var imageMean: [Float] { ImagePreprocessing.clipMean }
+    public static var imageStd: [Float] { ImagePreprocessing.clipStd }
 
-    public static func defaultPreprocessing(imageSize: Int) -> VisionPreprocessing {
-        VisionPreprocessing(resizeShorterSide: imageSize, filter: .bicubic, cropWidth: imageSize, cropHeight: imageSize,
-                            mean: imageMean, std: imageStd)
-    }
+    public static func defaultPreprocessing(imageSize: Int) -> ImagePreprocessing { .clip(imageSize: imageSize) }
 
     /// `exp(logit_scale)`: the temperature applied to cosine similarities.
     public var logitScale: Float { Foundation.exp(logitScaleLog) }
@@ -260,20 +257,10 @@ public final class CLIPModel: @unchecked Sendable {
         encodeTexts(texts.map { tokenizer.encode($0, contextLength: contextLength) })
     }
 
-    /// Rows scaled to unit length (zero rows stay zero).
+    /// Rows scaled to unit length (zero rows stay zero); squares summed in Double.
     public static func normalized(_ embeddings: Tensor) -> Tensor {
         precondition(embeddings.rank == 2, "normalized: expected [N, E], got \(embeddings.shape)")
-        let e = embeddings.contiguous()
-        let n = e.shape[0], d = e.shape[1]
-        return Tensor(shape: [n, d]) { out in
-            for r in 0..<n {
-                let row = e.pointer + r * d
-                var sum: Double = 0
-                for j in 0..<d { sum += Double(row[j]) * Double(row[j]) }
-                let inv = sum > 0 ? Float(1 / sum.squareRoot()) : 0
-                for j in 0..<d { out[r * d + j] = row[j] * inv }
-            }
-        }
+        return embeddings.l2Normalized(accumulation: .double)
     }
 
     /// Zero-shot probabilities `[images, texts]`: `softmax(logitScale * cos)` over the texts
@@ -283,7 +270,7 @@ public final class CLIPModel: @unchecked Sendable {
         return logits.softmax(axis: -1)
     }
 
-    private init(name: String, config: CLIPConfig, preprocessing: VisionPreprocessing, tokenizer: CLIPTokenizer,
+    private init(name: String, config: CLIPConfig, preprocessing: ImagePreprocessing, tokenizer: CLIPTokenizer,
                  vision: Vision.Tower, text: Text.Tower, logitScaleLog: Float) {
         self.name = name
         self.config = config
@@ -303,7 +290,7 @@ public struct CLIPImageEncoder: VisionEncoder {
     public init(_ model: CLIPModel) { self.model = model }
 
     public var name: String { model.name }
-    public var preprocessing: VisionPreprocessing { model.preprocessing }
+    public var preprocessing: ImagePreprocessing { model.preprocessing }
     public var featureDimension: Int { model.embeddingDimension }
     public var labels: [String]? { nil }
 
@@ -316,80 +303,34 @@ public struct CLIPImageEncoder: VisionEncoder {
 
 // MARK: - towers
 
-/// Pre-norm transformer blocks shared by both towers.
+/// The pre-norm transformer blocks of a tower.
 private struct CLIPEncoder: Sendable {
-    enum Activation: String, Sendable {
-        case quickGELU, gelu, geluTanh
-
-        /// transformers' `hidden_act` names.
-        init?(huggingFace name: String) {
-            switch name {
-            case "quick_gelu": self = .quickGELU
-            case "gelu": self = .gelu
-            case "gelu_new", "gelu_pytorch_tanh", "gelu_fast": self = .geluTanh
-            default: return nil
-            }
-        }
-
-        func callAsFunction(_ x: Tensor) -> Tensor {
-            switch self {
-            case .quickGELU: return x.quickGELU()
-            case .gelu: return x.gelu()
-            case .geluTanh: return x.geluTanh()
-            }
-        }
-    }
-
-    struct Block: Sendable {
-        var norm1: LayerNorm
-        var qkv: Linear            // [3D, D]: rows of q, then k, then v
-        var out: Linear
-        var norm2: LayerNorm
-        var fc1: Linear
-        var fc2: Linear
-    }
-
-    var blocks: [Block]
-    var heads: Int
-    var activation: Activation
+    var blocks: [TransformerBlock]
 
     /// Runs every block over `x` `[N, T, D]` and returns the output rows at `pool[n]` `[N, D]`.
     /// `causal`: token `i` attends to tokens `<= i` (the text tower).
     func callAsFunction(_ x0: Tensor, causal: Bool, pool: [Int]) -> Tensor {
         var x = x0
-        for b in blocks.dropLast() { x = full(b, x, causal: causal) }
+        for b in blocks.dropLast() { x = b(x, causal: causal) }
         guard let last = blocks.last else { return gatherRows(x, pool) }
         return pooledOnly(last, x, causal: causal, pool: pool)
     }
 
-    private func full(_ b: Block, _ x: Tensor, causal: Bool) -> Tensor {
-        let n = x.shape[0], t = x.shape[1], d = x.shape[2], dh = d / heads
-        let qkv = b.qkv(b.norm1(x)).reshaped([n, t, 3, heads, dh]).permuted([2, 0, 3, 1, 4])   // [3, N, H, T, Dh]
-        let a = Tensor.attention(query: qkv.select(axis: 0, 0), key: qkv.select(axis: 0, 1), value: qkv.select(axis: 0, 2),
-                                 causal: causal)
-        var y = x + b.out(a.permuted([0, 2, 1, 3]).reshaped([n, t, d]))
-        y = y + b.fc2(activation(b.fc1(b.norm2(y))))
-        return y
-    }
-
     /// The last block for the pooled rows only: keys and values of every token, the query,
     /// output projection and MLP of the pooled token.
-    private func pooledOnly(_ b: Block, _ x: Tensor, causal: Bool, pool: [Int]) -> Tensor {
-        let n = x.shape[0], t = x.shape[1], d = x.shape[2], dh = d / heads
-        let h = b.norm1(x)
-        let kv = Tensor.linear(h, weight: b.qkv.weight.slice(axis: 0, d..<(3 * d)), bias: b.qkv.bias?.slice(axis: 0, d..<(3 * d)))
-            .reshaped([n, t, 2, heads, dh]).permuted([2, 0, 3, 1, 4])                          // [2, N, H, T, Dh]
-        let q = Tensor.linear(gatherRows(h, pool), weight: b.qkv.weight.slice(axis: 0, 0..<d), bias: b.qkv.bias?.slice(axis: 0, 0..<d))
-            .reshaped([n, 1, heads, dh]).permuted([0, 2, 1, 3])                                 // [N, H, 1, Dh]
+    private func pooledOnly(_ b: TransformerBlock, _ x: Tensor, causal: Bool, pool: [Int]) -> Tensor {
+        let n = x.shape[0], t = x.shape[1], d = x.shape[2]
+        let h = b.attentionNorm(x)
+        let (k, v) = b.attention.keysAndValues(h)                                   // [N, H, T, Dh]
+        let q = b.attention.queries(gatherRows(h, pool).reshaped([n, 1, d]))        // [N, H, 1, Dh]
         var mask: Tensor? = nil
         if causal {
             mask = Tensor(shape: [n, t]) { m in
                 for i in 0..<n { for j in 0..<t { m[i * t + j] = j <= pool[i] ? 1 : 0 } }
             }
         }
-        let a = Tensor.attention(query: q, key: kv.select(axis: 0, 0), value: kv.select(axis: 0, 1), keyMask: mask)   // [N, H, 1, Dh]
-        var y = gatherRows(x, pool) + b.out(a.reshaped([n, d]))
-        y = y + b.fc2(activation(b.fc1(b.norm2(y))))
+        var y = gatherRows(x, pool) + b.attention.attend(q, key: k, value: v, keyMask: mask).reshaped([n, d])
+        y = y + b.mlp(b.mlpNorm(y))
         return y
     }
 }
@@ -517,15 +458,11 @@ extension CLIPModel {
     /// Builds the model from tensors under the loader's canonical names (see
     /// `CLIPLoader`), checking every shape against `config`; `argmaxPooling` pools the text
     /// at the largest id (OpenAI layout), else by `config.textConfig.eosTokenId`.
-    static func build(_ w: inout CheckedTensors, name: String, config: CLIPConfig, preprocessing: VisionPreprocessing,
+    static func build(_ w: inout CheckedTensors, name: String, config: CLIPConfig, preprocessing: ImagePreprocessing,
                       tokenizer: CLIPTokenizer, argmaxPooling: Bool, configPath: String) throws -> CLIPModel {
         let vc = config.visionConfig, tc = config.textConfig, e = config.projectionDim
-        guard let vAct = CLIPEncoder.Activation(huggingFace: vc.hiddenAct) else {
-            throw WeightFileError(path: configPath, "vision hidden_act '\(vc.hiddenAct)' is not supported (quick_gelu, gelu, gelu_new)")
-        }
-        guard let tAct = CLIPEncoder.Activation(huggingFace: tc.hiddenAct) else {
-            throw WeightFileError(path: configPath, "text hidden_act '\(tc.hiddenAct)' is not supported (quick_gelu, gelu, gelu_new)")
-        }
+        let vAct = try Activation.huggingFace(vc.hiddenAct, key: "vision hidden_act", path: configPath)
+        let tAct = try Activation.huggingFace(tc.hiddenAct, key: "text hidden_act", path: configPath)
         for (what, width, heads) in [("vision", vc.hiddenSize, vc.numAttentionHeads), ("text", tc.hiddenSize, tc.numAttentionHeads)] {
             guard heads > 0, width > 0, width % heads == 0 else {
                 throw WeightFileError(path: configPath, "\(what) tower: \(heads) attention heads do not divide the width \(width)")
@@ -545,22 +482,23 @@ extension CLIPModel {
             LayerNorm(weight: try w.take(prefix + ".weight", [d]), bias: try w.take(prefix + ".bias", [d]), eps: eps)
         }
         func encoder(_ prefix: String, layers: Int, width d: Int, mlp: Int, heads: Int, eps: Float,
-                     activation: CLIPEncoder.Activation) throws -> CLIPEncoder {
-            var blocks: [CLIPEncoder.Block] = []
+                     activation: Activation) throws -> CLIPEncoder {
+            var blocks: [TransformerBlock] = []
             for i in 0..<layers {
                 let p = "\(prefix).\(i)"
                 let qkv: Linear
                 if w.has(p + ".qkv.weight") {
                     qkv = try linear(p + ".qkv", 3 * d, d)
                 } else {
-                    let parts = try ["q", "k", "v"].map { try linear("\(p).\($0)", d, d) }
-                    qkv = Linear(weight: Tensor.concat(parts.map(\.weight), axis: 0), bias: Tensor.concat(parts.map { $0.bias! }, axis: 0))
+                    qkv = Linear(stacking: try ["q", "k", "v"].map { try linear("\(p).\($0)", d, d) })
                 }
-                blocks.append(CLIPEncoder.Block(norm1: try norm(p + ".norm1", d, eps), qkv: qkv, out: try linear(p + ".out", d, d),
-                                                norm2: try norm(p + ".norm2", d, eps), fc1: try linear(p + ".fc1", mlp, d),
-                                                fc2: try linear(p + ".fc2", d, mlp)))
+                blocks.append(TransformerBlock(
+                    attentionNorm: try norm(p + ".norm1", d, eps),
+                    attention: MultiHeadAttention(qkv: qkv, out: try linear(p + ".out", d, d), heads: heads),
+                    mlpNorm: try norm(p + ".norm2", d, eps),
+                    mlp: MLP(fc1: try linear(p + ".fc1", mlp, d), fc2: try linear(p + ".fc2", d, mlp), activation: activation)))
             }
-            return CLIPEncoder(blocks: blocks, heads: heads, activation: activation)
+            return CLIPEncoder(blocks: blocks)
         }
         func projection(_ prefix: String, from d: Int) throws -> Linear {
             if w.has(prefix + "T") {   // OpenAI: x @ proj, proj [D, E]

@@ -33,8 +33,8 @@ public final class CLIPTokenizer: @unchecked Sendable {
     private let pieces: [String]
     /// Id of each byte alone (`byteIDs[b]`) and as the end of a word (`byteIDs[256 + b]`).
     private let byteIDs: [Int32]
-    /// `(left id << 32) | right id` -> (rank, id of the merged token).
-    private let merges: [UInt64: (rank: Int32, merged: Int32)]
+    /// `ByteLevelBPE.pairKey(left id, right id)` -> rank and id of the merged token.
+    private let merges: [UInt64: ByteLevelBPE.Merge]
 
     private let cacheLock = NSLock()
     private var cache: [[UInt8]: [Int32]] = [:]
@@ -43,7 +43,8 @@ public final class CLIPTokenizer: @unchecked Sendable {
     /// Builds the tables from the merges file's text (the `.gz` already decompressed): a
     /// header line, then one merge `left right` per line. `source` names the file in errors.
     public init(mergesText: String, source: String) throws {
-        let alphabet = CLIPTokenizer.byteAlphabet
+        // The 256 byte symbols in bytes_to_unicode's order.
+        let alphabet = ByteLevelBPE.byteOrder.map { ByteLevelBPE.symbols[Int($0)] }
         var lines = mergesText.split(separator: "\n", omittingEmptySubsequences: false)
         // open_clip: merges[1 : 49152 - 256 - 2 + 1].
         let end = min(lines.count, CLIPTokenizer.mergeCount + 1)
@@ -70,17 +71,17 @@ public final class CLIPTokenizer: @unchecked Sendable {
         ids.reserveCapacity(vocab.count)
         for (i, s) in vocab.enumerated() { ids[s] = Int32(i) }
 
-        var table: [UInt64: (rank: Int32, merged: Int32)] = [:]
+        var table: [UInt64: ByteLevelBPE.Merge] = [:]
         table.reserveCapacity(pairs.count)
         for (rank, (a, b)) in pairs.enumerated() {
             // A merge whose parts are not tokens can never apply (every symbol is a token).
             guard let l = ids[String(a)], let r = ids[String(b)], let m = ids[String(a) + String(b)] else { continue }
-            table[UInt64(UInt32(l)) << 32 | UInt64(UInt32(r))] = (Int32(rank), m)   // last rank wins, as dict(zip(...))
+            table[ByteLevelBPE.pairKey(Int(l), Int(r))] = ByteLevelBPE.Merge(rank: Int32(rank), merged: m)   // last rank wins, as dict(zip(...))
         }
         var byteIDs = [Int32](repeating: 0, count: 512)
-        for (position, b) in CLIPTokenizer.byteOrder.enumerated() {
-            byteIDs[Int(b)] = ids[String(alphabet[position])]!
-            byteIDs[256 + Int(b)] = ids[String(alphabet[position]) + "</w>"]!
+        for (b, symbol) in ByteLevelBPE.symbols.enumerated() {
+            byteIDs[b] = ids[String(symbol)]!
+            byteIDs[256 + b] = ids[String(symbol) + "</w>"]!
         }
         self.byteIDs = byteIDs
         merges = table
@@ -114,7 +115,7 @@ public final class CLIPTokenizer: @unchecked Sendable {
             if piece.elementsEqual(CLIPTokenizer.startName) { out.append(startOfText); continue }
             if piece.elementsEqual(CLIPTokenizer.endName) { out.append(endOfText); continue }
             bytes.removeAll(keepingCapacity: true)
-            for s in piece { UTF8.encode(s) { bytes.append($0) } }
+            for s in piece { ByteLevelBPE.appendUTF8(s, to: &bytes) }
             out.append(contentsOf: bpe(bytes).lazy.map { Int($0) })
         }
         return out
@@ -126,7 +127,7 @@ public final class CLIPTokenizer: @unchecked Sendable {
         var bytes: [UInt8] = []
         for id in ids where id >= 0 && id < pieces.count {
             for ch in pieces[id].unicodeScalars {
-                if let b = CLIPTokenizer.byteOfSymbol[ch] { bytes.append(b) } else { UTF8.encode(ch) { bytes.append($0) } }
+                if let b = ByteLevelBPE.byte(of: ch) { bytes.append(b) } else { ByteLevelBPE.appendUTF8(ch, to: &bytes) }
             }
         }
         return String(decoding: bytes, as: UTF8.self).replacingOccurrences(of: "</w>", with: " ")
@@ -135,36 +136,19 @@ public final class CLIPTokenizer: @unchecked Sendable {
     /// The token string of an id (byte alphabet, `</w>` marking a word's end), or nil.
     public func piece(_ id: Int) -> String? { id >= 0 && id < pieces.count ? pieces[id] : nil }
 
-    /// Merges the bytes of one piece (the last byte carrying `</w>`) by rank.
+    /// Merges the bytes of one piece (the last byte carrying `</w>`) by rank (see
+    /// `ByteLevelBPE.merge` for why this equals open_clip's sweep over its merge list).
     private func bpe(_ bytes: [UInt8]) -> [Int32] {
         cacheLock.lock()
         if let hit = cache[bytes] { cacheLock.unlock(); return hit }
         cacheLock.unlock()
 
-        var word = bytes.map { byteIDs[Int($0)] }
-        word[word.count - 1] = byteIDs[256 + Int(bytes[bytes.count - 1])]
-        while word.count > 1 {
-            var best: (rank: Int32, merged: Int32, left: Int32, right: Int32)? = nil
-            for i in 0..<(word.count - 1) {
-                if let m = merges[UInt64(UInt32(word[i])) << 32 | UInt64(UInt32(word[i + 1]))], m.rank < (best?.rank ?? .max) {
-                    best = (m.rank, m.merged, word[i], word[i + 1])
-                }
-            }
-            guard let best else { break }
-            var merged: [Int32] = []
-            merged.reserveCapacity(word.count)
-            var i = 0
-            while i < word.count {
-                if i + 1 < word.count && word[i] == best.left && word[i + 1] == best.right {
-                    merged.append(best.merged)
-                    i += 2
-                } else {
-                    merged.append(word[i])
-                    i += 1
-                }
-            }
-            word = merged
-        }
+        var start = bytes.map { Int(byteIDs[Int($0)]) }
+        start[start.count - 1] = Int(byteIDs[256 + Int(bytes[bytes.count - 1])])
+        var merged: [Int] = []
+        merged.reserveCapacity(start.count)
+        ByteLevelBPE.merge(start, into: &merged) { a, b in merges[ByteLevelBPE.pairKey(a, b)] }
+        let word = merged.map(Int32.init)
 
         cacheLock.lock()
         if cache.count >= CLIPTokenizer.cacheLimit { cache.removeAll(keepingCapacity: true) }
@@ -244,33 +228,6 @@ public final class CLIPTokenizer: @unchecked Sendable {
         default: return .other
         }
     }
-
-    // MARK: byte alphabet
-
-    /// GPT-2's `bytes_to_unicode` order: the printable Latin-1 bytes, then the others.
-    static let byteOrder: [UInt8] = {
-        var bs = Array(UInt8(ascii: "!")...UInt8(ascii: "~")) + Array(UInt8(0xA1)...UInt8(0xAC)) + Array(UInt8(0xAE)...UInt8(0xFF))
-        for b in 0...255 where !bs.contains(UInt8(b)) { bs.append(UInt8(b)) }
-        return bs
-    }()
-
-    /// The symbol of each byte in `byteOrder` order: printable bytes stand for themselves,
-    /// the others for U+0100 upwards.
-    static let byteAlphabet: [Unicode.Scalar] = {
-        var n: UInt32 = 0
-        return byteOrder.map { b in
-            let printable = (0x21...0x7E).contains(b) || (0xA1...0xAC).contains(b) || (0xAE...0xFF).contains(b)
-            if printable { return Unicode.Scalar(b) }
-            defer { n += 1 }
-            return Unicode.Scalar(256 + n)!
-        }
-    }()
-
-    static let byteOfSymbol: [Unicode.Scalar: UInt8] = {
-        var m: [Unicode.Scalar: UInt8] = [:]
-        for (i, s) in byteAlphabet.enumerated() { m[s] = byteOrder[i] }
-        return m
-    }()
 }
 
 /// open_clip's text cleaning for the tokenizer (`_clean_lower`): `ftfy.fix_text`,

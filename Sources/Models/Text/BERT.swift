@@ -77,36 +77,12 @@ public struct TextModelError: Error, CustomStringConvertible, Equatable, Sendabl
 /// projection at load (one GEMM per layer). Output: the last hidden state `[N, T, D]`
 /// (the pooler is not used).
 public struct BERT: Sendable {
-    enum Activation: String {
-        case gelu, geluTanh, relu
-
-        /// transformers' `hidden_act` names.
-        init?(huggingFace name: String) {
-            switch name {
-            case "gelu": self = .gelu
-            case "gelu_new", "gelu_pytorch_tanh", "gelu_fast": self = .geluTanh
-            case "relu": self = .relu
-            default: return nil
-            }
-        }
-    }
-
-    struct Layer: Sendable {
-        var qkv: Linear                  // [3D, D]: rows of query, then key, then value
-        var attentionOutput: Linear      // [D, D]
-        var attentionNorm: LayerNorm
-        var intermediate: Linear         // [I, D]
-        var output: Linear               // [D, I]
-        var outputNorm: LayerNorm
-    }
-
     public let config: BERTConfig
     let wordEmbeddings: Tensor           // [V, D]
     let positionEmbeddings: Tensor       // [P, D]
     let tokenTypeEmbeddings: Tensor      // [types, D]
     let embeddingNorm: LayerNorm
-    let layers: [Layer]
-    let activation: Activation
+    let layers: [TransformerBlock]       // post-norm; query, key and value as one [3D, D] product
 
     public var hiddenSize: Int { config.hiddenSize }
 
@@ -135,21 +111,7 @@ public struct BERT: Sendable {
         // The key mask only when something is padded.
         let mask: Tensor? = batch.lengths.allSatisfy({ $0 == t }) ? nil
             : Tensor(shape: [n, t], scalars: batch.attentionMask.map(Float.init))
-        let heads = config.numAttentionHeads, dh = d / heads
-        for layer in layers {
-            let qkv = layer.qkv(x).reshaped([n, t, 3, heads, dh]).permuted([2, 0, 3, 1, 4])   // [3, N, H, T, Dh]
-            let a = Tensor.attention(query: qkv.select(axis: 0, 0), key: qkv.select(axis: 0, 1),
-                                     value: qkv.select(axis: 0, 2), keyMask: mask)             // [N, H, T, Dh]
-            let context = a.permuted([0, 2, 1, 3]).reshaped([n, t, d])
-            x = layer.attentionNorm(layer.attentionOutput(context) + x)
-            var h = layer.intermediate(x)
-            switch activation {
-            case .gelu: h = h.gelu()
-            case .geluTanh: h = h.geluTanh()
-            case .relu: h = h.relu()
-            }
-            x = layer.outputNorm(layer.output(h) + x)
-        }
+        for layer in layers { x = layer(x, keyMask: mask) }
         return x
     }
 
@@ -185,9 +147,7 @@ public struct BERT: Sendable {
         guard config.numHiddenLayers > 0, mlp > 0, config.vocabSize > 0, config.maxPositionEmbeddings > 0, config.typeVocabSize > 0 else {
             throw WeightFileError(path: w.configPath, "sizes must be positive (\(config.summary), vocab \(config.vocabSize), \(config.maxPositionEmbeddings) positions, \(config.typeVocabSize) token types)")
         }
-        guard let activation = Activation(huggingFace: config.hiddenAct) else {
-            throw WeightFileError(path: w.configPath, "hidden_act '\(config.hiddenAct)' is not supported (gelu, gelu_new, gelu_pytorch_tanh, relu)")
-        }
+        let activation = try Activation.huggingFace(config.hiddenAct, path: w.configPath)
         guard config.positionEmbeddingType == "absolute" else {
             throw WeightFileError(path: w.configPath, "position_embedding_type '\(config.positionEmbeddingType)' is not supported (only absolute)")
         }
@@ -206,21 +166,20 @@ public struct BERT: Sendable {
         let positions = try w.take("embeddings.position_embeddings.weight", [config.maxPositionEmbeddings, d])
         let types = try w.take("embeddings.token_type_embeddings.weight", [config.typeVocabSize, d])
         let embeddingNorm = try norm("embeddings.LayerNorm")
-        var layers: [Layer] = []
+        var layers: [TransformerBlock] = []
         for i in 0..<config.numHiddenLayers {
             let p = "encoder.layer.\(i)."
-            let parts = try ["query", "key", "value"].map { try linear(p + "attention.self.\($0)", d, d) }
-            let qkv = Linear(weight: Tensor.concat(parts.map(\.weight), axis: 0),
-                             bias: Tensor.concat(parts.map { $0.bias! }, axis: 0))
-            layers.append(Layer(qkv: qkv,
-                                attentionOutput: try linear(p + "attention.output.dense", d, d),
-                                attentionNorm: try norm(p + "attention.output.LayerNorm"),
-                                intermediate: try linear(p + "intermediate.dense", mlp, d),
-                                output: try linear(p + "output.dense", d, mlp),
-                                outputNorm: try norm(p + "output.LayerNorm")))
+            let qkv = Linear(stacking: try ["query", "key", "value"].map { try linear(p + "attention.self.\($0)", d, d) })
+            let attention = MultiHeadAttention(qkv: qkv, out: try linear(p + "attention.output.dense", d, d),
+                                               heads: config.numAttentionHeads)
+            let attentionNorm = try norm(p + "attention.output.LayerNorm")
+            let feedForward = MLP(fc1: try linear(p + "intermediate.dense", mlp, d), fc2: try linear(p + "output.dense", d, mlp),
+                                  activation: activation)
+            layers.append(TransformerBlock(.post, attentionNorm: attentionNorm, attention: attention,
+                                           mlpNorm: try norm(p + "output.LayerNorm"), mlp: feedForward))
         }
         try w.checkAllTaken()
         return BERT(config: config, wordEmbeddings: words, positionEmbeddings: positions, tokenTypeEmbeddings: types,
-                    embeddingNorm: embeddingNorm, layers: layers, activation: activation)
+                    embeddingNorm: embeddingNorm, layers: layers)
     }
 }

@@ -89,7 +89,7 @@ public final class SentenceEncoder: @unchecked Sendable {
     func pool(_ hidden: Tensor, _ batch: TokenBatch) -> Tensor {
         let n = batch.count, t = batch.length, d = dimension
         let h = hidden.contiguous()
-        return withExtendedLifetime(h) { Tensor(shape: [n, d]) { o in
+        let pooled = withExtendedLifetime(h) { Tensor(shape: [n, d]) { o in
             let src = h.pointer
             for r in 0..<n {
                 let dst = o.baseAddress! + r * d
@@ -115,14 +115,9 @@ public final class SentenceEncoder: @unchecked Sendable {
                         for j in 0..<d { dst[j] = Swift.max(dst[j], row[j]) }
                     }
                 }
-                if normalizes {
-                    // torch.nn.functional.normalize: x / max(||x||, 1e-12).
-                    var sq: Float = 0
-                    for j in 0..<d { sq += dst[j] * dst[j] }
-                    let inv = 1 / Swift.max(sq.squareRoot(), 1e-12)
-                    for j in 0..<d { dst[j] *= inv }
-                }
             }
         } }
+        // torch.nn.functional.normalize: x / max(||x||, 1e-12).
+        return normalizes ? pooled.l2Normalized(epsilon: 1e-12) : pooled
     }
 }

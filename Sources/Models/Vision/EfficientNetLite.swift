@@ -100,8 +100,8 @@ public struct EfficientNetLite: VisionEncoder {
     /// on the sample photos ImageNet mean/std gives lower top-1 confidence (cat 0.30 vs 0.37,
     /// coffee 0.78 vs 0.95) and a worse astronaut label, as expected for weights trained on
     /// `(x - 127) / 128`.
-    public static func defaultPreprocessing(imageSize s: Int) -> VisionPreprocessing {
-        VisionPreprocessing(resizeShorterSide: s + 32, filter: .bicubic, cropWidth: s, cropHeight: s,
+    public static func defaultPreprocessing(imageSize s: Int) -> ImagePreprocessing {
+        ImagePreprocessing(resizeShorterSide: s + 32, filter: .bicubic, cropWidth: s, cropHeight: s,
                             mean: [127.0 / 255, 127.0 / 255, 127.0 / 255], std: [128.0 / 255, 128.0 / 255, 128.0 / 255])
     }
 
@@ -114,7 +114,7 @@ public struct EfficientNetLite: VisionEncoder {
 
     public let name: String
     public let config: EfficientNetLiteConfig
-    public let preprocessing: VisionPreprocessing
+    public let preprocessing: ImagePreprocessing
     public let labels: [String]?
     let stem: FoldedConv
     let blocks: [Block]
@@ -171,7 +171,7 @@ public struct EfficientNetLite: VisionEncoder {
 
         let eps = config.batchNormEpsilon
         func conv(_ prefix: String, bn: String, out: Int, in inp: Int, k: Int, stride: Int, groups: Int = 1,
-                  act: ConvActivation) throws -> FoldedConv {
+                  act: Activation) throws -> FoldedConv {
             FoldedConv(weight: try w.take("\(prefix).weight", [out, inp / groups, k, k]), bn: try takeBatchNorm(&w, bn, out),
                        eps: eps, stride: stride, padding: .same, groups: groups, activation: act)
         }
@@ -184,7 +184,7 @@ public struct EfficientNetLite: VisionEncoder {
                 ? try conv("\(p)._expand_conv", bn: "\(p)._bn0", out: mid, in: s.input, k: 1, stride: 1, act: .relu6) : nil
             let depthwise = try conv("\(p)._depthwise_conv", bn: "\(p)._bn1", out: mid, in: mid, k: s.kernel, stride: s.stride,
                                      groups: mid, act: .relu6)
-            let project = try conv("\(p)._project_conv", bn: "\(p)._bn2", out: s.output, in: mid, k: 1, stride: 1, act: .none)
+            let project = try conv("\(p)._project_conv", bn: "\(p)._bn2", out: s.output, in: mid, k: 1, stride: 1, act: .identity)
             blocks.append(Block(expand: expand, depthwise: depthwise, project: project,
                                 skip: s.stride == 1 && s.input == s.output))
         }

@@ -106,7 +106,7 @@ public struct ResNet: VisionEncoder {
     public let name: String
     public let config: ResNetConfig
     public let layout: Layout
-    public let preprocessing: VisionPreprocessing
+    public let preprocessing: ImagePreprocessing
     public let labels: [String]?
     let stem: FoldedConv
     let stages: [[Block]]
@@ -142,12 +142,12 @@ public struct ResNet: VisionEncoder {
     ///   (and ours) at `round((size - crop) / 2)` with halves to even: they differ by one
     ///   pixel when `size - crop` is odd and its half rounds up. Not the case for
     ///   224 crops of 256 squares, nor for any of the sample photos.
-    public static func defaultPreprocessing(_ layout: Layout) -> VisionPreprocessing {
+    public static func defaultPreprocessing(_ layout: Layout) -> ImagePreprocessing {
         switch layout {
         case .torchvision: return .torchvisionImageNet
         case .huggingFace:
             return .centerCrop(size: 224, cropFraction: 0.875, filter: .bicubic,
-                               mean: VisionPreprocessing.imagenetMean, std: VisionPreprocessing.imagenetStd)
+                               mean: ImagePreprocessing.imagenetMean, std: ImagePreprocessing.imagenetStd)
         }
     }
 
@@ -246,7 +246,7 @@ public struct ResNet: VisionEncoder {
         try checkName(name, config: config, path: w.path)
 
         let eps: Float = 1e-5
-        func conv(_ prefix: String, bn: String, out: Int, in inp: Int, k: Int, stride: Int, act: ConvActivation) throws -> FoldedConv {
+        func conv(_ prefix: String, bn: String, out: Int, in inp: Int, k: Int, stride: Int, act: Activation) throws -> FoldedConv {
             FoldedConv(weight: try w.take("\(prefix).weight", [out, inp, k, k]), bn: try takeBatchNorm(&w, bn, out), eps: eps,
                        stride: stride, padding: .symmetric(k / 2), activation: act)
         }
@@ -272,7 +272,7 @@ public struct ResNet: VisionEncoder {
                 var shortcut: FoldedConv? = nil
                 if inWidth != width || stride != 1 {
                     shortcut = try conv("\(p).downsample.0", bn: "\(p).downsample.1", out: width, in: inWidth, k: 1,
-                                        stride: stride, act: .none)
+                                        stride: stride, act: .identity)
                 }
                 blocks.append(Block(convs: convs, shortcut: shortcut))
                 inWidth = width

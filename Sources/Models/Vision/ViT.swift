@@ -103,37 +103,21 @@ public struct ViT: VisionEncoder {
         case huggingFace, timm
     }
 
-    enum Activation: String {
-        case gelu, geluTanh, quickGELU
-    }
-
-    struct Block: Sendable {
-        var norm1: LayerNorm
-        var qkv: Linear                 // [3D, D]: rows of q, then k, then v
-        var proj: Linear
-        var scale1: Tensor?             // timm layer scale (ls1.gamma)
-        var norm2: LayerNorm
-        var fc1: Linear
-        var fc2: Linear
-        var scale2: Tensor?
-    }
-
     public let name: String
     public let config: ViTConfig
     public let layout: Layout
-    public let preprocessing: VisionPreprocessing
+    public let preprocessing: ImagePreprocessing
     public let labels: [String]?
     let patchWeight: Tensor            // [D, 3, P, P]
     let patchBias: Tensor?
     let classToken: Tensor?            // [D]
     let positions: Tensor              // [T, D]
     let preNorm: LayerNorm?            // timm norm_pre
-    let blocks: [Block]
+    let blocks: [TransformerBlock]     // pre-norm; layer scales from timm's ls1 / ls2
     let norm: LayerNorm?               // final norm over every token
     let fcNorm: LayerNorm?             // timm norm after avg pooling
     let pooler: Linear?                // Hugging Face ViTModel pooler (tanh)
     let head: Linear?
-    let activation: Activation
 
     public var featureDimension: Int { config.hiddenSize }
 
@@ -163,23 +147,7 @@ public struct ViT: VisionEncoder {
             }
         }
         if let preNorm { x = preNorm(x) }
-        let heads = config.numAttentionHeads, dh = d / heads
-        for b in blocks {
-            let qkv = b.qkv(b.norm1(x)).reshaped([n, t, 3, heads, dh]).permuted([2, 0, 3, 1, 4])   // [3, N, H, T, Dh]
-            let a = Tensor.attention(query: qkv.select(axis: 0, 0), key: qkv.select(axis: 0, 1), value: qkv.select(axis: 0, 2))
-            var y = b.proj(a.permuted([0, 2, 1, 3]).reshaped([n, t, d]))
-            if let s = b.scale1 { y = y * s }
-            x = x + y
-            var h = b.fc1(b.norm2(x))
-            switch activation {
-            case .gelu: h = h.gelu()
-            case .geluTanh: h = h.geluTanh()
-            case .quickGELU: h = h.quickGELU()
-            }
-            var z = b.fc2(h)
-            if let s = b.scale2 { z = z * s }
-            x = x + z
-        }
+        for b in blocks { x = b(x) }
         if let norm { x = norm(x) }
         var pooled: Tensor
         if config.pooling == "avg" {
@@ -196,7 +164,7 @@ public struct ViT: VisionEncoder {
     /// timm `pretrained_cfg`): Hugging Face `ViTImageProcessor` (resize straight to the
     /// image size, bilinear, mean = std = 0.5); timm's ViT defaults for the augreg weights
     /// (bicubic, crop_pct 0.9, mean = std = 0.5).
-    public static func defaultPreprocessing(_ layout: Layout, imageSize: Int) -> VisionPreprocessing {
+    public static func defaultPreprocessing(_ layout: Layout, imageSize: Int) -> ImagePreprocessing {
         switch layout {
         case .huggingFace: return .huggingFaceViT(size: imageSize)
         case .timm: return .centerCrop(size: imageSize, cropFraction: 0.9, filter: .bicubic,
@@ -222,13 +190,13 @@ public struct ViT: VisionEncoder {
         }, inverse: { key in
             prefixed && key != "classifier.weight" && key != "classifier.bias" ? "vit." + key : key
         })
-        let n: any ViTNames = layout == .huggingFace ? HFNames() : TimmNames()
+        let n = layout == .huggingFace ? ViTNames.huggingFace : ViTNames.timm
 
         // Architecture: Hugging Face config.json, else the shapes (+ timm's hub config.json).
         let patch = try w.shape(n.patchWeight, rank: 4)
         let d = patch[0]
         var config: ViTConfig
-        var timmPreprocessing: VisionPreprocessing? = nil
+        var timmPreprocessing: ImagePreprocessing? = nil
         if layout == .huggingFace, let file = checkpoint.config {
             config = try file.decode(ViTConfig.self, what: "ViT")
             if let t = file.object["model_type"] as? String, t != "vit" {
@@ -273,9 +241,7 @@ public struct ViT: VisionEncoder {
             throw WeightFileError(path: checkpoint.config?.path ?? w.path,
                                   "\(config.numAttentionHeads) heads do not divide the width \(d) (or num_channels is not 3)")
         }
-        guard let activation = Activation(huggingFace: config.hiddenAct) else {
-            throw WeightFileError(path: checkpoint.config?.path ?? w.path, "hidden_act '\(config.hiddenAct)' is not supported (gelu, gelu_new, quick_gelu)")
-        }
+        let activation = try Activation.huggingFace(config.hiddenAct, path: checkpoint.config?.path ?? w.path)
         try checkName(name, config: config, path: w.path)
 
         let p = config.patchSize, grid = config.imageSize / config.patchSize
@@ -297,22 +263,23 @@ public struct ViT: VisionEncoder {
         let tokens = grid * grid + (classToken == nil ? 0 : 1)
         let positions = try w.take(n.positions, [1, tokens, d]).reshaped([tokens, d])
         let preNorm = layout == .timm ? try optionalNorm("norm_pre") : nil
-        var blocks: [Block] = []
+        var blocks: [TransformerBlock] = []
         let mlp = config.intermediateSize
         for i in 0..<config.numHiddenLayers {
             let qkv: Linear
             if layout == .huggingFace {
-                let parts = try ["query", "key", "value"].map { try linear(n.attention(i) + ".\($0)", d, d, bias: config.qkvBias) }
-                qkv = Linear(weight: Tensor.concat(parts.map(\.weight), axis: 0),
-                             bias: config.qkvBias ? Tensor.concat(parts.map { $0.bias! }, axis: 0) : nil)
+                qkv = Linear(stacking: try ["query", "key", "value"].map { try linear(n.attention(i) + ".\($0)", d, d, bias: config.qkvBias) })
             } else {
                 qkv = try linear("blocks.\(i).attn.qkv", 3 * d, d, bias: config.qkvBias)
             }
             let scale1 = layout == .timm && w.has("blocks.\(i).ls1.gamma") ? try w.take("blocks.\(i).ls1.gamma", [d]) : nil
             let scale2 = layout == .timm && w.has("blocks.\(i).ls2.gamma") ? try w.take("blocks.\(i).ls2.gamma", [d]) : nil
-            blocks.append(Block(norm1: try norm(n.norm1(i)), qkv: qkv, proj: try linear(n.proj(i), d, d),
-                                scale1: scale1, norm2: try norm(n.norm2(i)),
-                                fc1: try linear(n.fc1(i), mlp, d), fc2: try linear(n.fc2(i), d, mlp), scale2: scale2))
+            blocks.append(TransformerBlock(
+                attentionNorm: try norm(n.norm1(i)),
+                attention: MultiHeadAttention(qkv: qkv, out: try linear(n.proj(i), d, d), heads: config.numAttentionHeads),
+                attentionScale: scale1, mlpNorm: try norm(n.norm2(i)),
+                mlp: MLP(fc1: try linear(n.fc1(i), mlp, d), fc2: try linear(n.fc2(i), d, mlp), activation: activation),
+                mlpScale: scale2))
         }
         let finalNorm = try optionalNorm(n.finalNorm)
         let fcNorm = layout == .timm ? try optionalNorm("fc_norm") : nil
@@ -337,8 +304,7 @@ public struct ViT: VisionEncoder {
         }
         return ViT(name: name, config: config, layout: layout, preprocessing: preprocessing, labels: labels,
                    patchWeight: patchWeight, patchBias: patchBias, classToken: classToken, positions: positions,
-                   preNorm: preNorm, blocks: blocks, norm: finalNorm, fcNorm: fcNorm, pooler: pooler, head: head,
-                   activation: activation)
+                   preNorm: preNorm, blocks: blocks, norm: finalNorm, fcNorm: fcNorm, pooler: pooler, head: head)
     }
 
     static func checkName(_ name: String, config: ViTConfig, path: String) throws {
@@ -356,65 +322,37 @@ public struct ViT: VisionEncoder {
 }
 
 /// Tensor names of one layout (after `vit.` is dropped from Hugging Face names).
-private protocol ViTNames {
-    var patchWeight: String { get }
-    var patchBias: String { get }
-    var classToken: String { get }
-    var positions: String { get }
-    var layerPrefix: String { get }
-    func norm1(_ i: Int) -> String
-    func norm2(_ i: Int) -> String
-    func attention(_ i: Int) -> String
-    func qkvBias(_ i: Int) -> String
-    func proj(_ i: Int) -> String
-    func fc1(_ i: Int) -> String
-    func fc2(_ i: Int) -> String
-    var finalNorm: String { get }
-    var head: String { get }
-}
+private struct ViTNames {
+    var patch: String               // the patch embedding (`.weight`, `.bias`)
+    var classToken: String
+    var positions: String
+    var layerPrefix: String         // + layer index + "." + a name in `inLayer`
+    var inLayer: (norm1: String, norm2: String, attention: String, qkvBias: String, proj: String, fc1: String, fc2: String)
+    var finalNorm: String
+    var head: String
 
-private struct HFNames: ViTNames {
-    let patchWeight = "embeddings.patch_embeddings.projection.weight"
-    let patchBias = "embeddings.patch_embeddings.projection.bias"
-    let classToken = "embeddings.cls_token"
-    let positions = "embeddings.position_embeddings"
-    let layerPrefix = "encoder.layer."
-    func norm1(_ i: Int) -> String { "encoder.layer.\(i).layernorm_before" }
-    func norm2(_ i: Int) -> String { "encoder.layer.\(i).layernorm_after" }
-    func attention(_ i: Int) -> String { "encoder.layer.\(i).attention.attention" }
-    func qkvBias(_ i: Int) -> String { "encoder.layer.\(i).attention.attention.query.bias" }
-    func proj(_ i: Int) -> String { "encoder.layer.\(i).attention.output.dense" }
-    func fc1(_ i: Int) -> String { "encoder.layer.\(i).intermediate.dense" }
-    func fc2(_ i: Int) -> String { "encoder.layer.\(i).output.dense" }
-    let finalNorm = "layernorm"
-    let head = "classifier"
-}
+    static let huggingFace = ViTNames(
+        patch: "embeddings.patch_embeddings.projection", classToken: "embeddings.cls_token",
+        positions: "embeddings.position_embeddings", layerPrefix: "encoder.layer.",
+        inLayer: (norm1: "layernorm_before", norm2: "layernorm_after", attention: "attention.attention",
+                  qkvBias: "attention.attention.query.bias", proj: "attention.output.dense",
+                  fc1: "intermediate.dense", fc2: "output.dense"),
+        finalNorm: "layernorm", head: "classifier")
 
-private struct TimmNames: ViTNames {
-    let patchWeight = "patch_embed.proj.weight"
-    let patchBias = "patch_embed.proj.bias"
-    let classToken = "cls_token"
-    let positions = "pos_embed"
-    let layerPrefix = "blocks."
-    func norm1(_ i: Int) -> String { "blocks.\(i).norm1" }
-    func norm2(_ i: Int) -> String { "blocks.\(i).norm2" }
-    func attention(_ i: Int) -> String { "blocks.\(i).attn" }
-    func qkvBias(_ i: Int) -> String { "blocks.\(i).attn.qkv.bias" }
-    func proj(_ i: Int) -> String { "blocks.\(i).attn.proj" }
-    func fc1(_ i: Int) -> String { "blocks.\(i).mlp.fc1" }
-    func fc2(_ i: Int) -> String { "blocks.\(i).mlp.fc2" }
-    let finalNorm = "norm"
-    let head = "head"
-}
+    static let timm = ViTNames(
+        patch: "patch_embed.proj", classToken: "cls_token", positions: "pos_embed", layerPrefix: "blocks.",
+        inLayer: (norm1: "norm1", norm2: "norm2", attention: "attn", qkvBias: "attn.qkv.bias", proj: "attn.proj",
+                  fc1: "mlp.fc1", fc2: "mlp.fc2"),
+        finalNorm: "norm", head: "head")
 
-extension ViT.Activation {
-    /// transformers' `hidden_act` names.
-    init?(huggingFace name: String) {
-        switch name {
-        case "gelu": self = .gelu
-        case "gelu_new", "gelu_pytorch_tanh", "gelu_fast": self = .geluTanh
-        case "quick_gelu": self = .quickGELU
-        default: return nil
-        }
-    }
+    var patchWeight: String { patch + ".weight" }
+    var patchBias: String { patch + ".bias" }
+    private func layer(_ i: Int, _ name: String) -> String { "\(layerPrefix)\(i).\(name)" }
+    func norm1(_ i: Int) -> String { layer(i, inLayer.norm1) }
+    func norm2(_ i: Int) -> String { layer(i, inLayer.norm2) }
+    func attention(_ i: Int) -> String { layer(i, inLayer.attention) }
+    func qkvBias(_ i: Int) -> String { layer(i, inLayer.qkvBias) }
+    func proj(_ i: Int) -> String { layer(i, inLayer.proj) }
+    func fc1(_ i: Int) -> String { layer(i, inLayer.fc1) }
+    func fc2(_ i: Int) -> String { layer(i, inLayer.fc2) }
 }

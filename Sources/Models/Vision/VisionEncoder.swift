@@ -1,62 +1,9 @@
 import Foundation
 import TensorCore
 
-/// How a vision model wants its images: the same fields, names and JSON keys as `Media`'s
-/// `ImagePreprocess` (Models does not depend on Media; the pipeline converts one into the
-/// other field by field, or through JSON).
-///
-/// Either torchvision's `Resize(resizeShorterSide, filter)` + `CenterCrop(cropHeight, cropWidth)`,
-/// or with `resizeExact` a resize straight to `cropWidth` x `cropHeight` (Hugging Face
-/// `ViTImageProcessor`); then `(x / 255 - mean[c]) / std[c]` per RGB channel.
-public struct VisionPreprocessing: Sendable, Codable, Equatable {
-    public enum Filter: String, Sendable, Codable { case nearest, bilinear, bicubic }
-
-    public var resizeShorterSide: Int
-    public var filter: Filter
-    public var cropWidth: Int
-    public var cropHeight: Int
-    public var mean: [Float]
-    public var std: [Float]
-    public var resizeExact: Bool
-
-    public init(resizeShorterSide: Int, filter: Filter, cropWidth: Int, cropHeight: Int,
-                mean: [Float], std: [Float], resizeExact: Bool = false) {
-        self.resizeShorterSide = resizeShorterSide
-        self.filter = filter
-        self.cropWidth = cropWidth
-        self.cropHeight = cropHeight
-        self.mean = mean
-        self.std = std
-        self.resizeExact = resizeExact
-    }
-
-    public static let imagenetMean: [Float] = [0.485, 0.456, 0.406]
-    public static let imagenetStd: [Float] = [0.229, 0.224, 0.225]
-
-    /// torchvision's ImageNet evaluation transform (torchvision ResNet weights):
-    /// `Resize(256)` bilinear, `CenterCrop(224)`, ImageNet mean/std.
-    public static let torchvisionImageNet = VisionPreprocessing(
-        resizeShorterSide: 256, filter: .bilinear, cropWidth: 224, cropHeight: 224,
-        mean: imagenetMean, std: imagenetStd)
-
-    /// Hugging Face `ViTImageProcessor` defaults (`google/vit-*`): resize to `size` x `size`
-    /// bilinear, no crop, mean = std = 0.5.
-    public static func huggingFaceViT(size: Int) -> VisionPreprocessing {
-        VisionPreprocessing(resizeShorterSide: size, filter: .bilinear, cropWidth: size, cropHeight: size,
-                            mean: [0.5, 0.5, 0.5], std: [0.5, 0.5, 0.5], resizeExact: true)
-    }
-
-    /// Resize the shorter side to `int(size / cropFraction)` (timm's `crop_pct`, Hugging Face's
-    /// `crop_pct`), then center crop `size` x `size`.
-    public static func centerCrop(size: Int, cropFraction: Double, filter: Filter,
-                                  mean: [Float], std: [Float]) -> VisionPreprocessing {
-        VisionPreprocessing(resizeShorterSide: Int((Double(size) / cropFraction).rounded(.down)), filter: filter,
-                            cropWidth: size, cropHeight: size, mean: mean, std: std)
-    }
-
-    /// `[N, 3, cropHeight, cropWidth]`, the input shape `VisionEncoder.features` expects.
-    public func inputShape(batch: Int) -> [Int] { [batch, 3, cropHeight, cropWidth] }
-}
+/// The former name of `ImagePreprocessing` (TensorCore) in Models: how a vision model wants
+/// its images, the spec Media applies.
+public typealias VisionPreprocessing = ImagePreprocessing
 
 /// What a vision encoder computes for a batch of images.
 public struct VisionFeatures: Sendable {
@@ -109,7 +56,7 @@ public protocol VisionEncoder: Sendable {
     /// or a family name `resnet` / `vit` / `efficientnet-lite` for non-standard sizes).
     var name: String { get }
     /// How images must be prepared for `features`.
-    var preprocessing: VisionPreprocessing { get }
+    var preprocessing: ImagePreprocessing { get }
     /// Width of `VisionFeatures.pooled`.
     var featureDimension: Int { get }
     /// Class names for the logits (nil without a classifier head; index strings when the
@@ -222,9 +169,6 @@ public enum VisionModelRegistry {
 
 // MARK: - layers shared by the convolutional models
 
-/// Element-wise activation after a convolution (fused into it).
-typealias ConvActivation = Tensor.FusedActivation
-
 /// A convolution with its batch norm folded in (inference), and an optional activation.
 struct FoldedConv: Sendable {
     var weight: Tensor          // [O, C / groups, kh, kw]
@@ -234,7 +178,8 @@ struct FoldedConv: Sendable {
     /// or TensorFlow "SAME" (output ceil(in / stride), extra padding after).
     var padding: Padding
     var groups: Int
-    var activation: ConvActivation
+    /// Fused into the convolution's epilogue: identity, relu or relu6 (`Activation.fused`).
+    var activation: Activation
 
     enum Padding: Sendable, Equatable {
         case symmetric(Int)
@@ -246,7 +191,8 @@ struct FoldedConv: Sendable {
 
     /// Folds `bn` (gamma, beta, running mean, running variance) into `weight`.
     init(weight: Tensor, bn: (gamma: Tensor, beta: Tensor, mean: Tensor, variance: Tensor), eps: Float,
-         stride: Int, padding: Padding, groups: Int = 1, activation: ConvActivation) {
+         stride: Int, padding: Padding, groups: Int = 1, activation: Activation) {
+        precondition(activation.fused != nil, "FoldedConv: \(activation) is not fused into convolutions")
         let folded = Tensor.foldBatchNorm(weight: weight, bias: nil, gamma: bn.gamma, beta: bn.beta,
                                           mean: bn.mean, variance: bn.variance, eps: eps)
         self.weight = folded.weight
@@ -275,7 +221,7 @@ struct FoldedConv: Sendable {
         }
         return Tensor.fusedConv2d(x, weight: weight, bias: bias, stride: stride, padTop: top, padLeft: left,
                                   outHeight: outH, outWidth: outW, groups: groups,
-                                  residual: residual, activation: activation)
+                                  residual: residual, activation: activation.fused!)
     }
 }
 

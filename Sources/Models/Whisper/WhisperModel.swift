@@ -5,63 +5,56 @@ import TensorCore
 /// Shapes: mel `[B, nMels, 3000]` → audio features `[B, 1500, d]`; the decoder runs
 /// incrementally over token ids with a key/value cache per layer, and computes each
 /// layer's cross-attention keys/values from the audio features once per window.
+/// Both stacks are pre-norm `TransformerBlock`s; the decoder's blocks cross-attend.
 public final class WhisperModel: @unchecked Sendable {
-    public let weights: WhisperWeights
-    public var dims: WhisperDimensions { weights.dims }
+    public let dims: WhisperDimensions
+    private let conv1: (weight: Tensor, bias: Tensor)
+    private let conv2: (weight: Tensor, bias: Tensor)
+    private let encoderPositions: Tensor
+    private let encoderBlocks: [TransformerBlock]
+    private let encoderNorm: LayerNorm
+    /// `[nVocab, d]`: the token embedding, and the output projection.
+    private let tokenEmbedding: WeightMatrix
+    private let decoderPositions: Tensor
+    private let decoderBlocks: [TransformerBlock]
+    private let decoderNorm: LayerNorm
 
-    /// `halfPrecisionDecoder`: keep half-precision copies of the decoder's matrices when
-    /// the weights allow it exactly (see `WhisperWeights.addDecoderHalfPrecisionCopies`).
-    public init(weights: WhisperWeights, halfPrecisionDecoder: Bool = true) {
-        var w = weights
-        if halfPrecisionDecoder { w.addDecoderHalfPrecisionCopies() }
-        self.weights = w
+    /// `halfPrecisionDecoder`: store the matrices a decoding step reads in full (the token
+    /// embedding and the decoder's projections but the cross-attention keys and values) in
+    /// half precision when the weights are half precision to begin with (CTranslate2's
+    /// float16 Whisper models) and the CPU converts in hardware: half the memory traffic,
+    /// the same products up to summation order. Judged by the token embedding; each matrix
+    /// is then checked to be exact.
+    public init(weights w: WhisperWeights, halfPrecisionDecoder: Bool = true) {
+        dims = w.dims
+        conv1 = w.conv1
+        conv2 = w.conv2
+        encoderPositions = w.encoderPositions
+        encoderBlocks = w.encoderLayers.map { $0.block(heads: w.dims.nAudioHead) }
+        encoderNorm = w.encoderNorm
+        let embedding = WeightMatrix(w.tokenEmbedding)
+        tokenEmbedding = halfPrecisionDecoder ? embedding.halfPrecisionIfExact() : embedding
+        let half = tokenEmbedding.precision == .float16
+        decoderPositions = w.decoderPositions
+        decoderBlocks = w.decoderLayers.map { $0.block(heads: w.dims.nTextHead, half: half) }
+        decoderNorm = w.decoderNorm
     }
+
+    /// How the token embedding (and with it the decoder's matrices) is stored.
+    public var decoderPrecision: WeightMatrix.Precision { tokenEmbedding.precision }
 
     // MARK: encoder
 
     /// mel `[B, nMels, frames]` (frames = 2 * nAudioCtx) → `[B, nAudioCtx, d]`.
     public func encode(_ mel: Tensor) -> Tensor {
-        let w = weights
         precondition(mel.rank == 3 && mel.shape[1] == dims.nMels, "encode: mel \(mel.shape), expected [B, \(dims.nMels), frames]")
-        var x = Tensor.conv1d(mel, weight: w.conv1.weight, bias: w.conv1.bias, stride: 1, padding: 1).gelu()
-        x = Tensor.conv1d(x, weight: w.conv2.weight, bias: w.conv2.bias, stride: 2, padding: 1).gelu()
+        var x = Tensor.conv1d(mel, weight: conv1.weight, bias: conv1.bias, stride: 1, padding: 1).gelu()
+        x = Tensor.conv1d(x, weight: conv2.weight, bias: conv2.bias, stride: 2, padding: 1).gelu()
         let n = x.shape[2]
         precondition(n <= dims.nAudioCtx, "encode: \(n) positions > \(dims.nAudioCtx)")
-        x = x.permuted([0, 2, 1]) + w.encoderPositions.slice(axis: 0, 0..<n)     // [B, n, d]
-        for layer in w.encoderLayers {
-            x = x + selfAttention(layer.attention, layer.attentionNorm(x), cache: nil)
-            x = x + layer.fc2(layer.fc1(layer.mlpNorm(x)).gelu())
-        }
-        return w.encoderNorm(x)
-    }
-
-    /// `[B, L, d]` → `[B, H, L, Dh]` view (no copy when x is contiguous).
-    func splitHeads(_ x: Tensor, heads: Int) -> Tensor {
-        let b = x.shape[0], l = x.shape[1], d = x.shape[2]
-        return x.reshaped([b, l, heads, d / heads]).permuted([0, 2, 1, 3])
-    }
-
-    /// `[B, H, L, Dh]` → `[B, L, H * Dh]`.
-    func mergeHeads(_ x: Tensor) -> Tensor {
-        let b = x.shape[0], h = x.shape[1], l = x.shape[2], dh = x.shape[3]
-        return x.permuted([0, 2, 1, 3]).reshaped([b, l, h * dh])
-    }
-
-    /// Self-attention; with a cache, the new keys/values are appended and attention is
-    /// causal over everything cached (decoder), without one it is full (encoder).
-    func selfAttention(_ a: WhisperAttention, _ x: Tensor, cache: KVCache?) -> Tensor {
-        let heads = cache == nil ? dims.nAudioHead : dims.nTextHead
-        let q = splitHeads(a.query(x), heads: heads)
-        let k = splitHeads(a.key(x), heads: heads)
-        let v = splitHeads(a.value(x), heads: heads)
-        let out: Tensor
-        if let cache {
-            cache.append(key: k, value: v)
-            out = Tensor.attention(query: q, key: cache.key, value: cache.value, causal: true)
-        } else {
-            out = Tensor.attention(query: q, key: k, value: v)
-        }
-        return a.out(mergeHeads(out))
+        x = x.permuted([0, 2, 1]) + encoderPositions.slice(axis: 0, 0..<n)     // [B, n, d]
+        for block in encoderBlocks { x = block(x) }
+        return encoderNorm(x)
     }
 
     // MARK: decoder
@@ -83,16 +76,17 @@ public final class WhisperModel: @unchecked Sendable {
 
     public func crossKV(_ audio: Tensor) -> CrossKV {
         var ks: [Tensor] = [], vs: [Tensor] = []
-        for layer in weights.decoderLayers {
-            ks.append(splitHeads(layer.crossAttention.key(audio), heads: dims.nTextHead).contiguous())
-            vs.append(splitHeads(layer.crossAttention.value(audio), heads: dims.nTextHead).contiguous())
+        for block in decoderBlocks {
+            let (k, v) = block.crossAttention!.attention.keysAndValues(audio)
+            ks.append(k.contiguous())
+            vs.append(v.contiguous())
         }
         return CrossKV(keys: ks, values: vs)
     }
 
     /// Self-attention caches for `batch` decoding rows.
     public func makeCaches(batch: Int) -> [KVCache] {
-        weights.decoderLayers.map { _ in
+        decoderBlocks.map { _ in
             KVCache(batch: batch, heads: dims.nTextHead, capacity: dims.nTextCtx, headDim: dims.nTextState / dims.nTextHead)
         }
     }
@@ -111,33 +105,27 @@ public final class WhisperModel: @unchecked Sendable {
     /// (word-level alignment reads the alignment heads' attention from them).
     public func decode(_ tokens: [[Int]], cross: CrossKV, caches: [KVCache], positions: [Int],
                        crossQueries: ((_ layer: Int, _ query: Tensor) -> Void)? = nil) -> Tensor {
-        let w = weights
         let b = tokens.count, t = tokens[0].count
         let d = dims.nTextState
         let offset = caches[0].length
         precondition(offset + t <= dims.nTextCtx, "decode: \(offset + t) tokens > context \(dims.nTextCtx)")
         // Token + position embeddings.
+        let embedded = tokenEmbedding.gather(tokens.flatMap { $0 })
         var x = Tensor(shape: [b, t, d]) { out in
-            let emb = w.tokenEmbedding.contiguous(), pos = w.decoderPositions.contiguous()
-            for (bi, row) in tokens.enumerated() {
-                for (ti, id) in row.enumerated() {
-                    let dst = out.baseAddress! + (bi * t + ti) * d
-                    let e = emb.pointer + id * d, p = pos.pointer + (offset + ti) * d
-                    for j in 0..<d { dst[j] = e[j] + p[j] }
-                }
+            let emb = embedded.pointer, pos = decoderPositions.contiguous()
+            for r in 0..<(b * t) {
+                let dst = out.baseAddress! + r * d
+                let e = emb + r * d, p = pos.pointer + (offset + r % t) * d
+                for j in 0..<d { dst[j] = e[j] + p[j] }
             }
         }
-        for (l, layer) in w.decoderLayers.enumerated() {
-            x = x + selfAttention(layer.selfAttention, layer.selfAttentionNorm(x), cache: caches[l])
-            let q = splitHeads(layer.crossAttention.query(layer.crossAttentionNorm(x)), heads: dims.nTextHead)
-            crossQueries?(l, q)
-            let a = Tensor.attention(query: q, key: cross.keys[l], value: cross.values[l])
-            x = x + layer.crossAttention.out(mergeHeads(a))
-            x = x + layer.fc2(layer.fc1(layer.mlpNorm(x)).gelu())
+        for (l, block) in decoderBlocks.enumerated() {
+            x = block(x, cache: caches[l], memory: (cross.keys[l], cross.values[l]),
+                      crossQueries: crossQueries.map { f in { f(l, $0) } })
         }
         precondition(positions.allSatisfy { $0 >= 0 && $0 < t }, "decode: positions \(positions) outside 0..<\(t)")
         let picked = positions == [t - 1] ? x.slice(axis: 1, (t - 1)..<t)
             : Tensor.concat(positions.map { x.slice(axis: 1, $0..<($0 + 1)) }, axis: 1)
-        return Tensor.linear(w.decoderNorm(picked), weight: w.tokenEmbedding, half: w.tokenEmbeddingHalf)
+        return Tensor.linear(decoderNorm(picked), weight: tokenEmbedding)
     }
 }

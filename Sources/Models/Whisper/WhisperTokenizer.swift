@@ -71,15 +71,10 @@ public struct WhisperTokenizer: Sendable {
     private let pieces: [[UInt8]]
     private let idOfBytes: [[UInt8]: Int]
     private let byteIDs: [Int]                     // id of each single byte
-    private let pairRanks: [UInt64: MergeRule]     // .mergeList only
+    private let pairRanks: [UInt64: ByteLevelBPE.Merge]     // .mergeList only
     public let mergeOrder: MergeOrder
     private let specialNames: [String]
     private let specialIDs: [String: Int]
-
-    private struct MergeRule: Sendable {
-        var rank: Int32
-        var merged: Int32
-    }
 
     // MARK: special tokens
 
@@ -122,7 +117,7 @@ public struct WhisperTokenizer: Sendable {
         byteIDs = single
 
         self.mergeOrder = mergeOrder
-        var rules: [UInt64: MergeRule] = [:]
+        var rules: [UInt64: ByteLevelBPE.Merge] = [:]
         if mergeOrder == .mergeList {
             guard let merges = v.merges else {
                 throw fail("no merge list in this vocabulary; load tokenizer.json for MergeOrder.mergeList, or use .vocabularyRank")
@@ -132,8 +127,8 @@ public struct WhisperTokenizer: Sendable {
                 guard a >= 0, a < eot, b >= 0, b < eot, let merged = ids[v.pieces[a] + v.pieces[b]] else {
                     throw fail("merge \(rank) joins ids \(a) and \(b), whose concatenation is not a token")
                 }
-                let key = WhisperTokenizer.pairKey(a, b)
-                if rules[key] == nil { rules[key] = MergeRule(rank: Int32(rank), merged: Int32(merged)) }
+                let key = ByteLevelBPE.pairKey(a, b)
+                if rules[key] == nil { rules[key] = ByteLevelBPE.Merge(rank: Int32(rank), merged: Int32(merged)) }
             }
         }
         pairRanks = rules
@@ -334,26 +329,10 @@ public struct WhisperTokenizer: Sendable {
         var bytes: [UInt8] = []
         for range in WhisperTokenizer.pretokenize(scalars) {
             bytes.removeAll(keepingCapacity: true)
-            for s in scalars[range] { WhisperTokenizer.appendUTF8(s, to: &bytes) }
+            for s in scalars[range] { ByteLevelBPE.appendUTF8(s, to: &bytes) }
             encodePiece(bytes, into: &out)
         }
         return out
-    }
-
-    static func appendUTF8(_ s: Unicode.Scalar, to bytes: inout [UInt8]) {
-        let v = s.value
-        switch v {
-        case 0..<0x80:
-            bytes.append(UInt8(v))
-        case 0x80..<0x800:
-            bytes.append(UInt8(0xC0 | (v >> 6))); bytes.append(UInt8(0x80 | (v & 0x3F)))
-        case 0x800..<0x10000:
-            bytes.append(UInt8(0xE0 | (v >> 12))); bytes.append(UInt8(0x80 | ((v >> 6) & 0x3F)))
-            bytes.append(UInt8(0x80 | (v & 0x3F)))
-        default:
-            bytes.append(UInt8(0xF0 | (v >> 18))); bytes.append(UInt8(0x80 | ((v >> 12) & 0x3F)))
-            bytes.append(UInt8(0x80 | ((v >> 6) & 0x3F))); bytes.append(UInt8(0x80 | (v & 0x3F)))
-        }
     }
 
     private enum ScalarClass { case letter, number, space, other }
@@ -422,95 +401,25 @@ public struct WhisperTokenizer: Sendable {
         return out
     }
 
-    @inline(__always) static func pairKey(_ a: Int, _ b: Int) -> UInt64 { UInt64(UInt32(a)) << 32 | UInt64(UInt32(b)) }
-
     /// Rank of merging `a` then `b`, and the merged id; nil when they do not merge.
-    @inline(__always) private func rule(_ a: Int, _ b: Int) -> MergeRule? {
+    @inline(__always) private func rule(_ a: Int, _ b: Int) -> ByteLevelBPE.Merge? {
         switch mergeOrder {
         case .mergeList:
-            return pairRanks[WhisperTokenizer.pairKey(a, b)]
+            return pairRanks[ByteLevelBPE.pairKey(a, b)]
         case .vocabularyRank:
             guard let id = idOfBytes[pieces[a] + pieces[b]] else { return nil }
-            return MergeRule(rank: Int32(id), merged: Int32(id))
+            return ByteLevelBPE.Merge(rank: Int32(id), merged: Int32(id))
         }
     }
 
-    /// BPE of one pre-token: repeatedly merge the adjacent pair of lowest rank (leftmost on a
-    /// tie), with a heap over a linked list so long pieces stay O(n log n).
+    /// BPE of one pre-token (`ByteLevelBPE.merge`: the adjacent pair of lowest rank first,
+    /// leftmost on a tie).
     private func encodePiece(_ bytes: [UInt8], into out: inout [Int]) {
         if bytes.count == 1 { out.append(byteIDs[Int(bytes[0])]); return }
         if mergeOrder == .vocabularyRank, let id = idOfBytes[bytes] {   // tiktoken's shortcut
             out.append(id); return
         }
-        let n = bytes.count
-        var ids = bytes.map { byteIDs[Int($0)] }
-        var next = Array(1...n)            // n = end
-        var prev = Array(-1..<(n - 1))
-        var alive = [Bool](repeating: true, count: n)
-        var heap = PairHeap()
-        func consider(_ l: Int, _ r: Int) {
-            if let m = rule(ids[l], ids[r]) {
-                heap.push(.init(rank: m.rank, left: Int32(l), right: Int32(r),
-                                leftID: Int32(ids[l]), rightID: Int32(ids[r]), merged: m.merged))
-            }
-        }
-        for i in 0..<(n - 1) { consider(i, i + 1) }
-        while let m = heap.pop() {
-            let l = Int(m.left), r = Int(m.right)
-            // Stale when either node merged since it was pushed (ids only ever grow longer,
-            // so an unchanged id means an unchanged node).
-            guard alive[l], alive[r], next[l] == r, ids[l] == Int(m.leftID), ids[r] == Int(m.rightID) else { continue }
-            ids[l] = Int(m.merged)
-            alive[r] = false
-            next[l] = next[r]
-            if next[r] < n { prev[next[r]] = l }
-            if prev[l] >= 0 { consider(prev[l], l) }
-            if next[l] < n { consider(l, next[l]) }
-        }
-        var i = 0
-        while i < n { out.append(ids[i]); i = next[i] }
-    }
-
-    /// A binary min-heap of candidate merges ordered by (rank, left position).
-    private struct PairHeap {
-        struct Item {
-            var rank: Int32
-            var left: Int32
-            var right: Int32
-            var leftID: Int32
-            var rightID: Int32
-            var merged: Int32
-            @inline(__always) func less(_ o: Item) -> Bool { rank != o.rank ? rank < o.rank : left < o.left }
-        }
-        var items: [Item] = []
-
-        mutating func push(_ x: Item) {
-            items.append(x)
-            var i = items.count - 1
-            while i > 0 {
-                let p = (i - 1) / 2
-                if !items[i].less(items[p]) { break }
-                items.swapAt(i, p); i = p
-            }
-        }
-
-        mutating func pop() -> Item? {
-            guard let top = items.first else { return nil }
-            let last = items.removeLast()
-            if !items.isEmpty {
-                items[0] = last
-                var i = 0
-                while true {
-                    let a = 2 * i + 1, b = a + 1
-                    var m = i
-                    if a < items.count && items[a].less(items[m]) { m = a }
-                    if b < items.count && items[b].less(items[m]) { m = b }
-                    if m == i { break }
-                    items.swapAt(i, m); i = m
-                }
-            }
-            return top
-        }
+        ByteLevelBPE.merge(bytes.map { byteIDs[Int($0)] }, into: &out, rule: rule)
     }
 
     // MARK: non-speech tokens
@@ -536,39 +445,12 @@ public struct WhisperTokenizer: Sendable {
 
     // MARK: byte-level unicode (GPT-2's bytes_to_unicode)
 
-    /// The printable character GPT-2 uses for each byte in token strings: bytes `!`...`~`,
-    /// `¡`...`¬`, `®`...`ÿ` stand for themselves, the other 68 map to U+0100 on, in byte order.
-    public static let byteToUnicode: [Unicode.Scalar] = {
-        var table = [Unicode.Scalar](repeating: " ", count: 256)
-        var extra: UInt32 = 0
-        for b in 0..<256 {
-            if (0x21...0x7E).contains(b) || (0xA1...0xAC).contains(b) || (0xAE...0xFF).contains(b) {
-                table[b] = Unicode.Scalar(UInt32(b))!
-            } else {
-                table[b] = Unicode.Scalar(256 + extra)!
-                extra += 1
-            }
-        }
-        return table
-    }()
-
-    private static let unicodeToByte: [UInt32: UInt8] = {
-        var m: [UInt32: UInt8] = [:]
-        for (b, s) in byteToUnicode.enumerated() { m[s.value] = UInt8(b) }
-        return m
-    }()
+    /// The printable character GPT-2 uses for each byte in token strings (`ByteLevelBPE.symbols`).
+    public static var byteToUnicode: [Unicode.Scalar] { ByteLevelBPE.symbols }
 
     /// The bytes a byte-level token string (`"Ġthe"`) stands for; nil if it has a character
-    /// outside the table.
-    public static func bytes(ofTokenString s: String) -> [UInt8]? {
-        var out: [UInt8] = []
-        out.reserveCapacity(s.unicodeScalars.count)
-        for c in s.unicodeScalars {
-            guard let b = unicodeToByte[c.value] else { return nil }
-            out.append(b)
-        }
-        return out
-    }
+    /// outside the table (`ByteLevelBPE.bytes(ofTokenString:)`).
+    public static func bytes(ofTokenString s: String) -> [UInt8]? { ByteLevelBPE.bytes(ofTokenString: s) }
 
     // MARK: languages
 

@@ -62,25 +62,36 @@ public struct WhisperWeights: Sendable {
     public var decoderPositions: Tensor                     // [nTextCtx, d] (learned)
     public var decoderLayers: [WhisperDecoderLayer]
     public var decoderNorm: LayerNorm                       // decoder.ln
-    /// `tokenEmbedding` in half precision for the per-step vocabulary projection.
-    public var tokenEmbeddingHalf: HalfMatrix? = nil
+}
 
-    /// Half-precision copies of the decoder's matrices, read in full at every decoding
-    /// step, when the weights are half precision to begin with (CTranslate2's float16
-    /// Whisper models): half the memory traffic, the same products up to summation order.
-    public mutating func addDecoderHalfPrecisionCopies() {
-        tokenEmbeddingHalf = HalfMatrix(exactly: tokenEmbedding)
-        guard tokenEmbeddingHalf != nil else { return }
-        for i in decoderLayers.indices {
-            decoderLayers[i].selfAttention.query.addHalfPrecisionCopy()
-            decoderLayers[i].selfAttention.key.addHalfPrecisionCopy()
-            decoderLayers[i].selfAttention.value.addHalfPrecisionCopy()
-            decoderLayers[i].selfAttention.out.addHalfPrecisionCopy()
-            decoderLayers[i].crossAttention.query.addHalfPrecisionCopy()
-            decoderLayers[i].crossAttention.out.addHalfPrecisionCopy()
-            decoderLayers[i].fc1.addHalfPrecisionCopy()
-            decoderLayers[i].fc2.addHalfPrecisionCopy()
-        }
+extension WhisperAttention {
+    /// The projections as the shared attention layer with `heads` heads.
+    func multiHead(heads: Int) -> MultiHeadAttention {
+        MultiHeadAttention(query: query, key: key, value: value, out: out, heads: heads)
+    }
+}
+
+extension WhisperEncoderLayer {
+    /// The layer as a pre-norm transformer block (GELU MLP).
+    func block(heads: Int) -> TransformerBlock {
+        TransformerBlock(attentionNorm: attentionNorm, attention: attention.multiHead(heads: heads),
+                         mlpNorm: mlpNorm, mlp: MLP(fc1: fc1, fc2: fc2, activation: .gelu))
+    }
+}
+
+extension WhisperDecoderLayer {
+    /// The layer as a pre-norm transformer block with cross-attention; `half` stores the
+    /// matrices a decoding step reads in full (all but the cross-attention keys and values,
+    /// which run once per window over the audio) in half precision where exact.
+    func block(heads: Int, half: Bool) -> TransformerBlock {
+        func h(_ l: Linear) -> Linear { half ? l.halfPrecisionIfExact() : l }
+        let s = selfAttention, c = crossAttention
+        return TransformerBlock(
+            attentionNorm: selfAttentionNorm,
+            attention: MultiHeadAttention(query: h(s.query), key: h(s.key), value: h(s.value), out: h(s.out), heads: heads),
+            crossAttention: .init(norm: crossAttentionNorm,
+                                  attention: MultiHeadAttention(query: h(c.query), key: c.key, value: c.value, out: h(c.out), heads: heads)),
+            mlpNorm: mlpNorm, mlp: MLP(fc1: h(fc1), fc2: h(fc2), activation: .gelu))
     }
 }
 
