@@ -1,4 +1,5 @@
 import Foundation
+import TensorCore
 
 /// A results file of one JSON object per line, written so that nothing is lost:
 /// lines go to a hidden temporary file beside the target (`.NAME.partial`), flushed to
@@ -12,7 +13,7 @@ import Foundation
 public final class JSONLinesOutput: @unchecked Sendable {
     public let url: URL
     let partialURL: URL
-    private var handle: FileHandle
+    private let writer: AtomicFile.Writer
     private var done: Set<ResumeKey> = []
     private let lock = NSLock()
     private var buffer = Data()
@@ -60,16 +61,14 @@ public final class JSONLinesOutput: @unchecked Sendable {
         if !fm.fileExists(atPath: dir.path) {
             try fm.createDirectory(at: dir, withIntermediateDirectories: true)
         }
-        let tmp = dir.appendingPathComponent(".\(url.lastPathComponent).partial.\(getpid())")
-        guard fm.createFile(atPath: tmp.path, contents: kept) else {
-            throw ItemFailure(path: url.path, reason: "cannot create a file in \(dir.path)")
+        do {
+            // The leftover partial's complete lines are in `kept`: it is replaced atomically,
+            // then continued, and renamed over the target at `commit`.
+            try AtomicFile.write(kept, to: partialURL)
+            writer = try AtomicFile.Writer(target: url, temporary: partialURL)
+        } catch let e as WeightFileError {
+            throw ItemFailure(path: url.path, reason: e.problem)
         }
-        // The leftover partial's complete lines are in `kept`: it is replaced atomically.
-        guard rename(tmp.path, partialURL.path) == 0 else {
-            throw ItemFailure(path: url.path, reason: "cannot write \(partialURL.path): \(String(cString: strerror(errno)))")
-        }
-        handle = try FileHandle(forWritingTo: partialURL)
-        try handle.seekToEnd()
     }
 
     /// What resume reads of a record: which input it is for, and whether it failed.
@@ -108,8 +107,8 @@ public final class JSONLinesOutput: @unchecked Sendable {
 
     private func flushLocked() throws {
         if buffer.isEmpty { return }
-        try handle.write(contentsOf: buffer)
-        try handle.synchronize()
+        try writer.append(buffer)
+        try writer.synchronize()
         buffer.removeAll(keepingCapacity: true)
     }
 
@@ -118,9 +117,8 @@ public final class JSONLinesOutput: @unchecked Sendable {
     public func commit() throws {
         lock.lock(); defer { lock.unlock() }
         try flushLocked()
-        try handle.close()
-        guard rename(partialURL.path, url.path) == 0 else {
-            throw ItemFailure(path: url.path, reason: "cannot rename results into place: \(String(cString: strerror(errno)))")
+        do { try writer.commit() } catch let e as WeightFileError {
+            throw ItemFailure(path: url.path, reason: "cannot put results into place: \(e.problem)")
         }
     }
 }
