@@ -120,6 +120,8 @@ public final class ClassifyTask: @unchecked Sendable {
     public let session: VisionSession
     /// The model named in every record (the zero-shot model, not its image tower).
     public let modelName: String
+    /// The multi-label threshold in use (zero-shot).
+    let threshold: Float
     let score: @Sendable (VisionFeatures, Double?) -> [[ClassifyRecordPart]]
 
     /// What a record holds besides path and time.
@@ -146,6 +148,7 @@ public final class ClassifyTask: @unchecked Sendable {
                 throw RequestError("\(model): these weights have no classifier head (use embed, or give --labels)")
             }
             modelName = session.modelName
+            threshold = 0
             score = { f, _ in
                 VisionClassifier.top(f.logits!, k: k, labels: classes).map { [.predictions($0)] }
             }
@@ -166,6 +169,7 @@ public final class ClassifyTask: @unchecked Sendable {
             session = zs.vision
             modelName = Lite0MiniLM.name
             let threshold = request.threshold ?? 0.3
+            self.threshold = threshold
             score = { f, _ in
                 zs.classify(logits: f.logits!, affinity: affinity, explainTop: explainTop).map {
                     [.labels(ClassifyTask.order($0, labels: labelList, multi: multi, threshold: threshold, k: k))]
@@ -180,6 +184,7 @@ public final class ClassifyTask: @unchecked Sendable {
             let labelRows = try zs.labelEmbeddings(ZeroShotLabels(labels: labelList, templates: try ZeroShotLabels.templates(request.templates, default: CLIPZeroShot.defaultTemplates)))
             modelName = session.modelName
             let threshold = request.threshold ?? 0.25
+            self.threshold = threshold
             score = { f, _ in
                 zs.classify(imageEmbeddings: f.pooled, labels: labelRows, multiLabel: multi).map {
                     [.labels(ClassifyTask.order($0, labels: labelList, multi: multi, threshold: threshold, k: k))]
@@ -187,8 +192,6 @@ public final class ClassifyTask: @unchecked Sendable {
             }
         }
     }
-
-    var threshold: Float { request.threshold ?? (modelName == Lite0MiniLM.name ? 0.3 : 0.25) }
 
     /// Labels best first (ties by input order): the top k, or with `multi` all that reach
     /// the threshold.
