@@ -82,7 +82,7 @@ struct Classify: ParsableCommand {
 
     func run() throws {
         try runOptions.execute(load: { try ClassifyTask(try request(), store: try ModelStore()) }) { task in
-            let file = try out.resultsFile()
+            let file = try out.resultsFile(request: task.identity)
             let sink = format.sink(of: ClassifyRecord.self, file: file, csvHeader: task.csvHeader)
             return try task.run(into: sink, progress: runOptions.progress(quiet: file == nil))
         }

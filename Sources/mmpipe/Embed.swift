@@ -81,7 +81,7 @@ struct Embed: ParsableCommand {
     func run() throws {
         try runOptions.execute(load: { try EmbedTask(try request(), store: try ModelStore()) }) { task in
             let writer = try FeatureShardWriter(directory: URL(fileURLWithPath: output), format: format, shardRows: shardRows,
-                                                model: task.modelName, overwrite: overwrite)
+                                                model: task.modelName, request: task.identity, overwrite: overwrite)
             let summary = try task.run(into: FeatureShardSink(writer), progress: runOptions.progress())
             if !runOptions.quiet {
                 let what = task.dimension.map { "model \(task.modelName), \($0) floats" }

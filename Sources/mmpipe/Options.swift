@@ -58,8 +58,9 @@ struct OutputOptions: ParsableArguments {
     @Flag(help: "Start --output afresh instead of resuming.")
     var overwrite = false
 
-    func resultsFile() throws -> JSONLinesOutput? {
-        try output.map { try JSONLinesOutput(url: URL(fileURLWithPath: $0), overwrite: overwrite) }
+    /// The results file, continued only when its records are `request`'s.
+    func resultsFile(request: RequestIdentity? = nil) throws -> JSONLinesOutput? {
+        try output.map { try JSONLinesOutput(url: URL(fileURLWithPath: $0), overwrite: overwrite, request: request) }
     }
 }
 

@@ -125,7 +125,7 @@ struct Transcribe: ParsableCommand {
                 return JobSummary()
             }
             let sink: any ResultSink<TranscriptRecord> = try outputDir.map {
-                try TranscriptFiles(directory: URL(fileURLWithPath: $0), formats: formats, overwrite: overwrite)
+                try TranscriptFiles(directory: URL(fileURLWithPath: $0), formats: formats, overwrite: overwrite, request: task.identity)
             } ?? TranscriptPrinter(formats: formats, headers: !single)
             return try task.run(into: sink, progress: runOptions.progress(quiet: outputDir == nil && single))
         }

@@ -163,10 +163,11 @@ struct StageGraphTests {
             try Data("x".utf8).write(to: dir.appendingPathComponent(name))
         }
         let globbed = InputPaths([dir.path + "/sub/*.png", dir.path + "/*.jpg", dir.path + "/*.none"]).map { $0 }
-        #expect(globbed == [.file(dir.path + "/sub/b.png"), .file(dir.path + "/a.jpg"), .missing(dir.path + "/*.none")])
+        #expect(globbed == [.found(dir.path + "/sub/b.png", relative: "b.png"), .found(dir.path + "/a.jpg", relative: "a.jpg"),
+                            .missing(dir.path + "/*.none")])
         let found = InputPaths([dir.path, "/no/such/file.jpg"]) { $0.hasSuffix(".jpg") || $0.hasSuffix(".png") }.map { $0 }
-        let files = found.compactMap { if case .file(let p) = $0 { return (p as NSString).lastPathComponent } else { return nil } }
-        #expect(Set(files) == ["a.jpg", "b.png"])
+        let files = found.compactMap { if case .found(let p, let r) = $0, p == dir.path + "/" + r { return r } else { return nil } }
+        #expect(Set(files) == ["a.jpg", "sub/b.png"])
         #expect(found.contains(.missing("/no/such/file.jpg")))
     }
 }

@@ -8,7 +8,11 @@ import Glibc
 /// of a million files starts work at once and memory does not grow with the count.
 public struct InputPaths: Sequence, Sendable {
     public enum Entry: Sendable, Equatable {
+        /// A file named directly.
         case file(String)
+        /// A file found by walking a folder or matching a pattern: its path, and its path
+        /// below the folder (or below the pattern's fixed leading folders).
+        case found(String, relative: String)
         /// An argument that names nothing usable (missing path); reported, not fatal.
         case missing(String)
         /// A directory argument that held no file this job can read.
@@ -33,6 +37,9 @@ public struct InputPaths: Sequence, Sendable {
         var walker: FileManager.DirectoryEnumerator?
         var walkerRoot = ""
         var walkerYielded = 0
+        /// Prepended to the walked paths (a folder matched by a pattern: its part below the
+        /// pattern's fixed folders).
+        var walkerPrefix = ""
         var readingStdin = false
 
         init(arguments: ArraySlice<String>, accept: @escaping (String) -> Bool) {
@@ -53,7 +60,7 @@ public struct InputPaths: Sequence, Sendable {
                         let full = (walkerRoot as NSString).appendingPathComponent(rel)
                         if type == .typeRegular, accept(full) {
                             walkerYielded += 1
-                            return .file(full)
+                            return .found(full, relative: walkerPrefix + rel)
                         }
                     }
                     walker = nil
@@ -61,7 +68,11 @@ public struct InputPaths: Sequence, Sendable {
                 }
                 if !globbed.isEmpty {
                     let p = globbed.removeFirst()
-                    if let e = expand(p) { return e }
+                    let relative = InputPaths.below(globRoot, p)
+                    if let e = expand(p, prefix: relative + "/") {
+                        if case .file(let f) = e { return .found(f, relative: relative) }
+                        return e
+                    }
                     continue
                 }
                 if readingStdin {
@@ -79,17 +90,20 @@ public struct InputPaths: Sequence, Sendable {
             }
         }
 
-        /// Matches of a quoted glob pattern still to hand out.
+        /// Matches of a quoted glob pattern still to hand out, and the pattern's fixed
+        /// leading folders.
         var globbed: [String] = []
+        var globRoot = ""
 
         /// A file is returned as is; a directory starts a walk (its entries come next); a
         /// pattern with `*`, `?` or `[` that names no file is expanded (sorted matches).
-        mutating func expand(_ path: String) -> Entry? {
+        mutating func expand(_ path: String, prefix: String = "") -> Entry? {
             var isDir: ObjCBool = false
             if !FileManager.default.fileExists(atPath: path), path.contains(where: { "*?[".contains($0) }) {
                 let matches = InputPaths.glob(path)
                 if matches.isEmpty { return .missing(path) }
                 globbed = matches
+                globRoot = InputPaths.fixedFolders(of: path)
                 return nil
             }
             guard FileManager.default.fileExists(atPath: path, isDirectory: &isDir) else { return .missing(path) }
@@ -97,11 +111,27 @@ public struct InputPaths: Sequence, Sendable {
                 guard let w = FileManager.default.enumerator(atPath: path) else { return .missing(path) }
                 walker = w
                 walkerRoot = path
+                walkerPrefix = prefix
                 walkerYielded = 0
                 return nil
             }
             return .file(path)
         }
+    }
+
+    /// The leading folders of a pattern before its first component with `*`, `?` or `[`
+    /// (`coll/*/x.wav` → `coll`; `*.wav` → "").
+    static func fixedFolders(of pattern: String) -> String {
+        let parts = pattern.split(separator: "/", omittingEmptySubsequences: false)
+        let fixed = parts.prefix { !$0.contains(where: { "*?[".contains($0) }) }
+        return fixed.count == parts.count ? (pattern as NSString).deletingLastPathComponent : fixed.joined(separator: "/")
+    }
+
+    /// `path` below `root` (a prefix of it, as glob(3) returns matches).
+    static func below(_ root: String, _ path: String) -> String {
+        guard !root.isEmpty, path.hasPrefix(root) else { return path.hasPrefix("/") ? String(path.dropFirst()) : path }
+        let rest = path.dropFirst(root.count)
+        return String(rest.hasPrefix("/") ? rest.dropFirst() : rest)
     }
 
     /// Paths matching a shell pattern (glob(3)), sorted; empty when nothing matches.

@@ -7,22 +7,27 @@ public struct SourceItem: Sendable, Hashable, Codable {
     public let size: Int64
     /// Modification time, seconds since 1970 (sub-second precision kept).
     public let mtime: Double
+    /// The path below the folder (or the fixed part of the pattern) it was found under,
+    /// e.g. `a/x.wav` for `coll/a/x.wav` found in `coll`; nil for a file named directly.
+    /// Output files mirror it.
+    public let relative: String?
 
-    public init(path: String, size: Int64, mtime: Double) {
+    public init(path: String, size: Int64, mtime: Double, relative: String? = nil) {
         self.path = path
         self.size = size
         self.mtime = mtime
+        self.relative = relative
     }
 
-    /// Reads size and modification time; nil when the path cannot be stat'ed.
     /// The modification time in whole microseconds (what resume compares).
     public var mtimeMicros: Int64 { Int64((mtime * 1_000_000).rounded()) }
 
-    public static func stat(_ path: String) -> SourceItem? {
+    /// Reads size and modification time; nil when the path cannot be stat'ed.
+    public static func stat(_ path: String, relative: String? = nil) -> SourceItem? {
         guard let a = try? FileManager.default.attributesOfItem(atPath: path) else { return nil }
         let size = (a[.size] as? NSNumber)?.int64Value ?? 0
         let mtime = (a[.modificationDate] as? Date)?.timeIntervalSince1970 ?? 0
-        return SourceItem(path: path, size: size, mtime: mtime)
+        return SourceItem(path: path, size: size, mtime: mtime, relative: relative)
     }
 }
 
@@ -197,8 +202,9 @@ public final class Job: @unchecked Sendable {
                 case .missing(let p):
                     envelope = Envelope(seq: seq, source: SourceItem(path: p, size: 0, mtime: 0),
                                         value: .failure(ItemFailure(path: p, reason: "no such file or directory")))
-                case .file(let p):
-                    let item = SourceItem.stat(p) ?? SourceItem(path: p, size: 0, mtime: 0)
+                case .file(let p), .found(let p, _):
+                    let relative: String? = if case .found(_, let r) = entry { r } else { nil }
+                    let item = SourceItem.stat(p, relative: relative) ?? SourceItem(path: p, size: 0, mtime: 0, relative: relative)
                     if skip(item) {
                         lock.lock(); skippedCount += 1; lock.unlock()
                         continue

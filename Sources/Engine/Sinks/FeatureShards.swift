@@ -4,7 +4,8 @@ import TensorCore
 /// Feature rows on disk, as `mmpipe embed` writes them: shards `features-00000.npy` (or
 /// `.safetensors`, one tensor `features`) of at most `shardRows` float32 rows each, and
 /// `manifest.jsonl`, one line per row (`row`, `shard`, the input's `path`, `size`,
-/// `mtime_us`, `model`, and e.g. `time` for a video frame) or per failed input (`error`).
+/// `mtime_us`, `model`, `request` (see `RequestIdentity`), and e.g. `time` for a video
+/// frame) or per failed input (`error`).
 ///
 /// - Important: nothing is lost and nothing refers to rows that are not on disk: a shard is
 ///   written atomically before the manifest lines of its rows are appended, and the manifest
@@ -32,7 +33,9 @@ public final class FeatureShardWriter: @unchecked Sendable {
 
     /// Opens `directory` for a job (created if needed). Unless `overwrite`, rows of earlier
     /// runs stay and their inputs are skipped; their shards must still be there.
-    public init(directory: URL, format: Format, shardRows: Int, model: String, overwrite: Bool) throws {
+    /// With `request`, the kept rows must be that request's (model, weights, options).
+    public init(directory: URL, format: Format, shardRows: Int, model: String, request: RequestIdentity? = nil,
+                overwrite: Bool) throws {
         precondition(shardRows > 0, "shardRows must be positive")
         self.directory = directory
         self.format = format
@@ -62,6 +65,7 @@ public final class FeatureShardWriter: @unchecked Sendable {
             if let d = line.dim { dimension = d }
             highest = max(highest, FeatureShardWriter.shardIndex(shard) ?? -1)
         }
+        if let request { try manifest.verify(request, holds: "features") }
         // Never reuse a shard name, not even one a crashed run left without manifest lines.
         for name in (try? fm.contentsOfDirectory(atPath: directory.path)) ?? [] {
             if let i = FeatureShardWriter.shardIndex(name) { highest = max(highest, i) }
@@ -97,6 +101,7 @@ public final class FeatureShardWriter: @unchecked Sendable {
             let row = rows.count / d
             rows.append(contentsOf: UnsafeBufferPointer(start: c.pointer + r * d, count: d))
             pending.append(ManifestLine(source: item, row: row, shard: shardName(nextShard), model: model, dim: d,
+                                        request: manifest.request?.digest,
                                         extra: r < extra.count ? extra[r] : RowFields(time: nil, text: nil)))
         }
         if rows.count / d == shardRows { try writeShardLocked() }
@@ -105,7 +110,7 @@ public final class FeatureShardWriter: @unchecked Sendable {
     /// Records a failed input (tried again by a later run).
     public func appendError(_ item: SourceItem, message: String) throws {
         lock.lock(); defer { lock.unlock() }
-        pending.append(ManifestLine(source: item, error: message))
+        pending.append(ManifestLine(source: item, request: manifest.request?.digest, error: message))
     }
 
     private func writeShardLocked() throws {
@@ -171,6 +176,7 @@ struct ManifestLine: Encodable {
     var shard: String? = nil
     var model: String? = nil
     var dim: Int? = nil
+    var request: String? = nil
     var extra = RowFields(time: nil, text: nil)
     var error: String? = nil
 
@@ -185,7 +191,7 @@ struct ManifestLine: Encodable {
     func encode(to encoder: Encoder) throws {
         var c = encoder.container(keyedBy: Key.self)
         // The standard fields win over an extra field of the same name.
-        let standard: Set = ["path", "size", "mtime_us", "row", "shard", "model", "dim", "error"]
+        let standard: Set = ["path", "size", "mtime_us", "row", "shard", "model", "dim", "request", "error"]
         for (k, v) in extra.fields where !standard.contains(k) { try c.encode(v, forKey: Key(k)) }
         try c.encode(source.path, forKey: Key("path"))
         try c.encode(source.size, forKey: Key("size"))
@@ -194,6 +200,7 @@ struct ManifestLine: Encodable {
         try c.encodeIfPresent(shard, forKey: Key("shard"))
         try c.encodeIfPresent(model, forKey: Key("model"))
         try c.encodeIfPresent(dim, forKey: Key("dim"))
+        try c.encodeIfPresent(request, forKey: Key("request"))
         try c.encodeIfPresent(error, forKey: Key("error"))
     }
 }

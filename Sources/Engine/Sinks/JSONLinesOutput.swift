@@ -5,8 +5,10 @@ import TensorCore
 /// lines go to a hidden temporary file beside the target (`.NAME.partial`), flushed to
 /// disk every second, and the temporary file is renamed over the target when the job ends
 /// or is interrupted. Each record names its input with `path`, `size` and `mtime`, which is
-/// how a later run over the same inputs skips what is done (resume). Records with an
-/// `error` key are not kept on resume: failed inputs are tried again.
+/// how a later run over the same inputs skips what is done (resume), and `request`, the
+/// digest of the model, weights and options that made it (`RequestIdentity`): a file made
+/// by another request is not continued. Records with an `error` key are not kept on
+/// resume: failed inputs are tried again.
 ///
 /// - Important: a run killed outright (SIGKILL, power loss) leaves the `.partial` file; the
 ///   next run reads its complete lines too, so at most the last second of work is redone.
@@ -21,15 +23,21 @@ public final class JSONLinesOutput: @unchecked Sendable {
     public private(set) var resumedCount = 0
     /// The records kept from earlier runs (resume), in file order, as JSON lines.
     public private(set) var keptLines: [Data] = []
+    /// The request every record of this file belongs to (nil: not checked).
+    public private(set) var request: RequestIdentity?
+    /// The `request` digests of the kept records ("" for none).
+    private var keptRequests: Set<String> = []
 
     struct ResumeKey: Hashable {
         let path: String, size: Int64, mtimeMicros: Int64
     }
 
     /// Opens `url` for a job. Unless `overwrite`, results already in `url` (and in a
-    /// leftover `.partial`) are kept and their inputs will be skipped.
-    public init(url: URL, overwrite: Bool) throws {
+    /// leftover `.partial`) are kept and their inputs will be skipped; with `request`, they
+    /// must be that request's (else `ItemFailure`: the file is left as it is).
+    public init(url: URL, overwrite: Bool, request: RequestIdentity? = nil) throws {
         self.url = url
+        self.request = request
         partialURL = url.deletingLastPathComponent().appendingPathComponent(".\(url.lastPathComponent).partial")
         let fm = FileManager.default
         var kept = Data()
@@ -40,6 +48,10 @@ public final class JSONLinesOutput: @unchecked Sendable {
             let decoder = JSONDecoder()
             var lines = Set<Data>()
             for source in [url, partialURL] where fm.fileExists(atPath: source.path) {
+                var isDir: ObjCBool = false
+                if fm.fileExists(atPath: source.path, isDirectory: &isDir), isDir.boolValue {
+                    throw ItemFailure(path: source.path, reason: "is a folder, not a results file")
+                }
                 guard let data = fm.contents(atPath: source.path) else {
                     throw ItemFailure(path: source.path, reason: "cannot read the existing results file")
                 }
@@ -47,6 +59,7 @@ public final class JSONLinesOutput: @unchecked Sendable {
                     let bytes = Data(line)
                     guard !lines.contains(bytes), let fields = try? decoder.decode(ResumeFields.self, from: bytes),
                           fields.error == nil, let key = fields.key else { continue }
+                    keptRequests.insert(fields.request ?? "")
                     lines.insert(bytes)
                     seen.insert(key)
                     keptLines.append(bytes)
@@ -56,6 +69,9 @@ public final class JSONLinesOutput: @unchecked Sendable {
             }
             done = seen
             resumedCount = seen.count
+        }
+        if let request, keptRequests.contains(where: { $0 != request.digest }) {
+            throw request.mismatch(url.path, holds: "results")        // before the partial file is touched
         }
         let dir = url.deletingLastPathComponent()
         if !fm.fileExists(atPath: dir.path) {
@@ -73,11 +89,18 @@ public final class JSONLinesOutput: @unchecked Sendable {
 
     /// What resume reads of a record: which input it is for, and whether it failed.
     struct ResumeFields: Decodable {
-        let path: String?, size: Int64?, mtime_us: Int64?, error: String?
+        let path: String?, size: Int64?, mtime_us: Int64?, error: String?, request: String?
         var key: ResumeKey? {
             guard let path, let size, let mtime_us else { return nil }
             return ResumeKey(path: path, size: size, mtimeMicros: mtime_us)
         }
+    }
+
+    /// Refuses (`ItemFailure` naming the file) to continue records of another request;
+    /// then every record appended belongs to `request`.
+    public func verify(_ request: RequestIdentity, holds what: String) throws {
+        if keptRequests.contains(where: { $0 != request.digest }) { throw request.mismatch(url.path, holds: what) }
+        self.request = request
     }
 
     /// True when a previous run already has a result for this exact input.

@@ -62,12 +62,20 @@ public enum RecordJSON {
     }
 }
 
-/// A record with the fields resume matches on (`path`, `size`, `mtime_us`) merged in.
+/// A record with the fields resume matches on (`path`, `size`, `mtime_us`, and the
+/// `request` digest when there is one) merged in.
 public struct Stamped<R: Encodable>: Encodable {
     public let record: R
     public let source: SourceItem
+    public let request: RequestIdentity?
 
-    enum Keys: String, CodingKey { case path, size, mtimeUs = "mtime_us" }
+    public init(record: R, source: SourceItem, request: RequestIdentity? = nil) {
+        self.record = record
+        self.source = source
+        self.request = request
+    }
+
+    enum Keys: String, CodingKey { case path, size, mtimeUs = "mtime_us", request }
 
     public func encode(to encoder: Encoder) throws {
         try record.encode(to: encoder)
@@ -75,6 +83,7 @@ public struct Stamped<R: Encodable>: Encodable {
         try c.encode(source.path, forKey: .path)
         try c.encode(source.size, forKey: .size)
         try c.encode(source.mtimeMicros, forKey: .mtimeUs)
+        try c.encodeIfPresent(request?.digest, forKey: .request)
     }
 }
 
@@ -96,13 +105,15 @@ public final class JSONSink<R: Encodable>: ResultSink {
 public final class ResultsFileSink<R: Encodable>: ResultSink {
     public let file: JSONLinesOutput
     public init(_ file: JSONLinesOutput) { self.file = file }
-    public convenience init(path: String, overwrite: Bool) throws {
-        self.init(try JSONLinesOutput(url: URL(fileURLWithPath: path), overwrite: overwrite))
+    public convenience init(path: String, overwrite: Bool, request: RequestIdentity? = nil) throws {
+        self.init(try JSONLinesOutput(url: URL(fileURLWithPath: path), overwrite: overwrite, request: request))
     }
     public func isDone(_ item: SourceItem) -> Bool { file.isDone(item) }
-    public func write(_ record: R, for source: SourceItem) throws { try file.append(Stamped(record: record, source: source)) }
+    public func write(_ record: R, for source: SourceItem) throws {
+        try file.append(Stamped(record: record, source: source, request: file.request))
+    }
     public func failed(_ failure: ItemFailure, for source: SourceItem) throws {
-        try file.append(Stamped(record: FailureRecord(error: failure.reason), source: source))
+        try file.append(Stamped(record: FailureRecord(error: failure.reason), source: source, request: file.request))
     }
     public func finish() throws { try file.commit() }
 }

@@ -122,6 +122,8 @@ public final class ClassifyTask: @unchecked Sendable {
     public let modelName: String
     /// The multi-label threshold in use (zero-shot).
     let threshold: Float
+    /// The model, weights and options behind every record (resume checks it).
+    public let identity: RequestIdentity
     let score: @Sendable (VisionFeatures, Double?) -> [[ClassifyRecordPart]]
 
     /// What a record holds besides path and time.
@@ -149,6 +151,7 @@ public final class ClassifyTask: @unchecked Sendable {
             }
             modelName = session.modelName
             threshold = 0
+            identity = ClassifyTask.identity(request, model: modelName, weights: [session.weights], templates: nil, threshold: nil)
             score = { f, _ in
                 VisionClassifier.top(f.logits!, k: k, labels: classes).map { [.predictions($0)] }
             }
@@ -170,6 +173,8 @@ public final class ClassifyTask: @unchecked Sendable {
             modelName = Lite0MiniLM.name
             let threshold = request.threshold ?? 0.3
             self.threshold = threshold
+            identity = ClassifyTask.identity(request, model: modelName, weights: [zs.vision.weights, zs.text.weights],
+                                             templates: set.templates, threshold: threshold)
             score = { f, _ in
                 zs.classify(logits: f.logits!, affinity: affinity, explainTop: explainTop).map {
                     [.labels(ClassifyTask.order($0, labels: labelList, multi: multi, threshold: threshold, k: k))]
@@ -178,19 +183,41 @@ public final class ClassifyTask: @unchecked Sendable {
         } else {
             if request.explain { throw RequestError("--explain is for lite0-minilm (CLIP has no classes to show)") }
             session = try VisionSession(model: card.name, weights: request.weights, store: store, catalog: catalog)
-            let identity = request.weights.map { URL(fileURLWithPath: $0).standardizedFileURL.path }
+            let weightsPath = request.weights.map { URL(fileURLWithPath: $0).standardizedFileURL.path }
                 ?? store.directory.appendingPathComponent(card.name).path
-            let zs = try CLIPZeroShot(vision: session, store: store, weightsIdentity: identity)
-            let labelRows = try zs.labelEmbeddings(ZeroShotLabels(labels: labelList, templates: try ZeroShotLabels.templates(request.templates, default: CLIPZeroShot.defaultTemplates)))
+            let zs = try CLIPZeroShot(vision: session, store: store, weightsIdentity: weightsPath)
+            let set = ZeroShotLabels(labels: labelList, templates: try ZeroShotLabels.templates(request.templates, default: CLIPZeroShot.defaultTemplates))
+            let labelRows = try zs.labelEmbeddings(set)
             modelName = session.modelName
             let threshold = request.threshold ?? 0.25
             self.threshold = threshold
+            identity = ClassifyTask.identity(request, model: modelName, weights: [session.weights], templates: set.templates, threshold: threshold)
             score = { f, _ in
                 zs.classify(imageEmbeddings: f.pooled, labels: labelRows, multiLabel: multi).map {
                     [.labels(ClassifyTask.order($0, labels: labelList, multi: multi, threshold: threshold, k: k))]
                 }
             }
         }
+    }
+
+    /// What changes a record: model and weights, labels and templates (zero-shot), how
+    /// labels are chosen, how video frames are sampled.
+    static func identity(_ r: ClassifyRequest, model: String, weights: [URL], templates: [String]?, threshold: Float?) -> RequestIdentity {
+        var f: [(name: String, value: String)] = [("task", "classify"), ("model", model),
+                                                  ("weights", weights.map(RequestIdentity.weightsStamp).joined(separator: "|"))]
+        if let labels = r.labels, let templates, let threshold {
+            f.append(("labels", labels.joined(separator: ",")))
+            f.append(("templates", templates.count == 1 ? templates[0] : "\(templates.count) (\(r.templates))"))
+            f.append(("templates_digest", RequestIdentity([("t", templates.joined(separator: "\n"))]).digest))
+            if r.multiLabel { f.append(("multi_label_threshold", "\(threshold)")) } else { f.append(("top_k", "\(r.topK)")) }
+            if r.explain { f.append(("explain", "true")) }
+        } else {
+            f.append(("classes", "ImageNet"))
+            f.append(("top_k", "\(r.topK)"))
+        }
+        f.append(("video_fps", "\(r.images.fps)"))
+        f.append(("max_frames", "\(r.images.maxFrames)"))
+        return RequestIdentity(f)
     }
 
     /// Labels best first (ties by input order): the top k, or with `multi` all that reach

@@ -38,6 +38,8 @@ public final class EmbedTask: @unchecked Sendable {
     /// The name written in each manifest line (`...:logits`, `...:text` for CLIP's text tower).
     public let modelName: String
     public let dimension: Int?
+    /// The model, weights and options behind every row (resume checks it).
+    public let identity: RequestIdentity
     let vision: VisionSession?
     let encodeTexts: (@Sendable ([String]) -> Tensor)?
 
@@ -47,7 +49,7 @@ public final class EmbedTask: @unchecked Sendable {
     public init(_ request: EmbedRequest, store: ModelStore, catalog: ModelCatalog = .standard) throws {
         self.request = request
         switch request.input {
-        case .images:
+        case .images(let images):
             let model = request.model ?? EmbedTask.defaultImageModel
             let session = try VisionSession(model: model, weights: request.weights, store: store, catalog: catalog)
             if request.layer == .logits && !session.encoder.hasClassifier {
@@ -57,6 +59,8 @@ public final class EmbedTask: @unchecked Sendable {
             encodeTexts = nil
             modelName = session.modelName + (request.layer == .logits ? ":logits" : "")
             dimension = nil
+            identity = RequestIdentity([("task", "embed"), ("model", modelName), ("weights", RequestIdentity.weightsStamp(session.weights)),
+                                        ("layer", request.layer.rawValue), ("video_fps", "\(images.fps)"), ("max_frames", "\(images.maxFrames)")])
         case .texts:
             let model = request.model ?? EmbedTask.defaultTextModel
             let textModels = catalog.cards.filter { $0.kind == .text || $0.family == "clip" }.map(\.name)
@@ -64,16 +68,20 @@ public final class EmbedTask: @unchecked Sendable {
                 throw RequestError("\(model) is not a text model; text models: \(textModels.joined(separator: ", "))")
             }
             vision = nil
+            let weights: URL
             if card.family == "clip" {
                 // CLIP's text tower: projected, not normalised (as open_clip's encode_text).
                 let clip = try VisionSession.loadCLIP(model: model, weights: request.weights, store: store, catalog: catalog)
                 encodeTexts = { clip.encodeTexts($0) }
                 (modelName, dimension) = (clip.name + ":text", clip.embeddingDimension)
+                weights = try catalog.weights(for: card, given: request.weights, store: store)
             } else {
                 let session = try TextSession(model: card.name, weights: request.weights, store: store, catalog: catalog)
                 encodeTexts = { session.embed($0) }
                 (modelName, dimension) = (session.modelName, session.encoder.dimension)
+                weights = session.weights
             }
+            identity = RequestIdentity([("task", "embed"), ("model", modelName), ("weights", RequestIdentity.weightsStamp(weights))])
         }
     }
 

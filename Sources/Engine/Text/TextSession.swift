@@ -7,10 +7,13 @@ import TensorCore
 public final class TextSession: @unchecked Sendable {
     public let encoder: SentenceEncoder
     public var modelName: String { encoder.name }
+    /// The model folder loaded.
+    public let weights: URL
 
     public init(model: String, weights: String?, store: ModelStore, catalog: ModelCatalog = .standard) throws {
         let card = try catalog.card(model, for: [.text])
         let folder = try catalog.weights(for: card, given: weights, store: store)
+        self.weights = folder
         do {
             encoder = try BERTLoader.loadSentenceEncoder(folder: folder, name: card.name)
         } catch {

@@ -10,6 +10,8 @@ public final class WhisperSession: @unchecked Sendable {
     public typealias Transcript = WhisperTranscript
 
     public let name: String
+    /// The model folder loaded.
+    public let folder: URL
     public let whisper: Whisper
     public var model: WhisperModel { whisper.model }
     public var tokenizer: WhisperTokenizer { whisper.tokenizer }
@@ -18,6 +20,7 @@ public final class WhisperSession: @unchecked Sendable {
     /// with the mel filters of `melFilters` (openai-whisper's `mel_filters.npz`).
     public init(folder: URL, name: String, melFilters: URL) throws {
         self.name = name
+        self.folder = folder
         let (weights, extras) = try WhisperLoader.load(directory: folder)
         let tokenizer = try WhisperTokenizerLoader.load(folder: folder)
         guard tokenizer.vocabularySize == weights.dims.nVocab || tokenizer.vocabularySize + 1 == weights.dims.nVocab else {

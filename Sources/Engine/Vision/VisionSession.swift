@@ -18,6 +18,8 @@ public final class VisionSession: @unchecked Sendable {
     public let preprocess: ImagePreprocess
     /// The whole CLIP model when `encoder` is CLIP's image tower (its text tower serves labels).
     public let clip: CLIPModel?
+    /// The weights file or folder loaded.
+    public let weights: URL
 
     public static func isCLIP(_ name: String) -> Bool { ModelCatalog.standard.card(name)?.family == "clip" }
 
@@ -55,12 +57,13 @@ public final class VisionSession: @unchecked Sendable {
     /// or a Hugging Face folder), or from the model store where the catalog says its weights go.
     public init(model: String, weights: String?, store: ModelStore, catalog: ModelCatalog = .standard) throws {
         let card = try catalog.card(model, for: [.image, .zeroShot])
+        self.weights = try catalog.weights(for: card, given: weights, store: store)
         if card.family == "clip" {
             let clip = try VisionSession.loadCLIP(model: model, weights: weights, store: store, catalog: catalog)
             encoder = CLIPImageEncoder(clip)
             self.clip = clip
         } else if card.kind == .image {
-            let url = try catalog.weights(for: card, given: weights, store: store)
+            let url = self.weights
             do {
                 encoder = try VisionModelRegistry.load(name: card.name, weights: url)
             } catch let e as VisionError {

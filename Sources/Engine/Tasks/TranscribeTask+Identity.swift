@@ -1,0 +1,23 @@
+import Foundation
+import Models
+
+extension TranscribeTask {
+    /// The model, weights and every Whisper option that changes a transcript (not the
+    /// output formats or folder): what `TranscriptFiles` compares on resume.
+    public var identity: RequestIdentity {
+        let o = request.options
+        func text<T>(_ v: T?) -> String { v.map { "\($0)" } ?? "none" }
+        return RequestIdentity([
+            ("task", o.translate ? "translate" : "transcribe"), ("model", modelName),
+            ("weights", RequestIdentity.weightsStamp(session.folder)),
+            ("language", o.language ?? "auto"), ("beam_size", text(o.beamSize)), ("best_of", text(o.bestOf)),
+            ("patience", text(o.patience)), ("length_penalty", text(o.lengthPenalty)),
+            ("temperatures", o.temperatures.map { "\($0)" }.joined(separator: ",")),
+            ("without_timestamps", "\(o.withoutTimestamps)"), ("initial_prompt", text(o.initialPrompt)),
+            ("condition_on_previous_text", "\(o.conditionOnPreviousText)"),
+            ("compression_ratio_threshold", text(o.compressionRatioThreshold)), ("logprob_threshold", text(o.logprobThreshold)),
+            ("no_speech_threshold", text(o.noSpeechThreshold)), ("word_timestamps", "\(o.wordTimestamps)"),
+            ("hallucination_silence_threshold", text(o.hallucinationSilenceThreshold)),
+        ])
+    }
+}
