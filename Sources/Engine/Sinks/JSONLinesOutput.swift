@@ -29,6 +29,7 @@ public final class JSONLinesOutput: @unchecked Sendable {
     /// Opens `url` for a job. Unless `overwrite`, results already in `url` (and in a
     /// leftover `.partial`) are kept and their inputs will be skipped.
     public init(url: URL, overwrite: Bool) throws {
+        try AtomicFile.checkTarget(url)
         self.url = url
         partialURL = url.deletingLastPathComponent().appendingPathComponent(".\(url.lastPathComponent).partial")
         let fm = FileManager.default
