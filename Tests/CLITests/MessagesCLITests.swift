@@ -164,6 +164,11 @@ struct MessagesCLITests {
         let w = try CLI.run(["classify", CLI.sample("cat.jpg"), "--model", "resnet50", "--weights", "/nonexistent/w.safetensors"])
         #expect(w.status != 0)
         #expect(w.stderr.components(separatedBy: "/nonexistent/w.safetensors").count == 2, "\(w.stderr)")
+        let folder = try Self.temporaryFolder("weights")
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let e = try CLI.run(["embed", "--text", "hi", "--weights", folder.path, "--output", folder.appendingPathComponent("o").path])
+        #expect(e.status != 0)
+        #expect(e.stderr.components(separatedBy: folder.path).count == 2, "\(e.stderr)")
         let m = try CLI.run(["transcribe", CLI.sample("speech.wav"), "--model", "/nonexistent/whisper"])
         #expect(m.status != 0)
         #expect(m.stderr.contains("/nonexistent/whisper: no such folder"), "\(m.stderr)")

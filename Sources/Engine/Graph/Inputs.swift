@@ -184,21 +184,14 @@ final class StandardInputLines: @unchecked Sendable {
         return StandardInputLines.describeBinary(Array(buffer[head...].prefix(65_536)), complete: atEnd)
     }
 
-    /// nil when `bytes` read as text (UTF-8 without NUL or control characters other than
-    /// tab, newline, carriage return, form feed); else what they look like. `complete`:
-    /// `bytes` is the whole input (else a multi-byte character may be cut at the end).
+    /// nil when `bytes` read as text (`MediaFormat.looksLikeText`, magic numbers aside);
+    /// else what they look like. `complete`: `bytes` is the whole input.
     static func describeBinary(_ bytes: [UInt8], complete: Bool) -> String? {
         let format = MediaFormat.sniff(Array(bytes.prefix(MediaFormat.sniffLength)))
-        let named = format == .unknown ? "binary data" : format.kind == .unknown ? "binary data" : "\(format.kind.rawValue) data (\(format.name))"
-        if bytes.contains(where: { $0 < 0x20 && ![0x09, 0x0A, 0x0C, 0x0D].contains($0) || $0 == 0x7F }) { return named }
-        var text = bytes[...]
-        if !complete {
-            // Drop a multi-byte character cut at the end of the look-ahead.
-            var cut = 0
-            while cut < 3, let last = text.last, last & 0xC0 == 0x80 { text = text.dropLast(); cut += 1 }
-            if let last = text.last, last >= 0xC0 { text = text.dropLast() }
-        }
-        if String(validating: text, as: UTF8.self) == nil { return named }
-        return nil
+        // A path list may start with anything printable ("BM..." sniffs as a BMP): the
+        // characters decide, the magic only names what the bytes are.
+        if bytes.isEmpty || MediaFormat.looksLikeText(bytes, complete: complete, charactersOnly: true) { return nil }
+        if format.name == "bmp" || format == .unknown { return "binary data" }
+        return "\(format.kind.rawValue) data (\(format.name))"
     }
 }

@@ -24,7 +24,10 @@ public enum ErrorText {
     static func parts(_ error: Error) -> (path: String?, reason: String) {
         switch error {
         case let e as RequestError: return (nil, e.description)
-        case let e as ItemFailure: return (e.path, e.reason)
+        case let e as ItemFailure:
+            // A reason that is another error's whole description names the path again.
+            let prefix = e.path + ": "
+            return (e.path, e.reason.hasPrefix(prefix) ? String(e.reason.dropFirst(prefix.count)) : e.reason)
         case let e as FileAccessError: return (e.path, e.problem)
         case let e as WeightFileError: return (e.path, e.problem)
         default:
