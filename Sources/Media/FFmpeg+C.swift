@@ -100,6 +100,14 @@ enum FF {
         }
         if type == S_IFREG {
             if info.st_size == 0 { throw MediaError(path, .empty, "the file is empty (0 bytes)") }
+            // Text (notes, a list of paths, a transcript): one reason whatever the file's
+            // name, not what each decoder would make of it.
+            if let handle = FileHandle(forReadingAtPath: path), let head = try? handle.read(upToCount: 4096) {
+                try? handle.close()
+                if MediaFormat.looksLikeText([UInt8](head), complete: Int64(head.count) >= Int64(info.st_size)) {
+                    throw MediaError(path, .unsupported, "is a text file, not an image, audio or video file")
+                }
+            }
             return .regular
         }
         if type == S_IFIFO { return .stream }

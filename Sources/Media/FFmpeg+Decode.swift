@@ -102,7 +102,7 @@ final class FFDecoder {
             pixelGuard.deallocate()
             if r == -EINVAL, par.pointee.width > 0,
                Int(par.pointee.width) * Int(par.pointee.height) > maxPixels {
-                throw MediaError(path, .tooLarge, "\(par.pointee.width)x\(par.pointee.height) is above the \(maxPixels)-pixel limit (--max-pixels)")
+                throw MediaError(path, .tooLarge, DecodeLimits(maxPixels: maxPixels).refusal("picture", Int(par.pointee.width), Int(par.pointee.height)))
             }
             throw MediaError(path, .unsupported, "cannot open the '\(name)' decoder (\(FF.message(r)))")
         }

@@ -24,7 +24,7 @@ final class FFRGBConverter {
         guard w > 0, h > 0 else { throw MediaError(path, .corrupt, "decoded a picture with no size") }
         let (pixels, overflow) = w.multipliedReportingOverflow(by: h)
         guard !overflow, pixels <= maxPixels else {
-            throw MediaError(path, .tooLarge, "\(w)x\(h) is above the \(maxPixels)-pixel limit (--max-pixels)")
+            throw MediaError(path, .tooLarge, DecodeLimits(maxPixels: maxPixels).refusal("picture", w, h))
         }
         let source = AVPixelFormat(rawValue: frame.pointee.format)
         guard let desc = av_pix_fmt_desc_get(source) else {

@@ -54,7 +54,7 @@ public enum FFmpegImage {
         guard w > 0, h > 0 else { return }
         let (pixels, overflow) = w.multipliedReportingOverflow(by: h)
         if overflow || pixels > limits.maxPixels {
-            throw MediaError(path, .tooLarge, "\(w)x\(h) is above the \(limits.maxPixels)-pixel limit (--max-pixels)")
+            throw MediaError(path, .tooLarge, limits.refusal("image", w, h))
         }
     }
 }

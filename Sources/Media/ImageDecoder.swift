@@ -70,7 +70,7 @@ public enum ImageDecoder {
         }
         let (pixels, overflow) = width.multipliedReportingOverflow(by: height)
         if overflow || pixels > limits.maxPixels {
-            throw MediaError(name, .tooLarge, "image is \(width)x\(height) (\(overflow ? "too many" : String(pixels / 1_000_000) + " M") pixels), above the limit of \(limits.maxPixels / 1_000_000) M pixels (--max-pixels)")
+            throw MediaError(name, .tooLarge, limits.refusal("image", width, height))
         }
     }
 

@@ -40,4 +40,16 @@ public struct DecodeLimits: Sendable, Equatable {
     }
 
     public static let `default` = DecodeLimits()
+
+    /// A pixel count as people read it: `300000 pixels`, `30 M pixels`, `1.2 M pixels`.
+    public static func pixels(_ n: Int) -> String {
+        n < 1_000_000 ? "\(n) pixels" : String(format: "%.3g M pixels", Double(n) / 1e6)
+    }
+
+    /// Why a `width`x`height` picture is refused (`what`: "image", "video frame"):
+    /// `image size 451x300 (135300 pixels) is above the limit of 100000 pixels`.
+    func refusal(_ what: String, _ width: Int, _ height: Int) -> String {
+        let (n, overflow) = width.multipliedReportingOverflow(by: height)
+        return "\(what) size \(width)x\(height) (\(overflow ? "too many pixels" : DecodeLimits.pixels(n))) is above the limit of \(DecodeLimits.pixels(maxPixels))"
+    }
 }

@@ -50,6 +50,30 @@ public struct MediaFormat: Sendable, Equatable {
         return .unknown
     }
 
+    /// Whether `bytes` (the start of a file or stream) read as text: UTF-8 without NUL or
+    /// control characters other than tab, newline, form feed and carriage return, and no
+    /// magic number of a media format. `complete`: `bytes` is everything (otherwise a
+    /// character cut at the end is allowed). ASCII netpbm (`P1`...`P3`) and XPM images
+    /// are text that FFmpeg decodes: not counted as text. `charactersOnly`: judge by the
+    /// characters alone (a list of paths may start with "BM" or "P1").
+    public static func looksLikeText(_ bytes: [UInt8], complete: Bool, charactersOnly: Bool = false) -> Bool {
+        if bytes.isEmpty { return false }
+        if !charactersOnly {
+            if sniff(Array(bytes.prefix(sniffLength))) != .unknown { return false }
+            if bytes.count >= 2, bytes[0] == UInt8(ascii: "P"), (UInt8(ascii: "1")...UInt8(ascii: "7")).contains(bytes[1]) { return false }
+            if bytes.starts(with: Array("/* XPM */".utf8)) { return false }
+        }
+        if bytes.contains(where: { ($0 < 0x20 && ![0x09, 0x0A, 0x0C, 0x0D].contains($0)) || $0 == 0x7F }) { return false }
+        var text = bytes[...]
+        if !complete {
+            // A multi-byte character cut at the end of what was read.
+            var cut = 0
+            while cut < 3, let last = text.last, last & 0xC0 == 0x80 { text = text.dropLast(); cut += 1 }
+            if let last = text.last, last >= 0xC0 { text = text.dropLast() }
+        }
+        return String(validating: text, as: UTF8.self) != nil
+    }
+
     /// File name extensions of the formats the decoders read, used only to pick files out of
     /// directories (a file named explicitly is always tried, whatever its name).
     public static let imageExtensions: Set<String> = ["jpg", "jpeg", "jpe", "png", "webp", "bmp", "tif", "tiff", "gif"]

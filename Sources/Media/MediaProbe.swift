@@ -13,10 +13,13 @@ public struct ProbeResult: Sendable, Equatable, Codable {
     public var channels: Int?
     public var frames: Int?               // video frames (from the header, when it says)
     public var fps: Double?
+    /// What is wrong with a file that still decodes (`truncated: header says 1.10 s, file
+    /// holds 0.15 s`), without the path; nil when nothing is.
+    public var warnings: [String]?
 
     enum CodingKeys: String, CodingKey {
         case path, kind, format, codec, width, height, duration
-        case sampleRate = "sample_rate", channels, frames, fps
+        case sampleRate = "sample_rate", channels, frames, fps, warnings
     }
 
     /// One human-readable line (without the path).
@@ -29,6 +32,7 @@ public struct ProbeResult: Sendable, Equatable, Codable {
         if let duration { parts.append(String(format: "%.2f s", duration)) }
         if let sampleRate { parts.append("\(sampleRate) Hz") }
         if let channels { parts.append(channels == 1 ? "mono" : channels == 2 ? "stereo" : "\(channels) ch") }
+        if let warnings, !warnings.isEmpty { parts.append("(" + warnings.joined(separator: "; ") + ")") }
         return parts.joined(separator: "  ")
     }
 }
@@ -71,8 +75,11 @@ public enum MediaProbe {
             guard let first = try reader.read(maxFrames: max(a.sampleRate, 1)), !first.isEmpty else {
                 throw MediaError(path, .empty, "audio has no samples")
             }
-            return ProbeResult(path: path, kind: "audio", format: format, codec: a.codec,
-                               duration: a.duration ?? streams.duration, sampleRate: a.sampleRate, channels: a.channels)
+            var result = ProbeResult(path: path, kind: "audio", format: format, codec: a.codec,
+                                     duration: a.duration ?? streams.duration, sampleRate: a.sampleRate, channels: a.channels)
+            let warnings = AudioIntegrity.check(path: path)
+            if !warnings.isEmpty { result.warnings = warnings.map(\.message) }
+            return result
         }
         throw MediaError(path, .noStream, "no audio or video stream")
     }

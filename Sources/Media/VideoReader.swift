@@ -39,7 +39,7 @@ public final class VideoReader: @unchecked Sendable {
         let info = VideoInfo(input: input, stream: index)
         let (pixels, overflow) = info.width.multipliedReportingOverflow(by: info.height)
         if overflow || pixels > limits.maxPixels {
-            throw MediaError(path, .tooLarge, "\(info.width)x\(info.height) frames are above the \(limits.maxPixels)-pixel limit (--max-pixels)")
+            throw MediaError(path, .tooLarge, limits.refusal("video frame", info.width, info.height))
         }
         self.decoder = try FFDecoder(input: input, index: index, maxPixels: limits.maxPixels, threads: 0)
         self.input = input
@@ -83,7 +83,7 @@ public final class VideoReader: @unchecked Sendable {
             return VideoFrame(image: image, time: t)
         }
         if let (w, h) = decoder.refusedSize {
-            throw MediaError(path, .tooLarge, "\(w)x\(h) frames are above the \(limits.maxPixels)-pixel limit (--max-pixels)")
+            throw MediaError(path, .tooLarge, limits.refusal("video frame", w, h))
         }
         if emitted == 0 && decoder.framesDecoded == 0 {
             emitted = -1   // report once

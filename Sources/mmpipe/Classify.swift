@@ -27,10 +27,10 @@ struct Classify: ParsableCommand {
     @Option(help: "Model name: efficientnet-lite0, or a ResNet / ViT with --weights; with --labels: lite0-minilm or a CLIP model.")
     var model: String?
 
-    @Option(help: "Zero-shot: comma-separated labels to choose from.")
-    var labels: String?
+    @Option(help: "Zero-shot: comma-separated labels to choose from (repeatable: --labels cat --labels dog).")
+    var labels: [String] = []
 
-    @Option(help: "Zero-shot: a file with one label per line.")
+    @Option(help: "Zero-shot: a file with one label per line (blank lines and lines starting with # are skipped).")
     var labelsFile: String?
 
     @Option(help: "Zero-shot prompt templates: default (\"a photo of a {}.\"), imagenet (CLIP's 80), or a file of lines with {}.")
@@ -39,13 +39,13 @@ struct Classify: ParsableCommand {
     @Flag(help: "Zero-shot: report every label whose score reaches --threshold instead of a distribution over the labels.")
     var multiLabel = false
 
-    @Option(help: "Zero-shot --multi-label threshold (CLIP: cosine similarity; lite0-minilm: probability mass).")
+    @Option(parsing: .unconditional, help: "Zero-shot --multi-label threshold, -1...1 (CLIP: cosine similarity; lite0-minilm: probability mass).")
     var threshold: Float?
 
     @Flag(help: "lite0-minilm: show the ImageNet classes behind each label's score.")
     var explain = false
 
-    @Option(help: "Classes to show per image.")
+    @Option(parsing: .unconditional, help: "Classes to show per image (1...1000).")
     var topK: Int = 5
 
     @Option(help: "table, json or csv.")
@@ -57,21 +57,15 @@ struct Classify: ParsableCommand {
 
     func validate() throws {
         if inputs.isEmpty { throw ValidationError("give at least one file, directory or -") }
-        if labels != nil || labelsFile != nil {
-            if try ZeroShotLabels.parse(list: labels, file: labelsFile).count < (multiLabel ? 1 : 2) {
-                throw ValidationError("give at least two labels (or one with --multi-label)")
-            }
-        } else if multiLabel || explain || threshold != nil {
-            throw ValidationError("--multi-label, --threshold and --explain need --labels or --labels-file")
-        }
-        if topK < 1 { throw ValidationError("--top-k must be positive") }
     }
 
     func request() throws -> ClassifyRequest {
         var r = ClassifyRequest(images: vision.images(inputs))
         r.model = model
         r.weights = vision.weights
-        if labels != nil || labelsFile != nil { r.labels = try ZeroShotLabels.parse(list: labels, file: labelsFile) }
+        if !labels.isEmpty || labelsFile != nil {
+            r.labels = try ZeroShotLabels.parse(list: labels.isEmpty ? nil : labels.joined(separator: ","), file: labelsFile)
+        }
         r.templates = templates
         r.multiLabel = multiLabel
         r.threshold = threshold
@@ -81,7 +75,11 @@ struct Classify: ParsableCommand {
     }
 
     func run() throws {
-        try runOptions.execute(load: { try ClassifyTask(try request(), store: try ModelStore()) }) { task in
+        try runOptions.execute(load: { () throws -> ClassifyTask in
+            let r = try request()
+            try r.check(format: out.output == nil ? format : .json)
+            return try ClassifyTask(r, store: try ModelStore())
+        }) { task in
             let file = try out.resultsFile(request: task.identity)
             let sink = format.sink(of: ClassifyRecord.self, file: file, csvHeader: task.csvHeader)
             return try task.run(into: sink, progress: runOptions.progress(quiet: file == nil))

@@ -53,7 +53,7 @@ struct Embed: ParsableCommand {
     @Option(help: "pooled (the embedding) or logits (class scores; models with a classifier).")
     var layer: EmbedRequest.Layer = .pooled
 
-    @Option(help: "Rows per shard file.")
+    @Option(parsing: .unconditional, help: "Rows per shard file.")
     var shardRows: Int = 50_000
 
     @Flag(help: "Start the output folder afresh instead of resuming.")

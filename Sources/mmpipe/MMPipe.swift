@@ -35,18 +35,76 @@ struct MMPipe: ParsableCommand {
 enum Main {
     static func main() {
         Compute.configureAllocator()
+        var command: ParsableCommand
         do {
-            var command = try MMPipe.parseAsRoot()
-            try command.run()
+            command = try MMPipe.parseAsRoot()
         } catch {
-            let code = MMPipe.exitCode(for: error)
-            let message = MMPipe.fullMessage(for: error)
-            if code == .success {
-                if !message.isEmpty { print(message) }
-                exit(0)
-            }
-            if !message.isEmpty { FileHandle.standardError.write(Data((message + "\n").utf8)) }
-            exit(code == .validationFailure ? 2 : code.rawValue)
+            // A mistyped command: say which one was meant (`mmpipe transcrib`).
+            if let hint = Main.unknownCommand(Array(CommandLine.arguments.dropFirst())) { fail(hint, code: 2) }
+            finish(error, message: MMPipe.fullMessage(for: error))
         }
+        do {
+            try command.run()
+        } catch let e as ValidationError {
+            // Refused once the command ran (a request the engine or a subcommand refused):
+            // the line alone, not the top-level usage.
+            fail("mmpipe: " + e.message, code: 2)
+        } catch {
+            finish(error, message: MMPipe.message(for: error))
+        }
+    }
+
+    static func finish(_ error: Error, message: String) -> Never {
+        let code = MMPipe.exitCode(for: error)
+        if code == .success {
+            if !message.isEmpty { print(message) }
+            exit(0)
+        }
+        fail(message, code: code == .validationFailure ? 2 : code.rawValue)
+    }
+
+    static func fail(_ message: String, code: Int32) -> Never {
+        if !message.isEmpty { FileHandle.standardError.write(Data((message + "\n").utf8)) }
+        exit(code)
+    }
+
+    /// `mmpipe: unknown command 'X'; did you mean 'Y'?` when the first word that is not an
+    /// option names no subcommand (at the top level or under `models`); nil otherwise.
+    static func unknownCommand(_ arguments: [String]) -> String? {
+        var level: ParsableCommand.Type = MMPipe.self
+        var path = ["mmpipe"]
+        for word in arguments {
+            if word.hasPrefix("-") { return nil }
+            let subcommands = level.configuration.subcommands
+            if subcommands.isEmpty { return nil }
+            if let next = subcommands.first(where: { $0._commandName == word || $0.configuration.aliases.contains(word) }) {
+                level = next
+                path.append(word)
+                continue
+            }
+            let names = subcommands.map { $0._commandName }
+            let close = names.map { ($0, editDistance($0, word)) }.filter { $0.1 <= max(2, word.count / 3) || $0.0.hasPrefix(word) }
+                .min { $0.1 < $1.1 }
+            let listed = "commands: " + names.joined(separator: ", ")
+            return "\(path.joined(separator: " ")): unknown command '\(word)'" + (close.map { "; did you mean '\($0.0)'?" } ?? "; " + listed)
+        }
+        return nil
+    }
+
+    /// Levenshtein distance (few and short words: the plain table).
+    static func editDistance(_ a: String, _ b: String) -> Int {
+        let a = Array(a), b = Array(b)
+        if a.isEmpty || b.isEmpty { return max(a.count, b.count) }
+        var row = Array(0...b.count)
+        for i in 1...a.count {
+            var previous = row[0]
+            row[0] = i
+            for j in 1...b.count {
+                let current = row[j]
+                row[j] = min(row[j] + 1, row[j - 1] + 1, previous + (a[i - 1] == b[j - 1] ? 0 : 1))
+                previous = current
+            }
+        }
+        return row[b.count]
     }
 }

@@ -6,7 +6,7 @@ import Models
 
 /// Options every job command shares.
 struct RunOptions: ParsableArguments {
-    @Option(help: "Compute threads (BLAS and worker threads together; default: MMPIPE_THREADS or all cores).")
+    @Option(parsing: .unconditional, help: "Compute threads (BLAS and worker threads together; default: MMPIPE_THREADS or all cores).")
     var threads: Int?
 
     @Flag(name: .shortAndLong, help: "No progress output (failures are still reported).")
@@ -14,10 +14,6 @@ struct RunOptions: ParsableArguments {
 
     @Flag(help: "After the summary, print each stage's busy share and the peak memory.")
     var stats = false
-
-    func validate() throws {
-        if let t = threads, t <= 0 { throw ValidationError("--threads must be positive") }
-    }
 
     var settings: RunSettings { RunSettings(threads: threads, quiet: quiet) }
 
@@ -27,6 +23,7 @@ struct RunOptions: ParsableArguments {
     /// Runs a job: applies the thread budget, loads (`load`), runs, reports; maps what went
     /// wrong onto the exit status (2 usage, 1 failed job or items, 130 interrupted).
     func execute<T>(load: () throws -> T, run: (T) throws -> JobSummary) throws {
+        do { try settings.validate() } catch { throw commandError(error) }
         settings.apply()
         let task: T
         do { task = try load() } catch { throw commandError(error) }
@@ -45,7 +42,7 @@ func commandError(_ error: Error) -> Error {
     case let e as RequestError: return ValidationError(e.description)
     case is ValidationError, is ExitCode: return error
     default:
-        Report.log.error("\(error)")
+        Report.log.error("\(ErrorText.describe(error))")
         return ExitCode(1)
     }
 }
@@ -69,19 +66,14 @@ struct VisionInputOptions: ParsableArguments {
     @Option(help: "Weights: a .safetensors file or a model folder (needed for ResNet, ViT and CLIP).")
     var weights: String?
 
-    @Option(help: "Images per forward pass.")
+    @Option(parsing: .unconditional, help: "Images per forward pass (1...1024).")
     var batchSize: Int = 8
 
-    @Option(help: "Video frames sampled per second.")
+    @Option(parsing: .unconditional, help: "Video frames sampled per second (above 0, at most 1000).")
     var fps: Double = 1
 
-    @Option(help: "At most this many frames per video.")
+    @Option(parsing: .unconditional, help: "At most this many frames per video.")
     var maxFrames: Int = 300
-
-    func validate() throws {
-        if batchSize < 1 || maxFrames < 1 { throw ValidationError("--batch-size and --max-frames must be positive") }
-        if !(fps > 0) { throw ValidationError("--fps must be positive") }
-    }
 
     func images(_ paths: [String]) -> ImageInputs {
         var i = ImageInputs(paths: paths)

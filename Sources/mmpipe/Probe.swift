@@ -30,10 +30,10 @@ struct Probe: ParsableCommand {
     @Flag(help: "Print one JSON object per line instead of a table (always so with --output).")
     var json = false
 
-    @Option(help: "Refuse images with more pixels than this.")
+    @Option(parsing: .unconditional, help: "Refuse images with more pixels than this.")
     var maxPixels: Int = DecodeLimits.default.maxPixels
 
-    @Option(help: "Refuse audio longer than this many seconds (default: no limit).")
+    @Option(parsing: .unconditional, help: "Refuse audio longer than this many seconds (default: no limit).")
     var maxDuration: Double?
 
     @OptionGroup var runOptions: RunOptions
@@ -41,14 +41,12 @@ struct Probe: ParsableCommand {
 
     func validate() throws {
         if inputs.isEmpty { throw ValidationError("give at least one file, directory or -") }
-        if maxPixels <= 0 { throw ValidationError("--max-pixels must be positive") }
-        if let d = maxDuration, d <= 0 { throw ValidationError("--max-duration must be positive") }
     }
 
     func run() throws {
         var request = ProbeRequest(paths: inputs)
         request.limits = DecodeLimits(maxPixels: maxPixels, maxAudioSeconds: maxDuration)
-        try runOptions.execute(load: { ProbeTask(request) }) { task in
+        try runOptions.execute(load: { try request.validate(); return ProbeTask(request) }) { task in
             let file = try out.resultsFile()
             let sink: any ResultSink<ProbeResult> = file.map { ResultsFileSink($0) } ?? (json ? JSONSink<ProbeResult>() as any ResultSink<ProbeResult> : TableSink<ProbeResult>())
             return try task.run(into: sink, progress: runOptions.progress())

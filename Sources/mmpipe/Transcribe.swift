@@ -38,19 +38,19 @@ struct Transcribe: ParsableCommand {
     @Option(help: "transcribe, or translate (to English; multilingual models).")
     var task: Task = .transcribe
 
-    @Option(help: "Beams for beam search at temperature 0 (1 = greedy).")
+    @Option(parsing: .unconditional, help: "Beams for beam search at temperature 0 (1 = greedy).")
     var beamSize: Int = 5
 
-    @Option(help: "Candidates sampled at each non-zero temperature.")
+    @Option(parsing: .unconditional, help: "Candidates sampled at each non-zero temperature.")
     var bestOf: Int = 5
 
-    @Option(help: "Beam search patience (1.0 = stop when beam-size sequences finished).")
+    @Option(parsing: .unconditional, help: "Beam search patience (1.0 = stop when beam-size sequences finished).")
     var patience: Float?
 
-    @Option(help: "Temperature of the first attempt.")
+    @Option(parsing: .unconditional, help: "Temperature of the first attempt.")
     var temperature: Float = 0
 
-    @Option(help: "Temperature added on each fallback (0 = no fallback).")
+    @Option(parsing: .unconditional, help: "Temperature added on each fallback (0 = no fallback).")
     var temperatureIncrement: Float = 0.2
 
     @Option(help: "Text to condition the first window on (names, spelling, style).")
@@ -64,7 +64,7 @@ struct Transcribe: ParsableCommand {
     @Option(help: "Output format: txt, srt, vtt, json, tsv, or all.")
     var format: Format = .txt
 
-    @Option(help: "Write <name>.<format> files here (one per input and format).")
+    @Option(name: [.customShort("o"), .long], help: "Write <name>.<format> files here (one per input and format).")
     var outputDir: String?
 
     @Flag(help: "Transcribe again inputs already done in --output-dir.")
@@ -76,7 +76,7 @@ struct Transcribe: ParsableCommand {
     @Flag(help: "Word-level timestamps (JSON 'words') from the alignment heads' cross-attention.")
     var wordTimestamps = false
 
-    @Option(help: ArgumentHelp("Skip silences longer than this many seconds around a likely hallucination (computes word timestamps).",
+    @Option(parsing: .unconditional, help: ArgumentHelp("Skip silences longer than this many seconds around a likely hallucination (computes word timestamps).",
                                valueName: "seconds"))
     var hallucinationSilenceThreshold: Double?
 

@@ -30,6 +30,12 @@ enum CLI {
     /// `unset` removes variables from the environment the child inherits.
     static func run(_ args: [String], stdin: String? = nil, environment: [String: String] = [:],
                     unset: [String] = [], executable: URL? = nil) throws -> Result {
+        try run(args, stdinData: stdin.map { Data($0.utf8) }, environment: environment, unset: unset, executable: executable)
+    }
+
+    /// As `run`, with raw bytes on standard input.
+    static func run(_ args: [String], stdinData: Data?, environment: [String: String] = [:],
+                    unset: [String] = [], executable: URL? = nil) throws -> Result {
         let p = Process()
         p.executableURL = executable ?? binary
         p.arguments = args
@@ -42,8 +48,17 @@ enum CLI {
         p.standardError = err
         p.standardInput = inp
         try p.run()
-        if let stdin { inp.fileHandleForWriting.write(Data(stdin.utf8)) }
-        try inp.fileHandleForWriting.close()
+        // Written from another thread: a child that stops reading early (a refused stdin)
+        // must not block the test on a full pipe.
+        signal(SIGPIPE, SIG_IGN)
+        let writer = inp.fileHandleForWriting
+        let written = DispatchGroup()
+        written.enter()
+        DispatchQueue.global().async {
+            if let stdinData { try? writer.write(contentsOf: stdinData) }
+            try? writer.close()
+            written.leave()
+        }
         // Read both pipes before waiting so a chatty child cannot block on a full pipe.
         final class Box: @unchecked Sendable { var data = Data() }
         let errBox = Box()
@@ -54,6 +69,7 @@ enum CLI {
         group.wait()
         let errData = errBox.data
         p.waitUntilExit()
+        written.wait()
         return Result(status: p.terminationStatus, stdout: String(decoding: outData, as: UTF8.self),
                       stderr: String(decoding: errData, as: UTF8.self))
     }

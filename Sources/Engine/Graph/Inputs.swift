@@ -1,4 +1,5 @@
 import Foundation
+import Media
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -76,7 +77,7 @@ public struct InputPaths: Sequence, Sendable {
                     continue
                 }
                 if readingStdin {
-                    if let line = readLine(strippingNewline: true) {
+                    if let line = StandardInputLines.shared.nextLine() {
                         let p = line.trimmingCharacters(in: .whitespaces)
                         if p.isEmpty { continue }
                         if let e = expand(p) { return e }
@@ -134,11 +135,93 @@ public struct InputPaths: Sequence, Sendable {
         return String(rest.hasPrefix("/") ? rest.dropFirst() : rest)
     }
 
+    /// Checks, before any work, that `-` (when given) finds a list of paths on standard
+    /// input and not the bytes of a media file (`cat x.wav | mmpipe transcribe -`): those
+    /// would otherwise become thousands of "paths" of binary. Throws a `RequestError` that
+    /// says what stdin holds and ends with `hint` (what to do instead). Reads at most 64 KB
+    /// ahead; the lines are still handed out in full afterwards.
+    public func checkStandardInput(hint: String) throws {
+        guard arguments.contains("-") else { return }
+        if let what = StandardInputLines.shared.binaryContent() {
+            throw RequestError("standard input holds \(what), not a list of paths (one per line) for `-`: \(hint)")
+        }
+    }
+
     /// Paths matching a shell pattern (glob(3)), sorted; empty when nothing matches.
     static func glob(_ pattern: String) -> [String] {
         var g = glob_t()
         defer { globfree(&g) }
         guard Glibc.glob(pattern, 0, nil, &g) == 0 else { return [] }
         return (0..<Int(g.gl_pathc)).compactMap { g.gl_pathv[$0].map { String(cString: $0) } }
+    }
+}
+
+/// Standard input read as lines, with a look at its first bytes (to tell a list of paths
+/// from the bytes of a file piped in by mistake). One per process, as standard input is.
+final class StandardInputLines: @unchecked Sendable {
+    static let shared = StandardInputLines(fileDescriptor: STDIN_FILENO)
+
+    private let fd: Int32
+    private let lock = NSLock()
+    private var buffer: [UInt8] = []
+    private var head = 0
+    private var atEnd = false
+
+    init(fileDescriptor: Int32) { fd = fileDescriptor }
+
+    /// Reads until `count` bytes are buffered or the input ends.
+    private func fill(to count: Int) {
+        var chunk = [UInt8](repeating: 0, count: 65_536)
+        while !atEnd && buffer.count - head < count {
+            let n = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+            if n < 0 && errno == EINTR { continue }
+            if n <= 0 { atEnd = true; break }
+            buffer.append(contentsOf: chunk[0..<n])
+        }
+    }
+
+    /// The next line without its newline (and a trailing carriage return); nil at the end.
+    func nextLine() -> String? {
+        lock.lock(); defer { lock.unlock() }
+        while true {
+            if let nl = buffer[head...].firstIndex(of: 0x0A) {
+                var line = buffer[head..<nl]
+                head = nl + 1
+                if line.last == 0x0D { line = line.dropLast() }
+                compact()
+                return String(decoding: line, as: UTF8.self)
+            }
+            if atEnd {
+                guard head < buffer.count else { return nil }
+                let line = buffer[head...]
+                head = buffer.count
+                compact()
+                return String(decoding: line, as: UTF8.self)
+            }
+            fill(to: buffer.count - head + 65_536)
+        }
+    }
+
+    private func compact() {
+        if head > 1 << 16 { buffer.removeFirst(head); head = 0 }
+    }
+
+    /// What the first bytes are when they are not text ("audio data (wav)", "binary data"),
+    /// nil for text.
+    func binaryContent() -> String? {
+        lock.lock(); defer { lock.unlock() }
+        fill(to: 65_536)
+        return StandardInputLines.describeBinary(Array(buffer[head...].prefix(65_536)), complete: atEnd)
+    }
+
+    /// nil when `bytes` read as text (`MediaFormat.looksLikeText`, magic numbers aside);
+    /// else what they look like. `complete`: `bytes` is the whole input.
+    static func describeBinary(_ bytes: [UInt8], complete: Bool) -> String? {
+        let format = MediaFormat.sniff(Array(bytes.prefix(MediaFormat.sniffLength)))
+        // A path list may start with anything printable ("BM..." sniffs as a BMP): the
+        // characters decide, the magic only names what the bytes are.
+        if bytes.isEmpty || MediaFormat.looksLikeText(bytes, complete: complete, charactersOnly: true) { return nil }
+        if format.name == "bmp" || format == .unknown { return "binary data" }
+        return "\(format.kind.rawValue) data (\(format.name))"
     }
 }

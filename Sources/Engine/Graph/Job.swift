@@ -47,7 +47,7 @@ public struct ItemFailure: Error, Sendable, Equatable, CustomStringConvertible {
         switch error {
         case let e as ItemFailure: self = e
         case let e as ItemReasonError: self.init(path: path, reason: e.itemReason)
-        default: self.init(path: path, reason: String(describing: error))
+        default: self.init(path: path, reason: ErrorText.reason(error, path: path))
         }
     }
 

@@ -36,6 +36,7 @@ public final class JSONLinesOutput: @unchecked Sendable {
     /// leftover `.partial`) are kept and their inputs will be skipped; with `request`, they
     /// must be that request's (else `ItemFailure`: the file is left as it is).
     public init(url: URL, overwrite: Bool, request: RequestIdentity? = nil) throws {
+        try AtomicFile.checkTarget(url)
         self.url = url
         self.request = request
         partialURL = url.deletingLastPathComponent().appendingPathComponent(".\(url.lastPathComponent).partial")

@@ -139,6 +139,8 @@ public final class ClassifyTask: @unchecked Sendable {
     /// Loads the model (and, zero-shot, the label embeddings) for the request.
     public init(_ request: ClassifyRequest, store: ModelStore, catalog: ModelCatalog = .standard) throws {
         self.request = request
+        try request.validate()
+        try request.images.checkStandardInput()
         let k = request.topK
         guard let labelList = request.labels else {
             let model = request.model ?? ClassifyTask.defaultModel

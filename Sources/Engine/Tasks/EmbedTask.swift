@@ -48,9 +48,15 @@ public final class EmbedTask: @unchecked Sendable {
 
     public init(_ request: EmbedRequest, store: ModelStore, catalog: ModelCatalog = .standard) throws {
         self.request = request
+        try request.validate()
         switch request.input {
         case .images(let images):
+            try images.checkStandardInput()
             let model = request.model ?? EmbedTask.defaultImageModel
+            if let card = catalog.card(model), card.kind == .text {
+                let imageModels = catalog.cards(.image).map(\.name)
+                throw RequestError("\(model) is a text model: embed texts with --text or --text-file, or images with an image model (\(imageModels.joined(separator: ", ")))")
+            }
             let session = try VisionSession(model: model, weights: request.weights, store: store, catalog: catalog)
             if request.layer == .logits && !session.encoder.hasClassifier {
                 throw RequestError("\(model): these weights have no classifier head; use --layer pooled")

@@ -14,6 +14,11 @@ public struct ImageInputs: Sendable {
 
     public init(paths: [String]) { self.paths = paths }
 
+    /// Refuses image or video bytes piped to `-` (which reads paths, one per line).
+    public func checkStandardInput() throws {
+        try InputPaths(paths).checkStandardInput(hint: "give image and video files by path (`-` reads a list of paths, not the file itself)")
+    }
+
     /// Bounds the items between source and sink.
     var window: Int { 4 * batchSize + 8 }
 

@@ -20,10 +20,16 @@ public struct ProbeTask: Sendable {
 
     public func run(into sink: any ResultSink<ProbeResult>, progress: Progress, workers: Int = Compute.threads) throws -> JobSummary {
         let limits = request.limits
+        try request.validate()
+        try InputPaths(request.paths).checkStandardInput(hint: "give media files by path (`-` reads a list of paths, not the file itself)")
         let inputs = InputPaths(request.paths) { MediaFormat.hasExtension($0, of: [.image, .audio, .video]) }
         return try Runner.run(into: sink, window: 4 * workers + 16, progress: progress) { job, skip in
             job.source(inputs, skip: skip)
-                .map("decode", workers: workers) { _, item in try MediaProbe.probe(path: item.path, limits: limits) }
+                .map("decode", workers: workers) { _, item in
+                    let result = try MediaProbe.probe(path: item.path, limits: limits)
+                    for w in result.warnings ?? [] { job.progress.warn("\(item.path): \(w)") }
+                    return result
+                }
         }
     }
 }

@@ -38,6 +38,9 @@ public final class TranscribeTask: @unchecked Sendable {
     /// Loads the model (through the catalog) and checks the request against it.
     public init(_ request: TranscribeRequest, store: ModelStore, catalog: ModelCatalog = .standard) throws {
         self.request = request
+        if case .files(let inputs) = request.input {
+            try InputPaths(inputs).checkStandardInput(hint: "to transcribe audio from standard input, use --audio-stdin instead of -")
+        }
         if let card = catalog.card(request.model), card.kind != .speech {
             throw RequestError("\(request.model) is not a speech model; Whisper models: \(catalog.cards(.speech).map(\.name).joined(separator: ", "))")
         }
@@ -55,7 +58,11 @@ public final class TranscribeTask: @unchecked Sendable {
         let (session, options) = (self.session, request.options)
         return try Runner.run(into: sink, window: 4, progress: progress) { job, skip in
             job.source(InputPaths(inputs) { MediaFormat.hasExtension($0, of: [.audio, .video]) }, skip: skip)
-                .map("decode", workers: 1) { _, item in try decodeAudio(path: item.path, sampleRate: 16_000) }
+                .map("decode", workers: 1) { _, item in
+                    let (samples, warnings) = try decodeAudioChecked(path: item.path, sampleRate: 16_000)
+                    for w in warnings { job.progress.warn(w.description) }
+                    return samples
+                }
                 .map("transcribe", workers: 1) { samples, _ in try session.whisper.transcribe(samples: samples, options: options) }
         }
     }

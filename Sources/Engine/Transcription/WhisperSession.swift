@@ -41,6 +41,9 @@ public final class WhisperSession: @unchecked Sendable {
             folder = URL(fileURLWithPath: name)
         } else {
             let names = catalog.cards(.speech).flatMap { [$0.name] + $0.aliases }
+            if name.contains("/") || name.hasPrefix(".") || name.hasPrefix("~") {
+                throw ItemFailure(path: name, reason: "no such folder (give a folder with model.bin or model.safetensors, or a model name: \(names.joined(separator: ", ")))")
+            }
             throw ItemFailure(path: name, reason: "unknown Whisper model; use \(names.joined(separator: ", ")) or a folder with model.bin or model.safetensors")
         }
         let filters = try catalog.asset("whisper-assets", file: "mel_filters.npz", store: store, purpose: "mel filters")

@@ -30,7 +30,8 @@ public struct ZeroShotLabels: Sendable, Equatable {
         }
     }
 
-    /// `--labels "a,b,c"` or the lines of `--labels-file`.
+    /// `--labels "a,b,c"` or the lines of `--labels-file` (blank lines and lines starting
+    /// with `#` skipped).
     public static func parse(list: String?, file: String?) throws -> [String] {
         var out: [String] = []
         if let list { out += list.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) } }
@@ -38,7 +39,7 @@ public struct ZeroShotLabels: Sendable, Equatable {
             guard let text = try? String(contentsOfFile: file, encoding: .utf8) else {
                 throw ItemFailure(path: file, reason: "cannot read the labels file")
             }
-            out += text.split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) }
+            out += text.split(whereSeparator: \.isNewline).map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.hasPrefix("#") }
         }
         out = out.filter { !$0.isEmpty }
         var seen = Set<String>()

@@ -8,6 +8,17 @@ import Foundation
 /// `WhisperConverter`, the hub download (`.NAME.part`, continued across runs) and the
 /// results files.
 public enum AtomicFile {
+    /// Checks that `url` can be a file written here: not a folder, and its folder (when it
+    /// exists) a writable folder. Throws a `FileAccessError` naming what is wrong.
+    public static func checkTarget(_ url: URL) throws {
+        var isDir: ObjCBool = false
+        if FileManager.default.fileExists(atPath: url.path, isDirectory: &isDir), isDir.boolValue {
+            throw FileAccessError(path: url.path, "is a folder, not a file")
+        }
+        let folder = url.deletingLastPathComponent()
+        if FileManager.default.fileExists(atPath: folder.path) { try FileAccessError.checkFolder(folder.path) }
+    }
+
     /// Writes `data` to a temporary file beside `url`, flushes it, and renames it over `url`.
     public static func write(_ data: Data, to url: URL) throws {
         try write(to: url) { try $0.append(data) }
@@ -51,6 +62,7 @@ public enum AtomicFile {
                 self.temporary = temporary
                 if !fm.fileExists(atPath: temporary.path) {
                     guard fm.createFile(atPath: temporary.path, contents: nil) else {
+                        try FileAccessError.checkFolder(folder.path)
                         throw WeightFileError(path: target.path, "cannot create \(temporary.path)")
                     }
                 }
@@ -58,6 +70,7 @@ public enum AtomicFile {
                 self.temporary = folder.appendingPathComponent(
                     ".\(target.lastPathComponent).tmp-\(FileSystem.processID)-\(UInt32.random(in: 0 ... .max))")
                 guard fm.createFile(atPath: self.temporary.path, contents: nil) else {
+                    try FileAccessError.checkFolder(folder.path)
                     throw WeightFileError(path: target.path, "cannot create a temporary file in \(folder.path)")
                 }
             }
@@ -126,5 +139,30 @@ public enum AtomicFile {
                 throw WeightFileError(path: target.path, "\(what): \(error.localizedDescription)")
             }
         }
+    }
+}
+
+/// A place to write that cannot be used as one: a folder that is missing, is a file, or
+/// is read-only; a file name that is a folder. `path` is that place (not the file that was
+/// to be written in it), so the message names what the user gave.
+public struct FileAccessError: ItemReasonError, Equatable, Sendable {
+    public let path: String
+    public let problem: String
+
+    public init(path: String, _ problem: String) {
+        self.path = path
+        self.problem = problem
+    }
+
+    public var description: String { "\(path): \(problem)" }
+    public var itemReason: String { description }
+
+    /// Throws when `path` is not a writable folder: missing, a file, or read-only.
+    public static func checkFolder(_ path: String) throws {
+        let fm = FileManager.default
+        var isDir: ObjCBool = false
+        guard fm.fileExists(atPath: path, isDirectory: &isDir) else { throw FileAccessError(path: path, "no such folder") }
+        guard isDir.boolValue else { throw FileAccessError(path: path, "is a file, not a folder") }
+        guard fm.isWritableFile(atPath: path) else { throw FileAccessError(path: path, "folder is not writable (permission denied)") }
     }
 }
