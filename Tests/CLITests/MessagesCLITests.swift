@@ -76,6 +76,17 @@ struct MessagesCLITests {
         let t = try CLI.run(["transcribe", wav.path, "--output-dir", dir.appendingPathComponent("out").path])
         #expect(t.status == 0, "\(t.stderr)")
         #expect(t.stderr.contains("warning: " + wav.path + ": truncated: header says 1.10 s, file holds 0.15 s"), "\(t.stderr)")
+
+        // A FLAC cut short: its STREAMINFO states the length; transcribe decodes it all and says so.
+        let ffmpeg = URL(fileURLWithPath: "/usr/bin/ffmpeg")
+        guard FileManager.default.isExecutableFile(atPath: ffmpeg.path) else { return }
+        let flac = dir.appendingPathComponent("whole.flac")
+        _ = try CLI.run(["-loglevel", "error", "-y", "-i", CLI.sample("speech.wav"), flac.path], executable: ffmpeg)
+        let cut = dir.appendingPathComponent("cut.flac")
+        try Data(try Data(contentsOf: flac).prefix(40_000)).write(to: cut)
+        let f = try CLI.run(["transcribe", cut.path, "--output-dir", dir.appendingPathComponent("out2").path])
+        #expect(f.status == 0, "\(f.stderr)")
+        #expect(f.stderr.contains(cut.path + ": truncated: header says 7.10 s, file holds"), "\(f.stderr)")
     }
 
     // MARK: file-system errors
