@@ -105,7 +105,7 @@ enum FF {
             if let handle = FileHandle(forReadingAtPath: path), let head = try? handle.read(upToCount: 4096) {
                 try? handle.close()
                 if MediaFormat.looksLikeText([UInt8](head), complete: Int64(head.count) >= Int64(info.st_size)) {
-                    throw MediaError(path, .unsupported, "is a text file, not an image, audio or video file")
+                    throw MediaError(path, .unsupported, MediaError.textFileReason)
                 }
             }
             return .regular

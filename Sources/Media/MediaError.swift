@@ -24,6 +24,9 @@ public struct MediaError: ItemReasonError, Equatable, Sendable {
     }
 
     public var description: String { "\(path): \(reason)" }
+
+    /// The reason for a text file given as media, whatever its name.
+    public static let textFileReason = "is a text file, not an image, audio or video file"
     public var itemReason: String { reason }
 }
 

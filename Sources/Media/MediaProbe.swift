@@ -51,7 +51,8 @@ public enum MediaProbe {
         let streams: MediaStreams
         do {
             streams = try MediaInspector.inspect(path: path)
-        } catch let e as MediaError where sniffed.kind == .unknown && e.kind != .notFound && e.kind != .unreadable {
+        } catch let e as MediaError where sniffed.kind == .unknown && e.kind != .notFound && e.kind != .unreadable
+                                          && e.reason != MediaError.textFileReason {
             throw MediaError(path, .unsupported, "not a recognised image, audio or video file (\(e.reason))")
         }
         let format = sniffed.name == "unknown" ? streams.container : sniffed.name

@@ -7,11 +7,16 @@ import TensorCore
 
 struct Classify: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Classify images (and video frames): ImageNet classes.",
+        abstract: "Classify images (and video frames): ImageNet classes, or your own labels (zero-shot, CLIP or lite0-minilm).",
         discussion: """
             Without --labels: the model's own classes (ImageNet-1k for efficientnet-lite0, \
             the default, whose weights scripts/fetch-models installs), top-k with \
-            probabilities. Output: a table, or --format json (one object per image or frame) \
+            probabilities. With --labels or --labels-file (zero-shot): scores for your own \
+            labels, from a CLIP model (clip-vit-b-32 ...: `mmpipe models fetch NAME` or \
+            --weights) or, without CLIP weights, the offline lite0-minilm (ImageNet classes \
+            mapped to the labels by all-MiniLM-L6-v2); --multi-label keeps every label above \
+            --threshold. A labels file holds one label per line; blank lines and lines \
+            starting with # are skipped. Output: a table, or --format json (one object per image or frame) \
             or csv. With --output FILE the JSON lines go to FILE and a second run skips \
             inputs already there.
 
@@ -19,6 +24,7 @@ struct Classify: ParsableCommand {
               mmpipe classify Samples/cat.jpg
               mmpipe classify Samples/ --top-k 3 --format csv
               mmpipe classify clip.mp4 --fps 0.5 --format json
+              mmpipe classify photos/ --labels cat,dog,car --format json
             """)
 
     @Argument(help: "Image or video files, directories, or - for a list of paths on stdin.")

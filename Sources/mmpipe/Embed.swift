@@ -7,7 +7,7 @@ import TensorCore
 
 struct Embed: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Extract image features (embeddings) and write them to disk.",
+        abstract: "Extract image or text features (embeddings) and write them to disk.",
         discussion: """
             One float32 row per image (per sampled frame for a video) in shards \
             DIR/features-00000.npy (N x D, at most --shard-rows rows each) and \
@@ -16,20 +16,27 @@ struct Embed: ParsableCommand {
             Interrupted (Ctrl-C) or not, what is done is saved; the same command again \
             skips inputs already in the manifest and starts a new shard.
 
-            Load in numpy:  x = np.load("DIR/features-00000.npy")   # row i = manifest line with "row": i, "shard": "features-00000.npy"
+            Row i of a shard belongs to the manifest line with that "shard" and "row": i. \
+            All rows in manifest order, in numpy (several shards after a resume or 50 000 rows):
+              rows = [r for r in map(json.loads, open("DIR/manifest.jsonl")) if "shard" in r]
+              shards = {s: np.load("DIR/" + s, mmap_mode="r") for s in {r["shard"] for r in rows}}
+              x = np.stack([shards[r["shard"]][r["row"]] for r in rows])
 
             Models: efficientnet-lite0 (real ImageNet weights, fetched by scripts/fetch-models); \
-            resnet18 ... resnet152, vit-ti-16, vit-s-16, vit-b-16, vit-b-32, vit-l-16 with \
-            --weights (a Hugging Face folder or a .safetensors state dict). Text (--text, \
-            --text-file): all-minilm-l6-v2 (real sentence-transformers weights, fetched), \
-            L2-normalised sentence embeddings; manifest lines carry the text and where it came \
-            from (--text #N or FILE:LINE).
+            CLIP clip-vit-b-32, clip-vit-b-16, clip-vit-l-14, clip-vit-l-14-336 (projected image \
+            embeddings; `mmpipe models fetch NAME` or --weights); resnet18 ... resnet152, \
+            vit-ti-16, vit-s-16, vit-b-16, vit-b-32, vit-l-16 with --weights (a Hugging Face \
+            folder or a .safetensors state dict). Text (--text, --text-file): all-minilm-l6-v2 \
+            (real sentence-transformers weights, fetched), L2-normalised sentence embeddings, or \
+            a CLIP model's text tower; manifest lines carry the text and where it came from \
+            (--text #N or FILE:LINE).
 
             Examples:
               mmpipe embed Samples/ --model efficientnet-lite0 --output /tmp/feats
               mmpipe embed photos/ --model resnet50 --weights ~/hf/resnet-50 --output feats --format safetensors
               mmpipe embed clip.mp4 --model efficientnet-lite0 --fps 0.5 --output feats
               mmpipe embed --text "a cat on a sofa" --text-file sentences.txt --output text-feats
+              mmpipe embed photos/ --model clip-vit-b-32 --output clip-feats
             """)
 
     @Argument(help: "Image or video files, directories, or - for a list of paths on stdin.")

@@ -9,9 +9,9 @@ struct MMPipe: ParsableCommand {
         commandName: "mmpipe",
         abstract: "Run pre-trained speech and vision models locally, on the CPU.",
         discussion: """
-            mmpipe transcribes audio, classifies images and extracts image features, with \
-            no Python at run time. MMPIPE_THREADS=N limits the compute threads (default: \
-            all cores).
+            mmpipe transcribes audio, classifies images (ImageNet classes or your own labels) \
+            and extracts image and text features, with no Python at run time. \
+            MMPIPE_THREADS=N (1...1024) limits the compute threads (default: all cores).
             """,
         version: "mmpipe \(version)",
         subcommands: [Transcribe.self, Classify.self, Embed.self, Probe.self, ModelsCommand.self]

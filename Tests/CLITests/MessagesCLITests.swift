@@ -76,6 +76,17 @@ struct MessagesCLITests {
         let t = try CLI.run(["transcribe", wav.path, "--output-dir", dir.appendingPathComponent("out").path])
         #expect(t.status == 0, "\(t.stderr)")
         #expect(t.stderr.contains("warning: " + wav.path + ": truncated: header says 1.10 s, file holds 0.15 s"), "\(t.stderr)")
+
+        // A FLAC cut short: its STREAMINFO states the length; transcribe decodes it all and says so.
+        let ffmpeg = URL(fileURLWithPath: "/usr/bin/ffmpeg")
+        guard FileManager.default.isExecutableFile(atPath: ffmpeg.path) else { return }
+        let flac = dir.appendingPathComponent("whole.flac")
+        _ = try CLI.run(["-loglevel", "error", "-y", "-i", CLI.sample("speech.wav"), flac.path], executable: ffmpeg)
+        let cut = dir.appendingPathComponent("cut.flac")
+        try Data(try Data(contentsOf: flac).prefix(40_000)).write(to: cut)
+        let f = try CLI.run(["transcribe", cut.path, "--output-dir", dir.appendingPathComponent("out2").path])
+        #expect(f.status == 0, "\(f.stderr)")
+        #expect(f.stderr.contains(cut.path + ": truncated: header says 7.10 s, file holds"), "\(f.stderr)")
     }
 
     // MARK: file-system errors
@@ -231,5 +242,83 @@ struct MessagesCLITests {
         let fobj = try JSONSerialization.jsonObject(with: Data(f.stdout.utf8)) as? [String: Any]
         let flabels = (fobj?["labels"] as? [[String: Any]])?.compactMap { $0["label"] as? String } ?? []
         #expect(Set(flabels) == ["cat", "dog"], "\(f.stdout)")
+    }
+}
+
+/// Help texts and documents say what the commands do (issue 14, "Help and docs").
+@Suite("mmpipe help and docs, end to end")
+struct HelpAndDocsCLITests {
+    static func read(_ relative: String) throws -> String {
+        try String(contentsOf: CLI.repoRoot.appendingPathComponent(relative), encoding: .utf8)
+    }
+
+    @Test func summariesNameWhatEachCommandTakes() throws {
+        let top = try CLI.run(["--help"]).stdout
+        let start = try #require(top.range(of: "  classify "))
+        let end = try #require(top[start.upperBound...].range(of: "  embed "))
+        let classifyLine = top[start.upperBound..<end.lowerBound]
+        #expect(classifyLine.contains("labels") && classifyLine.contains("zero-shot"), "\(classifyLine)")
+        let embed = try CLI.run(["embed", "--help"]).stdout
+        #expect(embed.contains("clip-vit-b-32") && embed.contains("CLIP"), "\(embed)")
+        let transcribe = try CLI.run(["transcribe", "--help"]).stdout
+        #expect(transcribe.contains("-o, --output-dir"), "\(transcribe)")
+        let classify = try CLI.run(["classify", "--help"]).stdout
+        #expect(classify.contains("lines starting with # are skipped"), "\(classify)")
+    }
+
+    @Test func modelSizesAgreeBetweenTheCLIAndTheFetchScript() throws {
+        let list = try CLI.run(["models", "list"])
+        let fetch = try CLI.run(["--list"], executable: CLI.repoRoot.appendingPathComponent("scripts/fetch-models"))
+        #expect(list.status == 0 && fetch.status == 0, "\(list.stderr) \(fetch.stderr)")
+        func sizes(_ text: String) -> [String: String] {
+            var out: [String: String] = [:]
+            for line in text.split(separator: "\n") {
+                let f = line.split(separator: " ", omittingEmptySubsequences: true)
+                if let i = f.firstIndex(where: { $0 == "MB" || $0 == "KB" || $0 == "GB" }), i > 0 {
+                    out[String(f[0])] = f[i - 1] + " " + f[i]
+                }
+            }
+            return out
+        }
+        let a = sizes(list.stdout), b = sizes(fetch.stdout)
+        #expect(!a.isEmpty && a == b, "models list: \(a); fetch-models --list: \(b)")
+    }
+
+    @Test func theDocumentedDefaultSetIsTheManifests() throws {
+        let manifest = try JSONSerialization.jsonObject(with: Data(try Self.read("Models/models.json").utf8)) as? [String: Any]
+        let defaults = Set(((manifest?["models"] as? [[String: Any]]) ?? []).filter { $0["default"] as? Bool == true }.compactMap { $0["name"] as? String })
+        let readme = try Self.read("Models/README.md")
+        let start = try #require(readme.range(of: "the default set ("))
+        let end = try #require(readme[start.upperBound...].range(of: ":"))
+        let listed = readme[start.upperBound..<end.lowerBound].components(separatedBy: CharacterSet(charactersIn: ", \n#"))
+            .filter { !$0.isEmpty }
+        #expect(Set(listed) == defaults, "Models/README: \(listed); models.json: \(defaults)")
+        // Keyframes have no option: the README does not promise them.
+        #expect(!(try Self.read("README.md")).contains("keyframes"))
+    }
+
+    /// The README's numpy line loads every row of a resumed, several-shard output in
+    /// manifest order.
+    @Test func theReadmeNumpyLineLoadsAllShards() throws {
+        let python = "/usr/bin/python3"
+        guard FileManager.default.isExecutableFile(atPath: python),
+              (try? CLI.run(["-c", "import numpy"], executable: URL(fileURLWithPath: python)))?.status == 0 else { return }
+        let readme = try Self.read("README.md")
+        let line = try #require(readme.split(separator: "\n").first { $0.hasPrefix("python3 -c 'import json, numpy") })
+        let code = String(line.dropFirst("python3 -c '".count).dropLast())
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("readme-np-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        #expect(try CLI.run(["embed", CLI.sample("cat.jpg"), "-o", dir.path, "-q"]).status == 0)
+        #expect(try CLI.run(["embed", CLI.sample(""), "-o", dir.path, "-q", "--shard-rows", "2"]).status == 0)
+        let shards = try FileManager.default.contentsOfDirectory(atPath: dir.path).filter { $0.hasSuffix(".npy") }
+        #expect(shards.count >= 2)
+        let r = try CLI.run(["-c", code.replacingOccurrences(of: "\"DIR\"", with: "\"\(dir.path)\"")
+                             + "; m = [r for r in map(json.loads, open(d + \"/manifest.jsonl\")) if \"shard\" in r]"
+                             + "; print(all((x[k] == np.load(d + \"/\" + r[\"shard\"])[r[\"row\"]]).all() for k, r in enumerate(m)))"],
+                            executable: URL(fileURLWithPath: python))
+        #expect(r.status == 0, "\(r.stderr)")
+        let manifestRows = try String(contentsOf: dir.appendingPathComponent("manifest.jsonl"), encoding: .utf8)
+            .split(separator: "\n").filter { $0.contains("\"shard\"") }.count
+        #expect(r.lines == ["(\(manifestRows), 1280)", "True"], "\(r.stdout) \(r.stderr)")
     }
 }

@@ -39,7 +39,8 @@ public struct ModelStore: Sendable {
             return Entry(name: name, description: m.description ?? "", format: m.format ?? "", licence: m.licence ?? "",
                          source: m.source ?? "",
                          packages: (m.packages ?? []).compactMap { p in p.name.flatMap { n in p.version.map { "\(n)==\($0)" } } },
-                         files: files.compactMap(\.to), bytes: files.compactMap(\.size).reduce(0, +),
+                         // On disk: the files and what is converted from them (as scripts/fetch-models --list).
+                         files: files.compactMap(\.to), bytes: (files + [m.convert].compactMap { $0 }).compactMap(\.size).reduce(0, +),
                          isDefault: m.default ?? false)
         }
     }
@@ -52,6 +53,7 @@ public struct ModelStore: Sendable {
             let name: String?, description: String?, format: String?, licence: String?, source: String?
             let packages: [Package]?
             let files: [File]?
+            let convert: File?
             let `default`: Bool?
         }
         let models: [Model]
