@@ -1,4 +1,5 @@
 import ArgumentParser
+import Engine
 import Foundation
 import TensorCore
 
@@ -49,7 +50,11 @@ enum Main {
             // Refused once the command ran (a request the engine or a subcommand refused):
             // the line alone, not the top-level usage.
             fail("mmpipe: " + e.message, code: 2)
+        } catch let e as ExitCode {
+            finish(e, message: "")
         } catch {
+            // Anything else a command let through: one line in words, as every other error.
+            if MMPipe.exitCode(for: error) == .failure { fail("mmpipe: " + ErrorText.describe(error), code: 1) }
             finish(error, message: MMPipe.message(for: error))
         }
     }

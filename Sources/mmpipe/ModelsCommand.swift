@@ -148,7 +148,9 @@ struct ModelsCommand: ParsableCommand {
                     }
                     return
                 }
-                throw ValidationError("unknown model '\(name)'; known: \((store.entries.map(\.name) + catalog.cards.map(\.name)).joined(separator: ", "))")
+                var seen = Set<String>()
+                let known = (store.entries.map(\.name) + catalog.cards.map(\.name)).filter { seen.insert($0).inserted }
+                throw ValidationError("unknown model '\(name)'; known: \(known.joined(separator: ", "))")
             }
             let missing = store.missingFiles(e)
             if card == nil { print("name:        \(e.name)") }

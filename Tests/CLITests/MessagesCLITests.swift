@@ -41,7 +41,7 @@ struct MessagesCLITests {
         #expect(probe.stderr.contains("image data (jpeg)"), "\(probe.stderr)")
         let classify = try CLI.run(["classify", "-"], stdinData: jpeg)
         #expect(classify.status == 2 && classify.errorLines.count == 1, "\(classify.stderr.prefix(300))")
-        #expect(classify.stderr.contains("not a list of paths"), "\(classify.stderr)")
+        #expect(classify.stderr.contains("reads a list of paths") && classify.stderr.contains("by path"), "\(classify.stderr)")
         // Random binary (no known magic) is refused too; a path list with non-ASCII names is not.
         let binary = try CLI.run(["probe", "-"], stdinData: Data([0x00, 0x9F, 0x12, 0xFE, 0x0A, 0x41]))
         #expect(binary.status == 2 && binary.stderr.contains("binary data"), "\(binary.stderr)")
@@ -126,6 +126,9 @@ struct MessagesCLITests {
             #expect(!r.stderr.contains("Usage:") && !r.stderr.contains("See 'mmpipe"), "\(args): \(r.stderr)")
             #expect(r.errorLines.count == 1, "\(args): \(r.stderr)")
         }
+        // Each known name once.
+        let info = try CLI.run(["models", "info", "foo"])
+        #expect(info.stderr.components(separatedBy: "whisper-base,").count == 2, "\(info.stderr)")
     }
 
     @Test func unknownCommandsGetASuggestion() throws {

@@ -143,7 +143,7 @@ public struct InputPaths: Sequence, Sendable {
     public func checkStandardInput(hint: String) throws {
         guard arguments.contains("-") else { return }
         if let what = StandardInputLines.shared.binaryContent() {
-            throw RequestError("standard input holds \(what), not a list of paths (one per line) for `-`: \(hint)")
+            throw RequestError("`-` reads a list of paths (one per line), but standard input holds \(what): \(hint)")
         }
     }
 

@@ -16,7 +16,7 @@ public struct ImageInputs: Sendable {
 
     /// Refuses image or video bytes piped to `-` (which reads paths, one per line).
     public func checkStandardInput() throws {
-        try InputPaths(paths).checkStandardInput(hint: "give image and video files by path (`-` reads a list of paths, not the file itself)")
+        try InputPaths(paths).checkStandardInput(hint: "give image and video files by path")
     }
 
     /// Bounds the items between source and sink.

@@ -21,7 +21,7 @@ public struct ProbeTask: Sendable {
     public func run(into sink: any ResultSink<ProbeResult>, progress: Progress, workers: Int = Compute.threads) throws -> JobSummary {
         let limits = request.limits
         try request.validate()
-        try InputPaths(request.paths).checkStandardInput(hint: "give media files by path (`-` reads a list of paths, not the file itself)")
+        try InputPaths(request.paths).checkStandardInput(hint: "give media files by path")
         let inputs = InputPaths(request.paths) { MediaFormat.hasExtension($0, of: [.image, .audio, .video]) }
         return try Runner.run(into: sink, window: 4 * workers + 16, progress: progress) { job, skip in
             job.source(inputs, skip: skip)

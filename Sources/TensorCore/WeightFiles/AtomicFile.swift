@@ -62,16 +62,14 @@ public enum AtomicFile {
                 self.temporary = temporary
                 if !fm.fileExists(atPath: temporary.path) {
                     guard fm.createFile(atPath: temporary.path, contents: nil) else {
-                        try FileAccessError.checkFolder(folder.path)
-                        throw WeightFileError(path: target.path, "cannot create \(temporary.path)")
+                        throw WeightFileError(path: target.path, "cannot create \(temporary.lastPathComponent) in \(folder.path)" + FileAccessError.why(folder.path))
                     }
                 }
             } else {
                 self.temporary = folder.appendingPathComponent(
                     ".\(target.lastPathComponent).tmp-\(FileSystem.processID)-\(UInt32.random(in: 0 ... .max))")
                 guard fm.createFile(atPath: self.temporary.path, contents: nil) else {
-                    try FileAccessError.checkFolder(folder.path)
-                    throw WeightFileError(path: target.path, "cannot create a temporary file in \(folder.path)")
+                    throw WeightFileError(path: target.path, "cannot create a temporary file in \(folder.path)" + FileAccessError.why(folder.path))
                 }
             }
             do {
@@ -159,10 +157,19 @@ public struct FileAccessError: ItemReasonError, Equatable, Sendable {
 
     /// Throws when `path` is not a writable folder: missing, a file, or read-only.
     public static func checkFolder(_ path: String) throws {
+        if let problem = problem(folder: path) { throw FileAccessError(path: path, problem) }
+    }
+
+    /// What is wrong with `path` as a folder to write in; nil when nothing is seen.
+    static func problem(folder path: String) -> String? {
         let fm = FileManager.default
         var isDir: ObjCBool = false
-        guard fm.fileExists(atPath: path, isDirectory: &isDir) else { throw FileAccessError(path: path, "no such folder") }
-        guard isDir.boolValue else { throw FileAccessError(path: path, "is a file, not a folder") }
-        guard fm.isWritableFile(atPath: path) else { throw FileAccessError(path: path, "folder is not writable (permission denied)") }
+        guard fm.fileExists(atPath: path, isDirectory: &isDir) else { return "no such folder" }
+        guard isDir.boolValue else { return "is a file, not a folder" }
+        guard fm.isWritableFile(atPath: path) else { return "folder is not writable (permission denied)" }
+        return nil
     }
+
+    /// `": <problem>"` to end a message that names `folder`, or "".
+    static func why(_ folder: String) -> String { problem(folder: folder).map { ": \($0)" } ?? "" }
 }
