@@ -38,6 +38,7 @@ public final class TranscribeTask: @unchecked Sendable {
     /// Loads the model (through the catalog) and checks the request against it.
     public init(_ request: TranscribeRequest, store: ModelStore, catalog: ModelCatalog = .standard) throws {
         self.request = request
+        do { try request.options.validate() } catch { throw RequestError("\(error)") }      // every numeric option in range
         if let card = catalog.card(request.model), card.kind != .speech {
             throw RequestError("\(request.model) is not a speech model; Whisper models: \(catalog.cards(.speech).map(\.name).joined(separator: ", "))")
         }

@@ -8,6 +8,19 @@ import TensorCore
 /// With word timestamps, the next window starts at the last word's end, and with
 /// `hallucinationSilenceThreshold` likely hallucinations around long silences are dropped
 /// or skipped.
+///
+/// Two rules of mmpipe's own, where the references decode past the audio:
+/// - Times are clamped to the audio: no segment or word starts or ends after the last
+///   content frame (openai-whisper and faster-whisper give a 1.095 s clip a segment
+///   ending at 2.00 s); a segment that would start there is dropped (zero length).
+/// - A window that holds the end of its region (less than 30 s of audio left) and whose
+///   text ends with a closed segment (two timestamps, then the end) finishes the region:
+///   the model has seen all the audio left and said nothing follows. The references seek
+///   back to that last timestamp and decode the leftover again (0.12 s in the first 60 s
+///   of the LibriVox reading), where the window holds almost only padding and the
+///   previous text; faster-whisper then samples a repeat of the prompt at temperature 0.2,
+///   kept or dropped by chance (6 of 20 seeds keep "He was an ill-disposed young man."
+///   59.88 → 60.88 s; scripts/gen-whisper-fw-fixtures.py).
 public struct WhisperSeeker: WhisperSegmentSeeking {
     public let special: WhisperSpecialTokens
     /// Token ids → text (special and timestamp tokens dropped).
@@ -36,6 +49,7 @@ public struct WhisperSeeker: WhisperSegmentSeeking {
         let contentFrames = context.contentFrames
         let contentDuration = Double(contentFrames) * WhisperTranscriber.secondsPerFrame
         let tb = special.timestampBegin
+        var finishesRegion = false          // see the type's doc comment
 
         if let threshold = options.noSpeechThreshold, result.noSpeechProb > threshold,
            !(options.logprobThreshold.map { result.avgLogprob > $0 } ?? false) {
@@ -63,6 +77,7 @@ public struct WhisperSeeker: WhisperSegmentSeeking {
             if singleTimestampEnding {
                 seek += segmentSize
             } else {
+                finishesRegion = segmentSize < WhisperTranscriber.framesPerWindow && lastSlice == tokens.count - 1
                 let lastTimestampPos = tokens[lastSlice - 1] - tb
                 seek += lastTimestampPos * WhisperTranscriber.inputStride
             }
@@ -81,7 +96,10 @@ public struct WhisperSeeker: WhisperSegmentSeeking {
                            temperature: decoded.temperature, avgLogprob: result.avgLogprob,
                            compressionRatio: decoded.compressionRatio, noSpeechProb: result.noSpeechProb)
         }
-        guard let aligner = options.wordAligner else { return .segments(current, seek: seek) }
+        guard let aligner = options.wordAligner else {
+            return .segments(WhisperSeeker.clamped(current, to: contentDuration),
+                             seek: finishesRegion ? windowStart + segmentSize : seek)
+        }
 
         try options.checkStop()
         aligner.addWordTimestamps(&current, audio: audio, frames: segmentSize, lastSpeech: context.lastSpeech)
@@ -112,14 +130,30 @@ public struct WhisperSeeker: WhisperSegmentSeeking {
                         seek = frame(max(timeOffset + 1, s.start))
                         if contentDuration - s.end < threshold { seek = contentFrames }
                         current.removeSubrange(si...)
+                        finishesRegion = false
                         break
                     }
                 }
                 lastEnd = s.end
             }
         }
+        current = WhisperSeeker.clamped(current, to: contentDuration)
         if let e = WhisperSeeker.end(of: current) { context.lastSpeech = e }
-        return .segments(current, seek: seek)
+        return .segments(current, seek: finishesRegion ? max(seek, windowStart + segmentSize) : seek)
+    }
+
+    /// Segment and word times no later than `duration` (the end of the audio).
+    static func clamped(_ segments: [WhisperSegment], to duration: Double) -> [WhisperSegment] {
+        segments.map { s in
+            var s = s
+            s.start = min(s.start, duration)
+            s.end = min(s.end, duration)
+            for i in s.words.indices {
+                s.words[i].start = min(s.words[i].start, duration)
+                s.words[i].end = min(s.words[i].end, duration)
+            }
+            return s
+        }
     }
 
     /// The end of the last word, or of the last segment when none has words.
