@@ -19,8 +19,9 @@ import TensorCore
 ///   nothing follows. The references seek back to that last timestamp and decode the
 ///   leftover again (0.12 s in the first 60 s of the LibriVox clips), a window of almost
 ///   only padding and the previous text as prompt; faster-whisper then samples a repeat of
-///   the prompt at temperature 0.2, kept or dropped by chance (6 of 20 seeds keep "He was
-///   an ill-disposed young man." 59.88 → 60.88 s; scripts/gen-whisper-fw-fixtures.py).
+///   the prompt at temperature 0.2, kept or dropped by chance (with CTranslate2 seeds 0 to
+///   19, 14 runs keep "He was (not) an ill-disposed young man." 59.88 → 60.88 s, 6 drop it;
+///   scripts/gen-whisper-fw-fixtures.py).
 ///   whisper.cpp never decodes the last second (`if (seek + 100 >= seek_end) break`); here
 ///   only that case is skipped, so a leftover that may hold a word is still decoded.
 public struct WhisperSeeker: WhisperSegmentSeeking {
