@@ -158,6 +158,44 @@ struct TranscribeCLITests {
         }
     }
 
+    /// More beams than the first step has continuations (the 51 initial timestamps) crashed
+    /// the beam search (issue 14 item 3); up to 64 beams are allowed.
+    @Test func beamSize52Transcribes() throws {
+        let r = try CLI.run(["transcribe", CLI.sample("speech.wav"), "--beam-size", "52"])
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(r.stdout == "And Mr. John Dashwood had then leisure to consider how much there might be prudently in his power to do for them.\n")
+    }
+
+    /// Numeric options out of range are refused with one message naming the range (exit 2)
+    /// before any audio is read; `--patience 0` gave an empty transcript.
+    @Test(arguments: [(["--patience", "0"], "patience 0.0 is out of range"), (["--beam-size", "65"], "beam size 65 is out of range: use 1 to 64"),
+                      (["--best-of", "100"], "best-of 100 is out of range"), (["--temperature", "1.5", "--temperature-increment", "0"], "temperature 1.5 is out of range")])
+    func anOptionOutOfRangeIsAUsageError(_ args: [String], _ message: String) throws {
+        let r = try CLI.run(["transcribe", CLI.sample("speech.wav")] + args)
+        #expect(r.status == 2, "\(r.stderr)")
+        #expect(r.stderr.contains(message), "\(r.stderr)")
+        #expect(r.stdout.isEmpty)
+    }
+
+    /// Segment ends stop at the end of the audio (issue 14 item 8): the first 1.095 s of
+    /// speech.wav ended at 00:00:02,000 (as openai-whisper and faster-whisper give it).
+    @Test func theLastSegmentEndsWithTheAudio() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("clip-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        // speech.wav is a canonical 44-byte-header 16 kHz mono 16-bit WAV: keep 17,520 samples.
+        let wav = try Data(contentsOf: URL(fileURLWithPath: CLI.sample("speech.wav")))
+        var clip = wav.prefix(44 + 17_520 * 2)
+        func put(_ v: UInt32, at o: Int) { withUnsafeBytes(of: v.littleEndian) { clip.replaceSubrange(o..<o + 4, with: $0) } }
+        put(UInt32(clip.count - 8), at: 4)
+        put(UInt32(17_520 * 2), at: 40)
+        let path = dir.appendingPathComponent("clip.wav").path
+        try clip.write(to: URL(fileURLWithPath: path))
+        let r = try CLI.run(["transcribe", path, "--format", "srt"])
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(r.stdout.contains("00:00:00,000 --> 00:00:01,090"), "\(r.stdout)")
+    }
+
     @Test func hallucinationThresholdNeedsSeconds() throws {
         let r = try CLI.run(["transcribe", CLI.sample("speech.wav"), "--hallucination-silence-threshold", "-1"])
         #expect(r.status == 2)

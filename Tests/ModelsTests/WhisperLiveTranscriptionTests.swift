@@ -90,7 +90,10 @@ struct WhisperLiveTranscriptionTests {
         a.map { "\($0.id) \($0.start) \($0.end) \($0.text)" } == b.map { "\($0.id) \($0.start) \($0.end) \($0.text)" }
     }
 
-    /// Recorded with `mmpipe transcribe --audio-stdin --format vtt < long.wav` (tiny.en) at dccbe95.
+    /// Recorded with `mmpipe transcribe --audio-stdin --format vtt < long.wav` (tiny.en) at dccbe95,
+    /// then with segment times clamped to the audio (issue 14 item 8): the first window's last
+    /// segment ended past its 30 s (so the old loop dropped it with its audio) and is now kept
+    /// ending at 30.000; the last one ended at 56.400, 13 s after the input's 43.120 s.
     static let recordedTinyEn = [
         "[00:00:00.000 --> 00:00:05.560] And Mr. John Dashwood had then leisure to consider how much there might be prudently in",
         "[00:00:05.560 --> 00:00:08.400] his power to do for them.",
@@ -99,9 +102,10 @@ struct WhisperLiveTranscriptionTests {
         "[00:00:17.800 --> 00:00:22.520] Had he married a more amiable woman he might have been made still more respectable than",
         "[00:00:22.520 --> 00:00:23.760] he was.",
         "[00:00:23.760 --> 00:00:27.040] He might even have been made amiable himself.",
+        "[00:00:27.040 --> 00:00:30.000] And Mr. John Dashwood had then leisure to consider.",
         "[00:00:30.000 --> 00:00:35.120] her how much there might be prudently in his power to do for them.",
         "[00:00:35.120 --> 00:00:41.400] Unless to be rather cold-hearted and rather selfish is to be ill-disposed, he was not an",
-        "[00:00:41.400 --> 00:00:56.400] ill-disposed young man.",
+        "[00:00:41.400 --> 00:00:43.120] ill-disposed young man.",
     ]
 
     /// The same with `--model base` (language detected in each window).
@@ -127,7 +131,7 @@ struct WhisperLiveTranscriptionTests {
         // Reads of one second, as the CLI does: the first window's segments come out of a push.
         let bySecond = try Self.live(whisper, audio, pieces: [16_000], options: options)
         #expect(Self.same(bySecond.pushed + bySecond.finished, want))
-        #expect(bySecond.pushed.count == 7, "\(bySecond.pushed.map(Self.line))")
+        #expect(bySecond.pushed.count == 8, "\(bySecond.pushed.map(Self.line))")
         // Odd pieces, and one push larger than a window.
         let odd = try Self.live(whisper, audio, pieces: [7_919, 500_000, 1, 33_333], options: options)
         #expect(Self.same(odd.pushed + odd.finished, want))

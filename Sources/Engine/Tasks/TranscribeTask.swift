@@ -38,6 +38,7 @@ public final class TranscribeTask: @unchecked Sendable {
     /// Loads the model (through the catalog) and checks the request against it.
     public init(_ request: TranscribeRequest, store: ModelStore, catalog: ModelCatalog = .standard) throws {
         self.request = request
+        do { try request.options.validate() } catch { throw RequestError("\(error)") }      // every numeric option in range
         if case .files(let inputs) = request.input {
             try InputPaths(inputs).checkStandardInput(hint: "to transcribe audio from standard input, use --audio-stdin instead of -")
         }

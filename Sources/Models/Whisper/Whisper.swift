@@ -29,6 +29,54 @@ public struct WhisperOptions: Sendable {
     public var shouldStop: (@Sendable () -> Bool)? = nil
 
     public init() {}
+
+    /// Largest `beamSize` and `bestOf`: each beam or candidate holds its own copy of the
+    /// window's cross-attention keys and values and of the self-attention cache (about
+    /// 19 MB for tiny, 37 MB for base, 110 MB for small per row), and quality stops
+    /// improving long before (openai-whisper and faster-whisper use 5).
+    public static let maxCandidates = 64
+
+    /// Checks every numeric option against its allowed range; throws a `WhisperError`
+    /// naming the option, its value and the range. `Whisper.transcribe` calls it; front
+    /// ends call it when they build a request, to refuse it before any work starts.
+    ///
+    /// | option | allowed | why |
+    /// |---|---|---|
+    /// | `beamSize` | nil or 1...64 (`maxCandidates`) | 1 = greedy; openai-whisper and faster-whisper take any positive count, the cap bounds memory |
+    /// | `bestOf` | nil or 1...64 | candidates sampled at each temperature above 0 |
+    /// | `patience` | nil or 0 < p <= 10 | openai-whisper stops the beam search after round(beamSize * patience) finished sequences, which must be at least 1 (it asserts so); 0 would give no text |
+    /// | `lengthPenalty` | nil or 0...1 | the alpha of ((5 + length) / 6) ^ alpha (Wu et al. 2016, the range they tune); nil divides by the length |
+    /// | `temperatures` | at least one, each in 0...1 | openai-whisper's fallback runs 0 to 1 by 0.2; 0 is beam search or greedy, above 0 sampling |
+    /// | `compressionRatioThreshold` | nil or > 0, finite | a text's zlib compression ratio is above 0 (default 2.4) |
+    /// | `logprobThreshold` | nil or <= 0, finite | an average log-probability is at most 0 (default -1) |
+    /// | `noSpeechThreshold` | nil or 0...1 | a probability (default 0.6) |
+    /// | `hallucinationSilenceThreshold` | nil or > 0 and <= 30 s | a silence inside one 30 s window |
+    public func validate() throws {
+        func check(_ ok: Bool, _ message: @autoclosure () -> String) throws {
+            if !ok { throw WhisperError(message()) }
+        }
+        let n = WhisperOptions.maxCandidates
+        if let b = beamSize { try check((1...n).contains(b), "beam size \(b) is out of range: use 1 to \(n) (1 = greedy)") }
+        if let b = bestOf { try check((1...n).contains(b), "best-of \(b) is out of range: use 1 to \(n)") }
+        if let p = patience {
+            try check(p.isFinite && p > 0 && p <= 10, "patience \(p) is out of range: use a value above 0 and at most 10 (1 = stop when beam-size sequences finished)")
+        }
+        if let l = lengthPenalty { try check(l.isFinite && (0...1).contains(l), "length penalty \(l) is out of range: use 0 to 1") }
+        try check(!temperatures.isEmpty, WhisperError.noTemperatures.description)
+        for t in temperatures {
+            try check(t.isFinite && (0...1).contains(t), "temperature \(t) is out of range: use 0 to 1")
+        }
+        if let c = compressionRatioThreshold {
+            try check(c.isFinite && c > 0, "compression ratio threshold \(c) is out of range: use a value above 0 (default 2.4)")
+        }
+        if let l = logprobThreshold {
+            try check(l.isFinite && l <= 0, "log-probability threshold \(l) is out of range: use a value at most 0 (default -1)")
+        }
+        if let s = noSpeechThreshold { try check(s.isFinite && (0...1).contains(s), "no-speech threshold \(s) is out of range: use 0 to 1") }
+        if let h = hallucinationSilenceThreshold {
+            try check(h.isFinite && h > 0 && h <= 30, "hallucination silence threshold \(h) s is out of range: use a value above 0 and at most 30 seconds")
+        }
+    }
 }
 
 /// A finished transcription.
@@ -151,7 +199,7 @@ public struct Whisper: Sendable {
     /// says so, `WhisperError` for an unusable request, or what a stage throws.
     public func transcribe(samples: [Float], options: WhisperOptions = WhisperOptions(),
                            onSegment: (WhisperSegment) -> Void = { _ in }) throws -> WhisperTranscript {
-        guard !options.temperatures.isEmpty else { throw WhisperError.noTemperatures }
+        try options.validate()
         if let l = options.language, tokenizer.isMultilingual, tokenizer.languageToken(code: l) == nil {
             throw WhisperError("unknown language code '\(l)'")
         }

@@ -81,7 +81,8 @@ public struct WhisperFallbackDecoder: WhisperTextDecoding {
             var o = options.decoding
             o.temperature = t
             if t > 0 { o.beamSize = nil; o.patience = nil } else { o.bestOf = nil }
-            let result = WhisperDecoder(model: model, special: special, options: o).decode(audio: audio, prompt: prompt)
+            let result = try WhisperDecoder(model: model, special: special, options: o)
+                .decode(audio: audio, prompt: prompt, checkStop: options.checkStop)
             let ratio = compressionRatio(decodeText(result.tokens.filter { $0 < special.eot }))
             last = WhisperDecodedWindow(result: result, temperature: t, compressionRatio: ratio)
             var needsFallback = false
@@ -173,15 +174,23 @@ public struct WhisperDecoder {
     /// Decodes one window. `audio` is the encoder output `[1, nAudioCtx, d]`; `prompt` the
     /// initial tokens (previous text + SOT sequence). Returns the best candidate.
     public func decode(audio: Tensor, prompt: [Int]) -> WhisperDecodingResult {
+        decode(audio: audio, prompt: prompt, checkStop: {})
+    }
+
+    /// `decode(audio:prompt:)` that calls `checkStop` before each token step (and before
+    /// the prompt's pass), so a stop request ends a long beam search or sampling run
+    /// within one decoder step: `checkStop` throws (`CancellationError`) to stop.
+    public func decode(audio: Tensor, prompt: [Int], checkStop: () throws -> Void) rethrows -> WhisperDecodingResult {
+        try checkStop()
         let cross = model.crossKV(audio)
         let sampleLen = options.sampleLength ?? model.dims.nTextCtx / 2
         let maxLen = min(model.dims.nTextCtx, prompt.count + sampleLen)
         let sotIndex = prompt.lastIndex(of: special.sot) ?? 0
         if options.temperature == 0, let beams = options.beamSize, beams > 1 {
-            return beamSearch(cross: cross, prompt: prompt, beams: beams, maxLen: maxLen, sotIndex: sotIndex)
+            return try beamSearch(cross: cross, prompt: prompt, beams: beams, maxLen: maxLen, sotIndex: sotIndex, checkStop: checkStop)
         }
         let n = options.temperature > 0 ? max(1, options.bestOf ?? 1) : 1
-        return sample(cross: cross, prompt: prompt, rows: n, maxLen: maxLen, sotIndex: sotIndex)
+        return try sample(cross: cross, prompt: prompt, rows: n, maxLen: maxLen, sotIndex: sotIndex, checkStop: checkStop)
     }
 
     /// Runs the prompt once (batch 1), copies its cache to `rows` decoding rows, and returns
@@ -207,7 +216,8 @@ public struct WhisperDecoder {
     }
 
     /// Greedy (temperature 0) or sampling with `rows` candidates; ranked like the reference.
-    func sample(cross: WhisperModel.CrossKV, prompt: [Int], rows: Int, maxLen: Int, sotIndex: Int) -> WhisperDecodingResult {
+    func sample(cross: WhisperModel.CrossKV, prompt: [Int], rows: Int, maxLen: Int, sotIndex: Int,
+                checkStop: () throws -> Void = {}) rethrows -> WhisperDecodingResult {
         let vocab = model.dims.nVocab
         let crossRows = rows > 1 ? cross.repeated(rows) : cross
         let caches = model.makeCaches(batch: rows)
@@ -240,6 +250,7 @@ public struct WhisperDecoder {
             }
             length += 1
             if finished.allSatisfy({ $0 }) || length >= maxLen { break }
+            try checkStop()
             logits = model.decode(next.map { [$0] }, cross: crossRows, caches: caches).contiguous()
         }
         return rank(sequences.indices.map { (sequences[$0], sums[$0]) }, noSpeech: noSpeech)
@@ -273,14 +284,22 @@ public struct WhisperDecoder {
 
     /// Beam search as the reference: each live beam proposes its top `beams + 1` tokens,
     /// the best `beams` unfinished continuations survive, finished ones are collected until
-    /// `round(beams * patience)` of them exist.
-    func beamSearch(cross: WhisperModel.CrossKV, prompt: [Int], beams: Int, maxLen: Int, sotIndex: Int) -> WhisperDecodingResult {
+    /// `round(beams * patience)` of them exist (at least one).
+    ///
+    /// - Important: the cache and the cross-attention rows stay `beams` wide. When fewer
+    ///   continuations than `beams` are possible (the first step allows only the timestamps
+    ///   up to `maxInitialTimestamp`, 51 tokens by default), the spare rows repeat the best
+    ///   beam marked dead: they propose nothing and are replaced at the next step.
+    func beamSearch(cross: WhisperModel.CrossKV, prompt: [Int], beams: Int, maxLen: Int, sotIndex: Int,
+                    checkStop: () throws -> Void = {}) rethrows -> WhisperDecodingResult {
         let vocab = model.dims.nVocab
         let crossRows = cross.repeated(beams)
         let caches = model.makeCaches(batch: beams)
-        let maxCandidates = Int((Float(beams) * (options.patience ?? 1)).rounded())
+        let patience = Double(options.patience ?? 1)
+        let maxCandidates = patience.isFinite ? max(1, Int(min(Double(beams) * patience, 1e6).rounded())) : 1_000_000
         var sequences = [[Int]](repeating: [], count: beams)
         var sums = [Float](repeating: 0, count: beams)
+        var dead = [Bool](repeating: false, count: beams)
         var finishedSeqs: [[Int]: Float] = [:]
         var (logits, noSpeech) = prefill(prompt: prompt, sotIndex: sotIndex, cross: cross, caches: caches)
         let rowBuf = UnsafeMutablePointer<Float>.allocate(capacity: beams * vocab)
@@ -295,6 +314,7 @@ public struct WhisperDecoder {
             var proposals = [[(score: Float, source: Int, token: Int)]](repeating: [], count: active)
             proposals.withUnsafeMutableBufferPointer { out in
                 Compute.parallelFor(active) { b in
+                    if dead[b] { return }
                     let row = rowBuf + b * vocab, lp = lpBuf + b * vocab
                     row.update(from: logits.pointer + b * vocab, count: vocab)
                     filter(row, sampled: sequences[b])
@@ -324,6 +344,12 @@ public struct WhisperDecoder {
                 }
                 break
             }
+            // Fewer continuations than rows: the spare rows repeat the best one, dead.
+            dead = [Bool](repeating: false, count: nextSeqs.count) + [Bool](repeating: true, count: beams - nextSeqs.count)
+            while nextSeqs.count < beams {
+                nextSeqs.append(nextSeqs[0]); nextSums.append(-.infinity); sources.append(sources[0]); nextTokens.append(nextTokens[0])
+            }
+            try checkStop()
             for c in caches { c.reorder(sources) }
             sequences = nextSeqs
             sums = nextSums

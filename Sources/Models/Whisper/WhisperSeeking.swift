@@ -8,6 +8,22 @@ import TensorCore
 /// With word timestamps, the next window starts at the last word's end, and with
 /// `hallucinationSilenceThreshold` likely hallucinations around long silences are dropped
 /// or skipped.
+///
+/// Two rules of mmpipe's own, where the references decode past the audio:
+/// - Times are clamped to the audio: no segment or word starts or ends after the last
+///   content frame (openai-whisper and faster-whisper give a 1.095 s clip a segment
+///   ending at 2.00 s); a segment that would start there is dropped (zero length).
+/// - A window that holds the end of its region (less than 30 s of audio left), whose text
+///   ends with a closed segment (two timestamps, then the end) less than 1 s before the
+///   region's end, finishes the region: the model has seen all the audio left and said
+///   nothing follows. The references seek back to that last timestamp and decode the
+///   leftover again (0.12 s in the first 60 s of the LibriVox clips), a window of almost
+///   only padding and the previous text as prompt; faster-whisper then samples a repeat of
+///   the prompt at temperature 0.2, kept or dropped by chance (with CTranslate2 seeds 0 to
+///   19, 14 runs keep "He was (not) an ill-disposed young man." 59.88 → 60.88 s, 6 drop it;
+///   scripts/gen-whisper-fw-fixtures.py).
+///   whisper.cpp never decodes the last second (`if (seek + 100 >= seek_end) break`); here
+///   only that case is skipped, so a leftover that may hold a word is still decoded.
 public struct WhisperSeeker: WhisperSegmentSeeking {
     public let special: WhisperSpecialTokens
     /// Token ids → text (special and timestamp tokens dropped).
@@ -36,6 +52,7 @@ public struct WhisperSeeker: WhisperSegmentSeeking {
         let contentFrames = context.contentFrames
         let contentDuration = Double(contentFrames) * WhisperTranscriber.secondsPerFrame
         let tb = special.timestampBegin
+        var closedAtEnd = false          // text ends with a closed segment (see the type's doc comment)
 
         if let threshold = options.noSpeechThreshold, result.noSpeechProb > threshold,
            !(options.logprobThreshold.map { result.avgLogprob > $0 } ?? false) {
@@ -63,6 +80,7 @@ public struct WhisperSeeker: WhisperSegmentSeeking {
             if singleTimestampEnding {
                 seek += segmentSize
             } else {
+                closedAtEnd = segmentSize < WhisperTranscriber.framesPerWindow && lastSlice == tokens.count - 1
                 let lastTimestampPos = tokens[lastSlice - 1] - tb
                 seek += lastTimestampPos * WhisperTranscriber.inputStride
             }
@@ -81,7 +99,10 @@ public struct WhisperSeeker: WhisperSegmentSeeking {
                            temperature: decoded.temperature, avgLogprob: result.avgLogprob,
                            compressionRatio: decoded.compressionRatio, noSpeechProb: result.noSpeechProb)
         }
-        guard let aligner = options.wordAligner else { return .segments(current, seek: seek) }
+        guard let aligner = options.wordAligner else {
+            return .segments(WhisperSeeker.clamped(current, to: contentDuration),
+                             seek: WhisperSeeker.seek(seek, closedAtEnd: closedAtEnd, window: window))
+        }
 
         try options.checkStop()
         aligner.addWordTimestamps(&current, audio: audio, frames: segmentSize, lastSpeech: context.lastSpeech)
@@ -112,14 +133,39 @@ public struct WhisperSeeker: WhisperSegmentSeeking {
                         seek = frame(max(timeOffset + 1, s.start))
                         if contentDuration - s.end < threshold { seek = contentFrames }
                         current.removeSubrange(si...)
+                        closedAtEnd = false
                         break
                     }
                 }
                 lastEnd = s.end
             }
         }
+        current = WhisperSeeker.clamped(current, to: contentDuration)
         if let e = WhisperSeeker.end(of: current) { context.lastSpeech = e }
-        return .segments(current, seek: seek)
+        return .segments(current, seek: WhisperSeeker.seek(seek, closedAtEnd: closedAtEnd, window: window))
+    }
+
+    /// Leftovers shorter than this after a window that closed its text at the end of its
+    /// region are not decoded (1 s, as whisper.cpp).
+    public static let minimumLeftoverFrames = 100
+
+    /// `seek`, or the window's end when what is left of the region is such a leftover.
+    static func seek(_ seek: Int, closedAtEnd: Bool, window: WhisperWindow) -> Int {
+        closedAtEnd && seek < window.end && window.end - seek < minimumLeftoverFrames ? window.end : seek
+    }
+
+    /// Segment and word times no later than `duration` (the end of the audio).
+    static func clamped(_ segments: [WhisperSegment], to duration: Double) -> [WhisperSegment] {
+        segments.map { s in
+            var s = s
+            s.start = min(s.start, duration)
+            s.end = min(s.end, duration)
+            for i in s.words.indices {
+                s.words[i].start = min(s.words[i].start, duration)
+                s.words[i].end = min(s.words[i].end, duration)
+            }
+            return s
+        }
     }
 
     /// The end of the last word, or of the last segment when none has words.
