@@ -89,10 +89,6 @@ struct Transcribe: ParsableCommand {
     func validate() throws {
         if audioStdin && !inputs.isEmpty { throw ValidationError("--audio-stdin reads standard input: give no input files with it") }
         if !audioStdin && inputs.isEmpty { throw ValidationError("give at least one file, directory or - (or --audio-stdin)") }
-        if let h = hallucinationSilenceThreshold, !(h >= 0) {
-            throw ValidationError("--hallucination-silence-threshold must be a number of seconds >= 0")
-        }
-        if beamSize < 1 || bestOf < 1 { throw ValidationError("--beam-size and --best-of must be at least 1") }
         if language != "auto" && WhisperTokenizer.languageCode(for: language) == nil {
             throw ValidationError("unknown language '\(language)'")
         }

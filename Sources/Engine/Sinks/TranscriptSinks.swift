@@ -69,7 +69,7 @@ public final class TranscriptFiles: ResultSink {
         self.request = request
         var isDir: ObjCBool = false
         if FileManager.default.fileExists(atPath: directory.path, isDirectory: &isDir), !isDir.boolValue {
-            throw ItemFailure(path: directory.path, reason: "is a file, not a folder for transcripts")
+            throw ItemFailure(path: directory.path, reason: "is a file, not a folder")
         }
         manifest = try JSONLinesOutput(url: directory.appendingPathComponent(".mmpipe-transcribe.jsonl"), overwrite: overwrite)
         var kept: [String: Kept] = [:]
