@@ -36,7 +36,7 @@ public final class FeatureShardWriter: @unchecked Sendable {
     /// With `request`, the kept rows must be that request's (model, weights, options).
     public init(directory: URL, format: Format, shardRows: Int, model: String, request: RequestIdentity? = nil,
                 overwrite: Bool) throws {
-        precondition(shardRows > 0, "shardRows must be positive")
+        guard shardRows > 0 else { throw RequestError("rows per shard must be at least 1, not \(shardRows)") }
         self.directory = directory
         self.format = format
         self.shardRows = shardRows
