@@ -13,6 +13,7 @@ public final class Progress: @unchecked Sendable {
     private let console: Console
     private let log: Logger
     private var lastDone = 0, lastFailed = 0
+    private var working: String?
 
     public init(mode: Mode, interval: Double? = nil, console: Console = .standardError, log: Logger = Report.log) {
         self.mode = mode
@@ -31,6 +32,16 @@ public final class Progress: @unchecked Sendable {
     public func failed(_ f: ItemFailure) { log.error("\(f.description)") }
 
     public func warn(_ message: String) { log.warning("\(message)") }
+
+    /// Where the item in work is (a transcription's position in its audio), shown after the
+    /// counts; drawn at the same pace as they are.
+    public func working(_ text: String?, job: Job) {
+        lock.lock()
+        working = text
+        let (done, failed) = (lastDone, lastFailed)
+        lock.unlock()
+        update(done: done, failed: failed, job: job)
+    }
 
     func update(done: Int, failed: Int, job: Job) {
         guard mode != .quiet else { return }
@@ -54,6 +65,7 @@ public final class Progress: @unchecked Sendable {
         }
         if failed > 0 { text += ", \(failed) failed" }
         if counts.skipped > 0 { text += ", \(counts.skipped) skipped" }
+        if let working { text += "; " + working }
         if mode == .terminal {
             console.bar(text)
         } else {
