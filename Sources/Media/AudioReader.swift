@@ -72,6 +72,18 @@ public final class AudioReader: @unchecked Sendable {
                       sampleRate: sampleRate, limits: limits)
     }
 
+    /// Reads headerless PCM from a file descriptor (`ffmpeg ... -f s16le -`): signed 16-bit
+    /// little-endian samples, `raw.channels` interleaved at `raw.sampleRate`; mixed down and
+    /// resampled like any other source. The descriptor is read to its end and not closed.
+    public convenience init(fileDescriptor: Int32, name: String = "<stdin>", raw: RawPCMFormat, sampleRate: Int? = 16_000,
+                            limits: DecodeLimits = .default) throws {
+        guard fileDescriptor >= 0, fcntl(fileDescriptor, F_GETFD) != -1 else {
+            throw MediaError(name, .unreadable, "file descriptor \(fileDescriptor) is not open")
+        }
+        try self.init(source: RawPCMAudioSource(fileDescriptor: fileDescriptor, name: name, layout: raw), path: name,
+                      sampleRate: sampleRate, limits: limits)
+    }
+
     init(source: AudioSource, path: String, sampleRate: Int?, limits: DecodeLimits) throws {
         let format = source.format
         if let rate = sampleRate, !(1...768_000).contains(rate) {

@@ -20,6 +20,10 @@ struct RunOptions: ParsableArguments {
     /// Progress on stderr unless --quiet (or `quiet`: output that stands alone on stdout).
     func progress(quiet alsoQuiet: Bool = false) -> Engine.Progress { .automatic(quiet: quiet || alsoQuiet) }
 
+    /// Progress without the summary line: one input whose result stands alone on stdout
+    /// (a long transcription still shows where it is).
+    func progressWithoutSummary() -> Engine.Progress { .automatic(quiet: quiet, summary: false) }
+
     /// Runs a job: applies the thread budget, loads (`load`), runs, reports; maps what went
     /// wrong onto the exit status (2 usage, 1 failed job or items, 130 interrupted).
     func execute<T>(load: () throws -> T, run: (T) throws -> JobSummary) throws {

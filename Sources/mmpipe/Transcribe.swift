@@ -22,6 +22,12 @@ struct Transcribe: ParsableCommand {
               mmpipe transcribe talk.mp4 --format srt
               mmpipe transcribe recordings/ --model base --format all --output-dir transcripts/
               ffmpeg -i rtsp://camera/stream -f wav - | mmpipe transcribe --audio-stdin
+              ffmpeg -i talk.mkv -f s16le -ac 1 -ar 16000 - | mmpipe transcribe --audio-stdin --raw
+
+            --audio-stdin transcribes the stream as a file (the same windows and seeking) and \
+            prints each segment as soon as it is final (txt, srt, vtt, tsv); with --output-dir \
+            it is written as stdin.<format>. Ctrl-C stops a transcription at the next window: \
+            files not finished are transcribed on the next run; a second Ctrl-C quits at once.
             """)
 
     @Argument(help: "Audio or video files, directories, or - for a list of paths on stdin.")
@@ -73,6 +79,18 @@ struct Transcribe: ParsableCommand {
     @Flag(help: "Read audio from standard input (WAV or any stream FFmpeg demuxes) and print each segment as soon as it is final.")
     var audioStdin = false
 
+    @Flag(help: "With --audio-stdin: standard input is headerless PCM, signed 16-bit little-endian (ffmpeg -f s16le).")
+    var raw = false
+
+    @Option(help: ArgumentHelp("With --raw: samples per second of the PCM (resampled to 16000).", valueName: "Hz"))
+    var sampleRate: Int?
+
+    @Option(help: ArgumentHelp("With --raw: interleaved channels of the PCM (mixed down to mono).", valueName: "n"))
+    var channels: Int?
+
+    @Flag(help: "Print each segment on standard error as soon as it is final ([00:00.000 --> 00:04.000] text).")
+    var verbose = false
+
     @Flag(help: "Word-level timestamps (JSON 'words') from the alignment heads' cross-attention.")
     var wordTimestamps = false
 
@@ -89,6 +107,10 @@ struct Transcribe: ParsableCommand {
     func validate() throws {
         if audioStdin && !inputs.isEmpty { throw ValidationError("--audio-stdin reads standard input: give no input files with it") }
         if !audioStdin && inputs.isEmpty { throw ValidationError("give at least one file, directory or - (or --audio-stdin)") }
+        if raw && !audioStdin { throw ValidationError("--raw describes standard input: use it with --audio-stdin") }
+        if !raw && (sampleRate != nil || channels != nil) {
+            throw ValidationError("--sample-rate and --channels describe raw PCM: use them with --audio-stdin --raw")
+        }
         if language != "auto" && WhisperTokenizer.languageCode(for: language) == nil {
             throw ValidationError("unknown language '\(language)'")
         }
@@ -109,21 +131,30 @@ struct Transcribe: ParsableCommand {
         r.conditionOnPreviousText = conditionOnPreviousText
         r.wordTimestamps = wordTimestamps
         r.hallucinationSilenceThreshold = hallucinationSilenceThreshold
-        return TranscribeRequest(input: audioStdin ? .live(fileDescriptor: STDIN_FILENO, name: "<stdin>") : .files(inputs),
+        let pcm = raw ? RawPCMFormat(sampleRate: sampleRate ?? 16_000, channels: channels ?? 1) : nil
+        return TranscribeRequest(input: audioStdin ? .live(fileDescriptor: STDIN_FILENO, name: "stdin", raw: pcm) : .files(inputs),
                                  model: model, options: r)
     }
 
     func run() throws {
         let single = inputs.count == 1 && inputs[0] != "-" && !isDirectory(inputs[0])
+        var verbose: SegmentObserver? = nil
+        if self.verbose {
+            verbose = { segment, _ in Engine.Console.standardError.line(verboseSegmentLine(segment)) }
+        }
         try runOptions.execute(load: { try TranscribeTask(request(), store: try ModelStore()) }) { task in
-            if audioStdin {
-                try task.runLive(into: LiveSegmentPrinter(timestamps: formats.first != .txt))
-                return JobSummary()
+            let sink: any ResultSink<TranscriptRecord>
+            if let outputDir {
+                sink = try TranscriptFiles(directory: URL(fileURLWithPath: outputDir), formats: formats, overwrite: overwrite,
+                                           request: task.identity)
+            } else if audioStdin {
+                sink = LiveTranscriptPrinter(formats: formats)
+            } else {
+                sink = TranscriptPrinter(formats: formats, headers: !single)
             }
-            let sink: any ResultSink<TranscriptRecord> = try outputDir.map {
-                try TranscriptFiles(directory: URL(fileURLWithPath: $0), formats: formats, overwrite: overwrite, request: task.identity)
-            } ?? TranscriptPrinter(formats: formats, headers: !single)
-            return try task.run(into: sink, progress: runOptions.progress(quiet: outputDir == nil && single))
+            return try task.run(into: sink, progress: outputDir == nil && (single || audioStdin)
+                                    ? runOptions.progressWithoutSummary() : runOptions.progress(),
+                                onSegment: verbose)
         }
     }
 

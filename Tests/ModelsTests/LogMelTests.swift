@@ -1,7 +1,7 @@
 import Foundation
 import Testing
 import Media
-import Models
+@testable import Models
 import TensorCore
 
 // Fixtures: Tests/ModelsTests/Fixtures/logmel/, made by scripts/gen-logmel-fixtures.py
@@ -127,6 +127,67 @@ struct LogMelTests {
         let part = LogMelSpectrogram.segment(spec, start: 100, count: 500)
         #expect(Self.compare(part.slice(axis: 1, 0..<500), spec.slice(axis: 1, 100..<600)).maxAbs == 0)
         #expect(part.slice(axis: 1, 500..<3000).scalars.allSatisfy { $0 == 0 })
+    }
+
+    /// Pushes `samples` into a stream in pieces of the given sizes (cycled), then finishes it.
+    static func streamed(_ mel: LogMelSpectrogram, _ samples: [Float], pieces: [Int], maximum: Float? = nil,
+                         discardAfterEach: Bool = false) throws -> LogMelStream {
+        let stream = LogMelStream(mel, knownMaximum: maximum)
+        var i = 0, k = 0
+        while i < samples.count {
+            let n = min(max(1, pieces[k % pieces.count]), samples.count - i)
+            try samples[i..<i + n].withUnsafeBufferPointer { try stream.append($0) }
+            if discardAfterEach { stream.discard(before: stream.readyFrames) }
+            i += n
+            k += 1
+        }
+        try stream.finish()
+        return stream
+    }
+
+    /// The stream gives longForm's values bit for bit whatever the pieces: the first pass's
+    /// maximum is longForm's (before the floor), and every window equals `segment` of longForm.
+    @Test(arguments: [[16_000], [1], [399, 401, 160, 100_003], [1_000_000]])
+    func streamEqualsLongForm(_ pieces: [Int]) throws {
+        let mel = LogMelSpectrogram(filters: LogMelFixture.filters80)
+        let speech = try LogMelFixture.speech()
+        let samples = pieces == [1] ? Array(speech.prefix(9_000)) : speech + LogMelFixture.chirp() + speech
+        let long = mel.longForm(samples)
+        let frames = samples.count / 160
+        #expect(long.shape[1] == frames + 3000)
+
+        let scan = try Self.streamed(mel, samples, pieces: pieces, discardAfterEach: true)
+        #expect(scan.readyFrames == frames)
+        // longForm's floor is its maximum - 8: the smallest value it holds is floor-clamped.
+        let raw = mel.logMelMaximum(samples)
+        #expect(scan.maximum == raw, "stream maximum \(scan.maximum), longForm \(raw)")
+
+        let second = try Self.streamed(mel, samples, pieces: pieces, maximum: scan.maximum)
+        for start in [0, 1, 255, 256, frames / 2, max(0, frames - 3000), frames - 1] where start >= 0 && start < frames {
+            let count = min(3000, frames - start)
+            let got = try second.window(WhisperWindow(start: start, frames: count))
+            let want = LogMelSpectrogram.segment(long, start: start, count: count)
+            #expect(got.scalars == want.scalars, "window at \(start): max abs \(Self.compare(got, want).maxAbs)")
+        }
+    }
+
+    /// Only the frames from the last discard on are kept, and the samples the next block needs:
+    /// ten minutes keep what one minute keeps.
+    @Test func streamMemoryDoesNotGrow() throws {
+        let mel = LogMelSpectrogram(filters: LogMelFixture.filters80)
+        let chirp = LogMelFixture.chirp()
+        let stream = LogMelStream(mel, knownMaximum: 0)
+        var kept: [Int] = []
+        for second in stride(from: 0, to: 600, by: 5) {
+            try chirp.withUnsafeBufferPointer { try stream.append($0) }
+            // The loop's pattern: read the window at the seek, then seek 25 s further.
+            let seek = max(0, stream.readyFrames - 3000)
+            if stream.readyFrames >= seek + 3000 { _ = try stream.window(WhisperWindow(start: seek, frames: 3000)) }
+            stream.discard(before: seek)
+            if second == 60 || second == 595 { kept.append(stream.keptValues) }
+        }
+        #expect(kept.count == 2 && kept[1] <= kept[0] + 2 * LogMelStream.blockFrames * 80, "\(kept)")
+        #expect(kept[1] * 4 < 3 << 20, "\(kept[1]) floats kept")
     }
 
     @Test func filterLoaderChecks() throws {

@@ -28,10 +28,21 @@ struct WhisperStagesTests {
     struct RecordingFeatures: WhisperFeatureExtracting {
         let inner: any WhisperFeatureExtracting
         let recorder: Recorder
-        func features(samples: [Float]) throws -> WhisperFeatures { try inner.features(samples: samples) }
-        func window(_ window: WhisperWindow, of features: WhisperFeatures) throws -> Tensor {
-            recorder.window(window)
-            return try inner.window(window, of: features)
+        func stream(maximum: Float?) -> any WhisperFeatureStream { Stream(inner: inner.stream(maximum: maximum), recorder: recorder) }
+
+        final class Stream: WhisperFeatureStream {
+            let inner: any WhisperFeatureStream
+            let recorder: Recorder
+            init(inner: any WhisperFeatureStream, recorder: Recorder) { self.inner = inner; self.recorder = recorder }
+            func append(_ samples: UnsafeBufferPointer<Float>) throws { try inner.append(samples) }
+            func finish() throws { try inner.finish() }
+            var readyFrames: Int { inner.readyFrames }
+            var maximum: Float { inner.maximum }
+            func discard(before frame: Int) { inner.discard(before: frame) }
+            func window(_ window: WhisperWindow) throws -> Tensor {
+                recorder.window(window)
+                return try inner.window(window)
+            }
         }
     }
 
@@ -47,20 +58,37 @@ struct WhisperStagesTests {
     /// Speech only where the test says (a stand-in for voice-activity detection).
     struct FixedRegions: WhisperSpeechDetecting {
         let regions: [Range<Int>]
-        func speechRegions(samples: [Float], contentFrames: Int) throws -> [Range<Int>] { regions }
+        func detector() -> any WhisperSpeechDetector { Detector(regions: regions) }
+
+        final class Detector: WhisperSpeechDetector {
+            let regions: [Range<Int>]
+            var samples = 0
+            init(regions: [Range<Int>]) { self.regions = regions }
+            func append(_ samples: UnsafeBufferPointer<Float>) throws { self.samples += samples.count }
+            func finish() throws {}
+            var decidedFrames: Int { samples / LogMelSpectrogram.hopLength }
+        }
     }
 
     /// No model at all: silent features of the right length, an encoder of zeros, and a
     /// decoder that plays back a script.
     struct SilentFeatures: WhisperFeatureExtracting {
         let recorder: Recorder
-        func features(samples: [Float]) throws -> WhisperFeatures {
-            let frames = samples.count / LogMelSpectrogram.hopLength
-            return WhisperFeatures(mel: Tensor(zeros: [2, frames + 3000]), contentFrames: frames)
-        }
-        func window(_ window: WhisperWindow, of features: WhisperFeatures) throws -> Tensor {
-            recorder.window(window)
-            return Tensor(zeros: [2, 3000])
+        func stream(maximum: Float?) -> any WhisperFeatureStream { Stream(recorder: recorder) }
+
+        final class Stream: WhisperFeatureStream {
+            let recorder: Recorder
+            var samples = 0
+            init(recorder: Recorder) { self.recorder = recorder }
+            func append(_ samples: UnsafeBufferPointer<Float>) throws { self.samples += samples.count }
+            func finish() throws {}
+            var readyFrames: Int { samples / LogMelSpectrogram.hopLength }
+            var maximum: Float { 0 }
+            func discard(before frame: Int) {}
+            func window(_ window: WhisperWindow) throws -> Tensor {
+                recorder.window(window)
+                return Tensor(zeros: [2, 3000])
+            }
         }
     }
 
@@ -98,6 +126,15 @@ struct WhisperStagesTests {
                                    decoder: ScriptedDecoder(script, recorder: recorder),
                                    seeker: WhisperSeeker(special: special, decodeText: { WhisperStagesTests.text($0) }))
         return WhisperTranscriber(stages: stages, special: special, textContext: 448)
+    }
+
+    /// A feed that holds `seconds` of silence, read as a file (whole-recording regions).
+    static func feed(_ transcriber: WhisperTranscriber, seconds: Int) throws -> WhisperAudioFeed {
+        let samples = [Float](repeating: 0, count: seconds * 16_000)
+        let feed = WhisperAudioFeed(stages: transcriber.stages,
+                                    scan: WhisperScan(samples: samples.count, maximum: 0, regions: [0..<samples.count / 160]))
+        try feed.append(samples)
+        return feed
     }
 
     // MARK: window planning
@@ -141,9 +178,9 @@ struct WhisperStagesTests {
         let second = [tb, 13, tb + 50, tb + 50, 14, tb + 60, tb + 60]
         let transcriber = Self.scripted([Self.result(first), Self.result(second), Self.result([tb, 15], noSpeech: 0.9, avgLogprob: -2)],
                                         recorder: recorder)
-        let features = try transcriber.stages.features.features(samples: [Float](repeating: 0, count: 45 * 16_000))
+        let feed = try Self.feed(transcriber, seconds: 45)
         var seen: [Int] = []
-        let segments = try transcriber.transcribe(features, regions: [0..<features.contentFrames], sotSequence: [Self.special.sot],
+        let segments = try transcriber.transcribe(feed, sotSequence: [Self.special.sot],
                                                   options: WhisperTranscribeOptions()) { seen.append($0.id) }
 
         #expect(recorder.windows == [WhisperWindow(start: 0, frames: 3000), WhisperWindow(start: 3000, frames: 1500),
@@ -163,13 +200,12 @@ struct WhisperStagesTests {
         final class Flag: @unchecked Sendable { var value = false }
         let tb = Self.tb, recorder = Recorder(), flag = Flag()
         let transcriber = Self.scripted([Self.result([tb, 10, tb + 100]), Self.result([tb, 11, tb + 100])], recorder: recorder)
-        let features = try transcriber.stages.features.features(samples: [Float](repeating: 0, count: 60 * 16_000))
+        let feed = try Self.feed(transcriber, seconds: 60)
         var options = WhisperTranscribeOptions()
         options.shouldStop = { flag.value }
         var seen = 0
         #expect(throws: CancellationError.self) {
-            _ = try transcriber.transcribe(features, regions: [0..<features.contentFrames], sotSequence: [Self.special.sot],
-                                           options: options) { _ in seen += 1; flag.value = true }
+            _ = try transcriber.transcribe(feed, sotSequence: [Self.special.sot], options: options) { _ in seen += 1; flag.value = true }
         }
         #expect(seen == 1 && recorder.prompts.count == 1, "decoded \(recorder.prompts.count) windows after the stop")
     }

@@ -35,16 +35,27 @@ public struct SourceItem: Sendable, Hashable, Codable {
 public struct ItemFailure: Error, Sendable, Equatable, CustomStringConvertible {
     public let path: String
     public let reason: String
+    /// The item stopped because the job was cancelled (Ctrl-C): not a failure, and no record
+    /// (a later run does it again).
+    public let interrupted: Bool
 
     public init(path: String, reason: String) {
         self.path = path
         self.reason = reason.split(whereSeparator: \.isNewline).joined(separator: " ")
+        interrupted = false
+    }
+
+    init(interrupted path: String) {
+        self.path = path
+        reason = "interrupted"
+        interrupted = true
     }
 
     /// Wraps any error thrown while processing `path` (errors that already name the file
     /// keep only their reason, so the path is not said twice).
     public init(path: String, error: Error) {
         switch error {
+        case is CancellationError: self.init(interrupted: path)
         case let e as ItemFailure: self = e
         case let e as ItemReasonError: self.init(path: path, reason: e.itemReason)
         default: self.init(path: path, reason: ErrorText.reason(error, path: path))
@@ -350,6 +361,10 @@ public struct Flow<T: Sendable>: Sendable {
         var next = 0
         let progress = job.progress
         func deliver(_ e: Envelope<T>) {
+            if case .failure(let f) = e.value, f.interrupted, job.cancelled {
+                job.window.release()        // stopped by Ctrl-C: neither a result nor a failure
+                return
+            }
             body(e)
             if case .failure(let f) = e.value {
                 summary.failed += 1

@@ -19,6 +19,13 @@ public final class Console: @unchecked Sendable {
         barShown = false
     }
 
+    /// Removes the progress line (a terminal), if one is shown.
+    public func clearBar() {
+        lock.lock(); defer { lock.unlock() }
+        if barShown { write("\r\u{1B}[K") }
+        barShown = false
+    }
+
     /// The progress line, redrawn in place (a terminal).
     public func bar(_ text: String) {
         lock.lock(); defer { lock.unlock() }

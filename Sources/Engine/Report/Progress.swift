@@ -7,30 +7,45 @@ public final class Progress: @unchecked Sendable {
     public enum Mode: Sendable { case terminal, lines, quiet }
 
     public let mode: Mode
+    /// Whether the job's last line is its summary (`3 done, ...`); without it the progress
+    /// line is cleared at the end (one input whose result stands alone on stdout).
+    public let summary: Bool
     private let lock = NSLock()
     private var lastDraw = DispatchTime.now().uptimeNanoseconds
     private let interval: UInt64
     private let console: Console
     private let log: Logger
     private var lastDone = 0, lastFailed = 0
+    private var working: String?
 
-    public init(mode: Mode, interval: Double? = nil, console: Console = .standardError, log: Logger = Report.log) {
+    public init(mode: Mode, interval: Double? = nil, summary: Bool = true, console: Console = .standardError, log: Logger = Report.log) {
         self.mode = mode
+        self.summary = summary
         self.interval = UInt64((interval ?? (mode == .terminal ? 0.2 : 10)) * 1e9)
         self.console = console
         self.log = log
     }
 
     /// `.terminal` when stderr is a terminal, `.lines` otherwise, `.quiet` when asked.
-    public static func automatic(quiet: Bool) -> Progress {
+    public static func automatic(quiet: Bool, summary: Bool = true) -> Progress {
         if quiet { return Progress(mode: .quiet) }
-        return Progress(mode: isatty(STDERR_FILENO) == 1 ? .terminal : .lines)
+        return Progress(mode: isatty(STDERR_FILENO) == 1 ? .terminal : .lines, summary: summary)
     }
 
     /// One line for one failed item (always shown, also with --quiet: it is the result).
     public func failed(_ f: ItemFailure) { log.error("\(f.description)") }
 
     public func warn(_ message: String) { log.warning("\(message)") }
+
+    /// Where the item in work is (a transcription's position in its audio), shown after the
+    /// counts; drawn at the same pace as they are.
+    public func working(_ text: String?, job: Job) {
+        lock.lock()
+        working = text
+        let (done, failed) = (lastDone, lastFailed)
+        lock.unlock()
+        update(done: done, failed: failed, job: job)
+    }
 
     func update(done: Int, failed: Int, job: Job) {
         guard mode != .quiet else { return }
@@ -54,6 +69,7 @@ public final class Progress: @unchecked Sendable {
         }
         if failed > 0 { text += ", \(failed) failed" }
         if counts.skipped > 0 { text += ", \(counts.skipped) skipped" }
+        if let working { text += "; " + working }
         if mode == .terminal {
             console.bar(text)
         } else {
@@ -64,7 +80,7 @@ public final class Progress: @unchecked Sendable {
     func finish(_ summary: JobSummary) {
         lock.lock(); defer { lock.unlock() }
         guard mode != .quiet else { return }
-        console.line("mmpipe: " + summary.line)
+        if self.summary { console.line("mmpipe: " + summary.line) } else { console.clearBar() }
     }
 
     static func bar(_ fraction: Double, width: Int = 24) -> String {

@@ -8,8 +8,9 @@ public struct TranscribeRequest: Sendable {
     public enum Input: Sendable {
         /// Files, folders (walked for audio and video), or `-` for paths on stdin.
         case files([String])
-        /// Audio arriving on a file descriptor (WAV or any stream FFmpeg demuxes).
-        case live(fileDescriptor: Int32, name: String)
+        /// Audio arriving on a file descriptor: WAV or any stream FFmpeg demuxes, or headerless
+        /// PCM in `raw`'s layout. `name` names the stream in messages and output files.
+        case live(fileDescriptor: Int32, name: String, raw: RawPCMFormat? = nil)
     }
 
     public var input: Input
@@ -24,10 +25,23 @@ public struct TranscribeRequest: Sendable {
     }
 }
 
+/// Sees each segment as soon as it is final, with the input it belongs to (`--verbose`).
+public typealias SegmentObserver = @Sendable (WhisperSegment, SourceItem) -> Void
+
+/// A transcript sink that also shows each segment as soon as it is final (live output).
+public protocol TranscriptSegmentSink: ResultSink where Record == TranscriptRecord {
+    func segment(_ segment: WhisperSegment, for source: SourceItem)
+}
+
 /// Speech to text with Whisper: the one entry point for files and live input (as
-/// whisper.cpp's `whisper_full` serves its cli, server and stream programs). Files go
-/// through the stage graph (decode while the previous file is transcribed); live audio
-/// through the same transcriber window by window.
+/// whisper.cpp's `whisper_full` serves its cli, server and stream programs).
+///
+/// Files go through the stage graph: "decode" reads each file once to its end for its length,
+/// log-mel maximum and speech regions (`Whisper.scan`, while the previous file is
+/// transcribed), "transcribe" reads it again through the loop, so no file is ever in memory
+/// whole. Live input is one pass of the same loop over the stream. A Ctrl-C (the job's
+/// cancellation) stops the loop at its next check: an interrupted file gives no record (it is
+/// not done, so a later run does it again); live input keeps the segments final so far.
 public final class TranscribeTask: @unchecked Sendable {
     public static let defaultModel = "tiny.en"
 
@@ -51,34 +65,85 @@ public final class TranscribeTask: @unchecked Sendable {
         if (o.language.map { $0 != "en" } ?? false || o.translate) && !session.tokenizer.isMultilingual {
             throw RequestError("model \(request.model) is English-only: use --model base for other languages or translation")
         }
+        do { try session.whisper.check(o) } catch let e as WhisperError { throw RequestError(e.description) }
+        if case .live(_, _, let raw?) = request.input {
+            if !(1...768_000).contains(raw.sampleRate) { throw RequestError("the raw PCM sample rate must be 1...768000 Hz, not \(raw.sampleRate)") }
+            if !(1...64).contains(raw.channels) { throw RequestError("raw PCM must have 1...64 channels, not \(raw.channels)") }
+        }
     }
 
-    /// Transcribes the files into `sink` (one transcript per input, in input order).
-    public func run(into sink: any ResultSink<TranscriptRecord>, progress: Progress) throws -> JobSummary {
-        guard case .files(let inputs) = request.input else { throw RequestError("a live request: use runLive") }
-        let (session, options) = (self.session, request.options)
-        return try Runner.run(into: sink, window: 4, progress: progress) { job, skip in
-            job.source(InputPaths(inputs) { MediaFormat.hasExtension($0, of: [.audio, .video]) }, skip: skip)
-                .map("decode", workers: 1) { _, item in
-                    let (samples, warnings) = try decodeAudioChecked(path: item.path, sampleRate: 16_000)
-                    for w in warnings { job.progress.warn(w.description) }
-                    return samples
+    /// Transcribes the inputs into `sink` (one transcript per input, in input order). Each
+    /// segment reaches `onSegment` (and a `TranscriptSegmentSink`) as soon as it is final; the
+    /// progress line shows the position in the audio of the input in work.
+    public func run(into sink: any ResultSink<TranscriptRecord>, progress: Progress,
+                    onSegment: SegmentObserver? = nil) throws -> JobSummary {
+        let whisper = session.whisper, options = request.options
+        let live = sink as? any TranscriptSegmentSink
+        let observe: SegmentObserver = { s, item in
+            live?.segment(s, for: item)
+            onSegment?(s, item)
+        }
+        switch request.input {
+        case .files(let inputs):
+            return try Runner.run(into: sink, window: 4, progress: progress) { job, skip in
+                let stop: @Sendable () -> Bool = { job.cancelled }
+                return job.source(InputPaths(inputs) { MediaFormat.hasExtension($0, of: [.audio, .video]) }, skip: skip)
+                    .map("decode", workers: 1) { _, item in
+                        // The first pass: length, log-mel maximum, speech regions; and whether
+                        // the file holds what its header declares.
+                        let reader = try AudioReader(path: item.path, sampleRate: 16_000)
+                        let scan = try whisper.scan(TranscribeTask.samples(reader), shouldStop: stop)
+                        var warnings = AudioIntegrity.check(path: item.path)
+                        if warnings.isEmpty, let w = AudioIntegrity.compare(path: item.path, format: reader.format, decodedSeconds: Double(scan.samples) / 16_000) {
+                            warnings.append(w)
+                        }
+                        for w in warnings { job.progress.warn(w.description) }
+                        return scan
+                    }
+                    .map("transcribe", workers: 1) { scan, item in
+                        var o = options
+                        o.shouldStop = stop
+                        let reader = try AudioReader(path: item.path, sampleRate: 16_000)
+                        return try whisper.transcribe(TranscribeTask.samples(reader), scan: scan, options: o,
+                                                      onSegment: { observe($0, item) },
+                                                      onProgress: { job.progress.working(TranscribeTask.position(item, $0, $1), job: job) })
+                    }
+            }
+        case .live(let fd, let name, let raw):
+            let item = SourceItem(path: name, size: 0, mtime: 0)
+            return try Runner.run(into: sink, window: 1, progress: progress) { job, _ in
+                job.source(values: [(item, ())]).map("transcribe", workers: 1) { _, item in
+                    var o = options
+                    o.shouldStop = { job.cancelled }
+                    let reader = try raw.map { try AudioReader(fileDescriptor: fd, name: name, raw: $0, sampleRate: 16_000) }
+                        ?? AudioReader(fileDescriptor: fd, name: name, sampleRate: 16_000)
+                    let transcription = try WhisperTranscription(whisper: whisper, options: o)
+                    do {
+                        return try transcription.run(TranscribeTask.samples(reader), onSegment: { observe($0, item) },
+                                                     onProgress: { job.progress.working(TranscribeTask.position(item, $0, $1), job: job) })
+                    } catch is CancellationError where job.cancelled {
+                        return transcription.transcript        // a stream has no end to wait for: keep what is final
+                    }
                 }
-                .map("transcribe", workers: 1) { samples, _ in try session.whisper.transcribe(samples: samples, options: options) }
+            }
         }
     }
 
-    /// Live audio: decoded as it arrives, transcribed in 30 s windows; each segment reaches
-    /// `sink` as soon as it is final (times from the start of the stream).
-    public func runLive(into sink: any ResultSink<WhisperSegment>) throws {
-        guard case .live(let fd, let name) = request.input else { throw RequestError("not a live request") }
-        let reader = try AudioReader(fileDescriptor: fd, name: name, sampleRate: 16_000)
-        let source = SourceItem(path: name, size: 0, mtime: 0)
-        var live = session.whisper.live(options: request.options)
-        while let chunk = try reader.read(maxFrames: 16_000) {
-            for s in try live.push(chunk) { try sink.write(s, for: source) }
-        }
-        for s in try live.finish() { try sink.write(s, for: source) }
-        try sink.finish()
+    /// The reader as the loop's sample source: a second at a time.
+    static func samples(_ reader: AudioReader) -> WhisperSampleSource {
+        { try reader.read(maxFrames: 16_000) }
     }
+
+    /// `speech.wav 2:31 / 13:04`: the progress line's position within an input.
+    static func position(_ item: SourceItem, _ done: Double, _ total: Double?) -> String {
+        let name = (item.path as NSString).lastPathComponent
+        return "\(name) \(Progress.duration(done))" + (total.map { " / \(Progress.duration($0))" } ?? "")
+    }
+}
+
+/// openai-whisper's `--verbose` line for a segment: `[00:00.000 --> 00:04.000] text`
+/// (hours shown once there are any).
+public func verboseSegmentLine(_ s: WhisperSegment) -> String {
+    "[\(TranscriptFormat.clock(s.start, comma: false, alwaysHours: false)) --> "
+        + "\(TranscriptFormat.clock(s.end, comma: false, alwaysHours: false))] \(s.text.trimmingCharacters(in: .whitespaces))"
 }

@@ -101,14 +101,22 @@ public struct WhisperError: Error, CustomStringConvertible, Equatable, Sendable 
     public init(_ d: String) { description = d }
 
     static let noTemperatures = WhisperError("Whisper needs at least one decoding temperature")
+
+    static func changedAudio(_ first: Int, _ now: Int) -> WhisperError {
+        WhisperError("the audio changed while it was transcribed: the first pass read \(first) samples, the second \(now)")
+    }
 }
 
 /// One Whisper model ready to transcribe: the single entry point (as whisper.cpp's
 /// `whisper_full`) that every front end calls with a request and gets segments back from.
 ///
-/// `transcribe(samples:options:onSegment:)` picks the language (detected on the first
-/// window when not given), the start-of-transcript sequence, the suppressed tokens and the
-/// word aligner, then runs `WhisperTranscriber` over `stages`.
+/// A file: `scan` (a first pass: length, log-mel maximum, speech regions), then
+/// `transcribe(_:scan:options:onSegment:onProgress:)` pulls the samples again through the
+/// loop, which never holds more than a window or so of audio. Live input: `live(options:)`
+/// (samples pushed as they arrive) or `transcribe` with no scan. Either way the language is
+/// detected on the first window when not given, and the start-of-transcript sequence, the
+/// suppressed tokens and the word aligner are chosen before `WhisperTranscriber` runs over
+/// `stages` (see `WhisperTranscription`).
 public struct Whisper: Sendable {
     public let model: WhisperModel
     public let tokenizer: WhisperTokenizer
@@ -194,36 +202,58 @@ public struct Whisper: Sendable {
         return o
     }
 
-    /// Transcribes 16 kHz mono samples. `onSegment` sees each segment as soon as its window
-    /// is decoded (streaming output). Throws `CancellationError` when `options.shouldStop`
-    /// says so, `WhisperError` for an unusable request, or what a stage throws.
-    public func transcribe(samples: [Float], options: WhisperOptions = WhisperOptions(),
-                           onSegment: (WhisperSegment) -> Void = { _ in }) throws -> WhisperTranscript {
+    /// Checks a request before any audio is read.
+    public func check(_ options: WhisperOptions) throws {
         try options.validate()
         if let l = options.language, tokenizer.isMultilingual, tokenizer.languageToken(code: l) == nil {
             throw WhisperError("unknown language code '\(l)'")
         }
-        let transcriber = WhisperTranscriber(stages: stages, special: tokenizer.specialTokens, textContext: model.dims.nTextCtx)
-        var detection = WhisperTranscribeOptions()          // before the language is known: only the stop
-        detection.shouldStop = options.shouldStop
+    }
 
-        try detection.checkStop()
-        let features = try stages.features.features(samples: samples)
-        try detection.checkStop()
-        let regions = try stages.speech.speechRegions(samples: samples, contentFrames: features.contentFrames)
-        var language = options.language ?? "en"
-        var first: WhisperTranscriber.EncodedWindow? = nil
-        if tokenizer.isMultilingual && options.language == nil,
-           let w = try transcriber.firstWindow(features, regions: regions, options: detection) {
-            // The first window as the loop sees it (frames past the audio are zeros), reused there.
-            language = detectLanguage(audio: w.audio).code
-            first = w
+    /// A first pass over a recording: its length, its log-mel maximum and the speech
+    /// stage's regions, reading `source` to its end without keeping it (for the second pass,
+    /// `transcribe(_:scan:...)`). `shouldStop` is asked between reads.
+    public func scan(_ source: WhisperSampleSource, shouldStop: (@Sendable () -> Bool)? = nil) throws -> WhisperScan {
+        let features = stages.features.stream(maximum: nil)
+        let detector = stages.speech.detector()
+        var count = 0
+        var stop = WhisperTranscribeOptions()
+        stop.shouldStop = shouldStop
+        while let chunk = try source() {
+            try stop.checkStop()
+            try chunk.withUnsafeBufferPointer { p in
+                try features.append(p)
+                try detector.append(p)
+            }
+            count += chunk.count
+            features.discard(before: features.readyFrames)
         }
-        let segments = try transcriber.transcribe(features, regions: regions,
-                                                  sotSequence: sotSequence(language: language, translate: options.translate),
-                                                  options: transcribeOptions(options, language: language),
-                                                  firstWindow: first, onSegment: onSegment)
-        return WhisperTranscript(language: language, segments: segments,
-                                 duration: Double(samples.count) / Double(LogMelSpectrogram.sampleRate))
+        try features.finish()
+        try detector.finish()
+        return WhisperScan(samples: count, maximum: features.maximum, regions: detector.regions)
+    }
+
+    /// Transcribes a recording read from `source` (16 kHz mono), with `scan` from a first
+    /// pass over the same samples (a file: exactly openai-whisper's result), or nil (live
+    /// input: see `LogMelStream` for the one difference). `onSegment` sees each segment as
+    /// soon as it is final, `onProgress` the seconds done (and the total, when known) after
+    /// each window. Throws `CancellationError` when `options.shouldStop` says so,
+    /// `WhisperError` for an unusable request, or what the source or a stage throws.
+    public func transcribe(_ source: WhisperSampleSource, scan: WhisperScan?, options: WhisperOptions = WhisperOptions(),
+                           onSegment: (WhisperSegment) -> Void = { _ in },
+                           onProgress: (_ done: Double, _ total: Double?) -> Void = { _, _ in }) throws -> WhisperTranscript {
+        let transcription = try WhisperTranscription(whisper: self, options: options, scan: scan)
+        return try transcription.run(source, onSegment: onSegment, onProgress: onProgress)
+    }
+
+    /// Transcribes 16 kHz mono samples in memory (both passes over them). `onSegment` sees
+    /// each segment as soon as its window is decoded. Throws `CancellationError` when
+    /// `options.shouldStop` says so, `WhisperError` for an unusable request, or what a stage
+    /// throws.
+    public func transcribe(samples: [Float], options: WhisperOptions = WhisperOptions(),
+                           onSegment: (WhisperSegment) -> Void = { _ in }) throws -> WhisperTranscript {
+        try check(options)
+        let scan = try self.scan(whisperSamples(samples), shouldStop: options.shouldStop)
+        return try transcribe(whisperSamples(samples), scan: scan, options: options, onSegment: onSegment)
     }
 }

@@ -10,8 +10,8 @@ import TensorCore
 /// or skipped.
 ///
 /// Two rules of mmpipe's own, where the references decode past the audio:
-/// - Times are clamped to the audio: no segment or word starts or ends after the last
-///   content frame (openai-whisper and faster-whisper give a 1.095 s clip a segment
+/// - Times are clamped to the audio: no segment or word starts or ends after its end
+///   (`WhisperSeekContext.duration`, else the last content frame) (openai-whisper and faster-whisper give a 1.095 s clip a segment
 ///   ending at 2.00 s); a segment that would start there is dropped (zero length).
 /// - A window that holds the end of its region (less than 30 s of audio left), whose text
 ///   ends with a closed segment (two timestamps, then the end) less than 1 s before the
@@ -100,7 +100,7 @@ public struct WhisperSeeker: WhisperSegmentSeeking {
                            compressionRatio: decoded.compressionRatio, noSpeechProb: result.noSpeechProb)
         }
         guard let aligner = options.wordAligner else {
-            return .segments(WhisperSeeker.clamped(current, to: contentDuration),
+            return .segments(WhisperSeeker.clamped(current, to: context.duration ?? contentDuration),
                              seek: WhisperSeeker.seek(seek, closedAtEnd: closedAtEnd, window: window))
         }
 
@@ -140,7 +140,7 @@ public struct WhisperSeeker: WhisperSegmentSeeking {
                 lastEnd = s.end
             }
         }
-        current = WhisperSeeker.clamped(current, to: contentDuration)
+        current = WhisperSeeker.clamped(current, to: context.duration ?? contentDuration)
         if let e = WhisperSeeker.end(of: current) { context.lastSpeech = e }
         return .segments(current, seek: WhisperSeeker.seek(seek, closedAtEnd: closedAtEnd, window: window))
     }

@@ -6,29 +6,21 @@ import TensorCore
 // `WhisperStages`. Voice-activity detection replaces `speech`, batched decoding `encoder`
 // and `decoder`, a test double any one of them; the loop does not change.
 //
-//     samples ─ features ─▶ WhisperFeatures ─┐
-//     samples ─ speech ───▶ regions ─────────┴─ seeker.window ─▶ WhisperWindow
-//       ─ features.window ─▶ mel [nMels, 3000] ─ encoder ─▶ audio [1, nAudioCtx, d]
+//     samples (streamed) ─ features ─▶ WhisperFeatureStream ─┐
+//     samples (streamed) ─ speech ───▶ regions ──────────────┴─ seeker.window ─▶ WhisperWindow
+//       ─ feature stream.window ─▶ mel [nMels, 3000] ─ encoder ─▶ audio [1, nAudioCtx, d]
 //       ─ decoder ─▶ WhisperDecodedWindow ─ seeker.segments ─▶ WhisperSeekStep ─▶ next window
+//
+// The audio is never held whole: the loop pulls samples into the feature stream until the
+// next window is ready and drops what lies before the seek (which only moves forward). A file
+// is read twice: a first pass (`Whisper.scan`) finds its length, its log-mel maximum (the
+// floor of every window, as openai-whisper takes it over the whole recording) and its speech
+// regions; the second pass transcribes. Live input has one pass (see `LogMelStream`).
 //
 // The loop checks for a stop (`WhisperTranscribeOptions.shouldStop`, or the current task
 // cancelled) before it enters each stage, and throws `CancellationError` then.
 
 // MARK: - What the stages pass each other
-
-/// Feature extraction's output: the recording's log-mel spectrogram.
-public struct WhisperFeatures: Sendable {
-    /// `[nMels, frames]`: the whole recording followed by 30 s of zero samples (the floor at
-    /// max - 8 is taken over all of it, as openai-whisper does).
-    public var mel: Tensor
-    /// Frames that hold audio; the rest of `mel` is the padding.
-    public var contentFrames: Int
-
-    public init(mel: Tensor, contentFrames: Int) {
-        self.mel = mel
-        self.contentFrames = contentFrames
-    }
-}
 
 /// A span of mel frames decoded as one 30 s window.
 public struct WhisperWindow: Sendable, Equatable, CustomStringConvertible {
@@ -75,10 +67,17 @@ public enum WhisperSeekStep: Sendable, Equatable {
 
 /// What seeking knows of the whole transcription and carries from window to window.
 public struct WhisperSeekContext: Sendable {
-    public let contentFrames: Int
+    /// The recording's frames; for live input before its end, `WhisperSeekContext.unknownLength`
+    /// (nothing is cut at an end not reached yet).
+    public var contentFrames: Int
     public let options: WhisperTranscribeOptions
     /// End of the last word before the current window (word timestamps), in seconds.
     public var lastSpeech: Double = 0
+    /// The recording's length in seconds once known (segment times are clamped to it).
+    public var duration: Double? = nil
+
+    /// The `contentFrames` of a stream whose end has not come yet.
+    public static let unknownLength = Int(Int32.max)
 
     public init(contentFrames: Int, options: WhisperTranscribeOptions) {
         self.contentFrames = contentFrames
@@ -88,13 +87,30 @@ public struct WhisperSeekContext: Sendable {
 
 // MARK: - The stages
 
-/// 16 kHz mono samples → log-mel features, and one window's encoder input.
-/// Default: `LogMelSpectrogram`.
+/// 16 kHz mono samples → log-mel features, computed as the samples arrive, and one
+/// window's encoder input. Default: `LogMelSpectrogram` (its stream: `LogMelStream`).
 public protocol WhisperFeatureExtracting: Sendable {
-    /// The whole recording's features (long form).
-    func features(samples: [Float]) throws -> WhisperFeatures
-    /// `[nMels, 3000]`: the window's frames of `features`, zero-padded to 30 s.
-    func window(_ window: WhisperWindow, of features: WhisperFeatures) throws -> Tensor
+    /// The features of one recording. `maximum`: its log-mel maximum from a first pass
+    /// (`WhisperScan.maximum`); nil for live input (see `LogMelStream`).
+    func stream(maximum: Float?) -> any WhisperFeatureStream
+}
+
+/// One recording's features as its samples arrive; windows are read from it in order.
+/// Only the frames from the last `discard` on are kept.
+public protocol WhisperFeatureStream: AnyObject {
+    /// The next 16 kHz mono samples.
+    func append(_ samples: UnsafeBufferPointer<Float>) throws
+    /// The end of the recording (30 s of zero samples follow, as openai-whisper pads).
+    func finish() throws
+    /// Frames whose features are ready: a window may end at this frame at the latest. Once
+    /// finished, the recording's frames (samples / 160).
+    var readyFrames: Int { get }
+    /// The largest log-mel value so far; after `finish`, the recording's (a first pass).
+    var maximum: Float { get }
+    /// `[nMels, 3000]`: the window's frames, zero-padded to 30 s.
+    func window(_ window: WhisperWindow) throws -> Tensor
+    /// Frames before `frame` will not be asked for again.
+    func discard(before frame: Int)
 }
 
 /// Mel windows → encoder output. Default: `WhisperModel`.
@@ -128,10 +144,25 @@ public protocol WhisperSegmentSeeking: Sendable {
 }
 
 /// The spans of a recording worth transcribing (speech). Default: `WhisperWholeRecording`;
-/// a voice-activity detector returns the speech regions instead.
+/// a voice-activity detector returns the speech regions instead. A detector sees the samples
+/// as they arrive: in a file's first pass (`Whisper.scan`), or along with the features of
+/// live input.
 public protocol WhisperSpeechDetecting: Sendable {
-    /// Regions of mel frames (10 ms each), in order, not overlapping, within `0..<contentFrames`.
-    func speechRegions(samples: [Float], contentFrames: Int) throws -> [Range<Int>]
+    /// A detector for one recording.
+    func detector() -> any WhisperSpeechDetector
+}
+
+/// The speech regions of one recording, found as its samples arrive.
+public protocol WhisperSpeechDetector: AnyObject {
+    /// The next 16 kHz mono samples.
+    func append(_ samples: UnsafeBufferPointer<Float>) throws
+    /// The end of the recording: every region is final.
+    func finish() throws
+    /// Regions of mel frames (10 ms each), in order, not overlapping. Regions before
+    /// `decidedFrames` are final; the last may still grow while it ends there.
+    var regions: [Range<Int>] { get }
+    /// Frames decided so far (the recording's frames once finished).
+    var decidedFrames: Int { get }
 }
 
 /// The stages a `WhisperTranscriber` runs: replace any one to change that step alone.
@@ -168,14 +199,7 @@ public struct WhisperStages: Sendable {
 // MARK: - Defaults
 
 extension LogMelSpectrogram: WhisperFeatureExtracting {
-    public func features(samples: [Float]) throws -> WhisperFeatures {
-        let mel = longForm(samples)
-        return WhisperFeatures(mel: mel, contentFrames: mel.shape[1] - LogMelSpectrogram.nFrames)
-    }
-
-    public func window(_ window: WhisperWindow, of features: WhisperFeatures) throws -> Tensor {
-        LogMelSpectrogram.segment(features.mel, start: window.start, count: window.frames)
-    }
+    public func stream(maximum: Float?) -> any WhisperFeatureStream { LogMelStream(self, knownMaximum: maximum) }
 }
 
 extension WhisperModel: WhisperAudioEncoding {
@@ -185,7 +209,15 @@ extension WhisperModel: WhisperAudioEncoding {
 /// Every frame of the recording is transcribed (no voice-activity detection).
 public struct WhisperWholeRecording: WhisperSpeechDetecting {
     public init() {}
-    public func speechRegions(samples: [Float], contentFrames: Int) throws -> [Range<Int>] { [0..<contentFrames] }
+    public func detector() -> any WhisperSpeechDetector { Detector() }
+
+    final class Detector: WhisperSpeechDetector {
+        var samples = 0
+        func append(_ samples: UnsafeBufferPointer<Float>) throws { self.samples += samples.count }
+        func finish() throws {}
+        var decidedFrames: Int { samples / LogMelSpectrogram.hopLength }
+        var regions: [Range<Int>] { [0..<decidedFrames] }
+    }
 }
 
 extension WhisperTranscribeOptions {
