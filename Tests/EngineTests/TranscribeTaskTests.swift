@@ -39,6 +39,20 @@ struct TranscribeTaskTests {
         #expect(seen.all == segments.map { "\(speech) \($0.id) \($0.text)" })
     }
 
+    /// One transcription to stdout (`Progress(summary: false)`): the position in the audio is
+    /// shown while it runs, and no summary line follows the result.
+    @Test func progressWithoutSummaryShowsThePositionAndEndsSilently() throws {
+        let store = try ModelStore(directory: WhisperWordParityTests.modelsDir)
+        var request = TranscribeRequest(input: .files([Self.repoRoot.appendingPathComponent("Samples/speech.wav").path]))
+        request.options.beamSize = 1
+        let task = try TranscribeTask(request, store: store)
+        let console = Lines()
+        let progress = Progress(mode: .lines, interval: 0, summary: false, console: Console { console.add($0) })
+        #expect(try task.run(into: Collect(), progress: progress).done == 1)
+        #expect(console.all.contains { $0.contains("; speech.wav 0:07 / 0:07") }, "\(console.all)")
+        #expect(!console.all.contains { $0.contains("done,") }, "\(console.all)")
+    }
+
     /// Streamed formats print a piece per segment; what is printed in the end is the file
     /// printer's output for the same transcript, for every format and for several at once.
     @Test(arguments: [[TranscriptFormat.txt], [.srt], [.vtt], [.tsv], [.json], TranscriptFormat.allCases])
