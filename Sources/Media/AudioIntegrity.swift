@@ -73,35 +73,42 @@ public enum AudioIntegrity {
         return .truncated(path, declared: declared, holds: decodedSeconds)
     }
 
+    /// What a whole decode of `path` says of it: the header's truncation (`check`), else a
+    /// decoded length clearly short of the declared one (`compare`).
+    public static func warnings(path: String, format: AudioFormat, decodedSeconds: Double) -> [MediaWarning] {
+        let header = check(path: path)
+        if !header.isEmpty { return header }
+        return compare(path: path, format: format, decodedSeconds: decodedSeconds).map { [$0] } ?? []
+    }
+
     /// Seconds declared and held when a WAV's `data` chunk runs past the end of the file.
     /// Streaming writers leave the size 0 or 0xFFFFFFFF (unknown): not a truncation.
     static func wav(size: UInt64, read: (UInt64, Int) -> [UInt8]?) -> (declared: Double, holds: Double)? {
-        var offset: UInt64 = 12
-        var bytesPerSecond: Double?
-        var chunks = 0
-        while offset + 8 <= size, chunks < 1024 {
-            chunks += 1
-            guard let h = read(offset, 8) else { return nil }
-            let id = String(decoding: h[0..<4], as: UTF8.self)
-            let length = UInt64(le32(h, 4))
-            let body = offset + 8
-            if id == "fmt ", length >= 16, let f = read(body, 16) {
-                let rate = Double(le32(f, 4)), byteRate = Double(le32(f, 8))
-                let blockAlign = Double(UInt16(f[12]) | UInt16(f[13]) << 8)
-                bytesPerSecond = byteRate > 0 ? byteRate : rate * blockAlign
-            } else if id == "data" {
-                guard let bps = bytesPerSecond, bps > 0, length != 0, length != 0xFFFF_FFFF else { return nil }
-                let held = size > body ? size - body : 0
-                guard length > held else { return nil }
-                return (Double(length) / bps, Double(held) / bps)
-            }
-            offset = body + length + (length & 1)
+        soundChunk(size: size, read: read, bigEndian: false, format: ("fmt ", 16), sound: ("data", 0), unknownSize: 0xFFFF_FFFF) { f in
+            let rate = Double(le32(f, 4)), byteRate = Double(le32(f, 8))
+            let blockAlign = Double(UInt16(f[12]) | UInt16(f[13]) << 8)
+            return byteRate > 0 ? byteRate : rate * blockAlign
         }
-        return nil
     }
 
-    /// The same for an AIFF's `SSND` chunk (big-endian; the rate is an 80-bit float).
+    /// The same for an AIFF's `SSND` chunk (big-endian; the rate is an 80-bit float; the
+    /// sound data follows an 8-byte offset and block size).
     static func aiff(size: UInt64, read: (UInt64, Int) -> [UInt8]?) -> (declared: Double, holds: Double)? {
+        soundChunk(size: size, read: read, bigEndian: true, format: ("COMM", 18), sound: ("SSND", 8), unknownSize: nil) { c in
+            let channels = Double(UInt16(c[0]) << 8 | UInt16(c[1]))
+            let bits = Double(UInt16(c[6]) << 8 | UInt16(c[7]))
+            return channels * ((bits + 7) / 8).rounded(.down) * extended80(Array(c[8..<18]))
+        }
+    }
+
+    /// Walks the chunks of a RIFF / IFF file after its 12-byte header (at most 1024): the
+    /// `format` chunk (its first `bytes`) gives the bytes per second, the `sound` chunk
+    /// (after a `header` of that many bytes) the sound data; a sound chunk longer than what
+    /// the file holds is a truncation, unless its size is 0 or `unknownSize` (a streaming
+    /// writer's placeholder).
+    static func soundChunk(size: UInt64, read: (UInt64, Int) -> [UInt8]?, bigEndian: Bool,
+                           format: (id: String, bytes: Int), sound: (id: String, header: UInt64), unknownSize: UInt64?,
+                           bytesPerSecond parse: ([UInt8]) -> Double) -> (declared: Double, holds: Double)? {
         var offset: UInt64 = 12
         var bytesPerSecond: Double?
         var chunks = 0
@@ -109,18 +116,16 @@ public enum AudioIntegrity {
             chunks += 1
             guard let h = read(offset, 8) else { return nil }
             let id = String(decoding: h[0..<4], as: UTF8.self)
-            let length = UInt64(be32(h, 4))
+            let length = UInt64(bigEndian ? be32(h, 4) : le32(h, 4))
             let body = offset + 8
-            if id == "COMM", length >= 18, let c = read(body, 18) {
-                let channels = Double(UInt16(c[0]) << 8 | UInt16(c[1]))
-                let bits = Double(UInt16(c[6]) << 8 | UInt16(c[7]))
-                let rate = extended80(Array(c[8..<18]))
-                bytesPerSecond = channels * ((bits + 7) / 8).rounded(.down) * rate
-            } else if id == "SSND" {
-                guard let bps = bytesPerSecond, bps > 0, length > 8 else { return nil }
-                let held = size > body + 8 ? size - body - 8 : 0
-                guard length - 8 > held else { return nil }
-                return (Double(length - 8) / bps, Double(held) / bps)
+            if id == format.id, length >= UInt64(format.bytes), let f = read(body, format.bytes) {
+                bytesPerSecond = parse(f)
+            } else if id == sound.id {
+                guard let bps = bytesPerSecond, bps > 0, length > sound.header, length != unknownSize else { return nil }
+                let start = body + sound.header
+                let held = size > start ? size - start : 0
+                guard length - sound.header > held else { return nil }
+                return (Double(length - sound.header) / bps, Double(held) / bps)
             }
             offset = body + length + (length & 1)
         }
@@ -143,19 +148,4 @@ public enum AudioIntegrity {
         guard exponent > -1100, exponent < 1000 else { return 0 }
         return Double(mantissa) * pow(2, Double(exponent))
     }
-}
-
-/// Decodes a whole audio file (as `decodeAudio`) and says whether it holds less than its
-/// header declares (`AudioIntegrity`): the samples that are there, and the warnings.
-public func decodeAudioChecked(path: String, sampleRate: Int = 16_000,
-                               limits: DecodeLimits = .default) throws -> (samples: [Float], warnings: [MediaWarning]) {
-    let reader = try AudioReader(path: path, sampleRate: sampleRate, limits: limits)
-    let samples = try reader.readAll()
-    var warnings = AudioIntegrity.check(path: path)
-    if warnings.isEmpty, reader.outputRate > 0,
-       let w = AudioIntegrity.compare(path: path, format: reader.format,
-                                      decodedSeconds: Double(samples.count) / Double(reader.outputRate)) {
-        warnings.append(w)
-    }
-    return (samples, warnings)
 }

@@ -93,11 +93,10 @@ public final class TranscribeTask: @unchecked Sendable {
                         // the file holds what its header declares.
                         let reader = try AudioReader(path: item.path, sampleRate: 16_000)
                         let scan = try whisper.scan(TranscribeTask.samples(reader), shouldStop: stop)
-                        var warnings = AudioIntegrity.check(path: item.path)
-                        if warnings.isEmpty, let w = AudioIntegrity.compare(path: item.path, format: reader.format, decodedSeconds: Double(scan.samples) / 16_000) {
-                            warnings.append(w)
+                        let decoded = Double(scan.samples) / Double(LogMelSpectrogram.sampleRate)
+                        for w in AudioIntegrity.warnings(path: item.path, format: reader.format, decodedSeconds: decoded) {
+                            job.progress.warn(w.description)
                         }
-                        for w in warnings { job.progress.warn(w.description) }
                         return scan
                     }
                     .map("transcribe", workers: 1) { scan, item in
