@@ -11,23 +11,9 @@ import TensorCore
 /// (faster-whisper samples that window and keeps a repeat of the prompt by chance).
 @Suite("Whisper last window and clamped ends vs faster-whisper", .serialized)
 struct WhisperLastWindowTests {
-    static let fixture: [String: Any] = {
-        let url = WhisperWeightsTests.repoRoot.appendingPathComponent("Tests/ModelsTests/Fixtures/whisper/faster-whisper.json")
-        guard let data = try? Data(contentsOf: url),
-              let obj = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else { return [:] }
-        return obj
-    }()
+    static let fixture = WhisperStagesTests.fixture("faster-whisper.json")
 
-    static func samples(_ input: String) throws -> [Float] {
-        let parts = try #require(((fixture["inputs"] as? [String: Any])?[input] as? [String: Any])?["parts"] as? [[String: Any]])
-        var out: [Float] = []
-        for p in parts {
-            var file = try #require(p["file"] as? String)
-            if !file.hasPrefix("/") { file = WhisperWeightsTests.repoRoot.appendingPathComponent(file).path }
-            out += try decodeAudio(path: file, sampleRate: 16_000).prefix(try #require(p["samples"] as? Int))
-        }
-        return out
-    }
+    static func samples(_ input: String) throws -> [Float] { try WhisperStagesTests.input(input, of: fixture) }
 
     @Test(arguments: ["clip-1.095s", "librivox-60s"])
     func matchesFasterWhisperWithClampedEnds(_ input: String) throws {

@@ -225,21 +225,26 @@ struct WhisperStagesTests {
         return w
     }
 
-    static let words: [String: Any] = {
-        let url = WhisperWeightsTests.repoRoot.appendingPathComponent("Tests/ModelsTests/Fixtures/whisper/words.json")
+    /// A JSON fixture of Tests/ModelsTests/Fixtures/whisper (empty when missing).
+    static func fixture(_ name: String) -> [String: Any] {
+        let url = WhisperWeightsTests.repoRoot.appendingPathComponent("Tests/ModelsTests/Fixtures/whisper/\(name)")
         guard let data = try? Data(contentsOf: url),
               let obj = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else { return [:] }
         return obj
-    }()
+    }
 
-    /// An input of words.json: WAV clips and stretches of digital silence, in order.
-    static func input(_ name: String) throws -> [Float] {
-        let parts = try #require(((words["inputs"] as? [String: Any])?[name] as? [String: Any])?["parts"] as? [[String: Any]])
+    static let words = fixture("words.json")
+
+    /// An input of a fixture's `inputs`: WAV clips (the first `samples` of each when given)
+    /// and stretches of digital silence, in order.
+    static func input(_ name: String, of fixture: [String: Any] = words) throws -> [Float] {
+        let parts = try #require(((fixture["inputs"] as? [String: Any])?[name] as? [String: Any])?["parts"] as? [[String: Any]])
         var out: [Float] = []
         for p in parts {
             if var file = p["file"] as? String {
                 if !file.hasPrefix("/") { file = WhisperWeightsTests.repoRoot.appendingPathComponent(file).path }
-                out += try decodeAudio(path: file, sampleRate: 16_000)
+                let clip = try decodeAudio(path: file, sampleRate: 16_000)
+                out += (p["samples"] as? Int).map { Array(clip.prefix($0)) } ?? clip
             } else {
                 out += [Float](repeating: 0, count: try #require(p["silence_samples"] as? Int))
             }
