@@ -44,6 +44,10 @@ public enum VectorMath {
     @inline(__always)
     public static func sigmoid(_ x: V) -> V { 1 / (1 + exp(-x)) }
 
+    /// `1 - 2 / (exp(2x) + 1)`: within 1e-7 absolute (not relative near 0), exactly ±1 far out.
+    @inline(__always)
+    public static func tanh(_ x: V) -> V { 1 - 2 / (exp(2 * x) + 1) }
+
     /// erfc(|z|) for the GELU: Abramowitz & Stegun 7.1.26.
     @inline(__always)
     static func erfcAbs(_ z: V) -> V {
@@ -58,12 +62,12 @@ public enum VectorMath {
     }
 
     @inline(__always)
-    static func load(_ p: UnsafePointer<Float>, _ i: Int) -> V {
+    public static func load(_ p: UnsafePointer<Float>, _ i: Int) -> V {
         UnsafeRawPointer(p + i).loadUnaligned(as: V.self)
     }
 
     @inline(__always)
-    static func store(_ v: V, _ p: UnsafeMutablePointer<Float>, _ i: Int) {
+    public static func store(_ v: V, _ p: UnsafeMutablePointer<Float>, _ i: Int) {
         UnsafeMutableRawPointer(p + i).storeBytes(of: v, as: V.self)
     }
 

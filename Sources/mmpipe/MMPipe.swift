@@ -10,12 +10,12 @@ struct MMPipe: ParsableCommand {
         commandName: "mmpipe",
         abstract: "Run pre-trained speech and vision models locally, on the CPU.",
         discussion: """
-            mmpipe transcribes audio, classifies images (ImageNet classes or your own labels) \
+            mmpipe transcribes audio, finds its speech (vad), classifies images (ImageNet classes or your own labels) \
             and extracts image and text features, with no Python at run time. \
             MMPIPE_THREADS=N (1...1024) limits the compute threads (default: all cores).
             """,
         version: "mmpipe \(version)",
-        subcommands: [Transcribe.self, Classify.self, Embed.self, Probe.self, ModelsCommand.self]
+        subcommands: [Transcribe.self, Classify.self, Embed.self, VAD.self, Probe.self, ModelsCommand.self]
     )
 
     @Flag(name: .long, help: "Print the compute set-up (threads, BLAS kernels) and exit.")

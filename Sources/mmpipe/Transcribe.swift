@@ -20,9 +20,14 @@ struct Transcribe: ParsableCommand {
             Examples:
               mmpipe transcribe Samples/speech.wav
               mmpipe transcribe talk.mp4 --format srt
+              mmpipe transcribe meeting.mp3 --vad --word-timestamps --format json
               mmpipe transcribe recordings/ --model base --format all --output-dir transcripts/
               ffmpeg -i rtsp://camera/stream -f wav - | mmpipe transcribe --audio-stdin
               ffmpeg -i talk.mkv -f s16le -ac 1 -ar 16000 - | mmpipe transcribe --audio-stdin --raw
+
+            --vad transcribes only the speech (Silero VAD v6, faster-whisper's vad_filter): \
+            silence, music and noise are not decoded, so they give no hallucinated text, and \
+            long gaps cost nothing; segment and word times are those of the recording.
 
             --audio-stdin transcribes the stream as a file (the same windows and seeking) and \
             prints each segment as soon as it is final (txt, srt, vtt, tsv); with --output-dir \
@@ -98,6 +103,11 @@ struct Transcribe: ParsableCommand {
                                valueName: "seconds"))
     var hallucinationSilenceThreshold: Double?
 
+    @Flag(help: "Transcribe only the speech Silero VAD finds, joined as faster-whisper's vad_filter does (times stay those of the recording); tuned by the VAD flags below.")
+    var vad = false
+
+    @OptionGroup(title: "Voice-activity detection (with --vad)") var vadFlags: VADFlags
+
     @OptionGroup var runOptions: RunOptions
 
     var formats: [TranscriptFormat] {
@@ -111,6 +121,7 @@ struct Transcribe: ParsableCommand {
         if !raw && (sampleRate != nil || channels != nil) {
             throw ValidationError("--sample-rate and --channels describe raw PCM: use them with --audio-stdin --raw")
         }
+        if vadFlags.given && !vad { throw ValidationError("the VAD flags tune --vad: add --vad to transcribe only the speech") }
         if language != "auto" && WhisperTokenizer.languageCode(for: language) == nil {
             throw ValidationError("unknown language '\(language)'")
         }
@@ -133,7 +144,7 @@ struct Transcribe: ParsableCommand {
         r.hallucinationSilenceThreshold = hallucinationSilenceThreshold
         let pcm = raw ? RawPCMFormat(sampleRate: sampleRate ?? 16_000, channels: channels ?? 1) : nil
         return TranscribeRequest(input: audioStdin ? .live(fileDescriptor: STDIN_FILENO, name: "stdin", raw: pcm) : .files(inputs),
-                                 model: model, options: r)
+                                 model: model, options: r, vad: vad ? vadFlags.options : nil)
     }
 
     func run() throws {

@@ -5,6 +5,8 @@ import Models
 public enum ModelKind: String, Sendable, Codable, CaseIterable {
     case speech, image, text
     case zeroShot = "zero-shot"
+    /// Voice-activity detection: speech regions of audio (`mmpipe vad`, `transcribe --vad`).
+    case vad
 }
 
 /// Where a model's weights come from.
@@ -62,7 +64,7 @@ public struct ModelCatalog: Sendable {
 
     public init(cards: [ModelCard]) { self.cards = cards }
 
-    public static let standard = ModelCatalog(cards: whisper + vision + clip + text + zeroShot)
+    public static let standard = ModelCatalog(cards: whisper + vad + vision + clip + text + zeroShot)
 
     // MARK: registrations, one block per family
 
@@ -73,6 +75,12 @@ public struct ModelCatalog: Sendable {
         ModelCard(name: "whisper-base", aliases: ["base"], kind: .speech, family: "whisper",
                   summary: "OpenAI Whisper base (74 M parameters, multilingual, translates to English)",
                   weights: .package("whisper-base"), assets: ["whisper-assets"]),
+    ]
+
+    static let vad: [ModelCard] = [
+        ModelCard(name: "silero-vad", aliases: ["silero-vad-v6"], kind: .vad, family: "silero-vad",
+                  summary: "Silero VAD v6 (speech probability per 32 ms at 16 kHz; the file faster-whisper ships)",
+                  weights: .package("silero-vad")),
     ]
 
     /// Where each standard vision size's weights come from (others: `--weights`).

@@ -149,6 +149,27 @@ public final class CSVSink<R: CSVRecord>: ResultSink {
     }
 }
 
+/// A record as tab-separated rows (under the header its task names).
+public protocol TSVRecord {
+    var tsvRows: [[String]] { get }
+}
+
+/// Tab-separated values with a header line; a tab or line break inside a field becomes a space.
+public final class TSVSink<R: TSVRecord>: ResultSink {
+    let output: TextOutput
+    let header: [String]
+    public init(header: [String], _ output: TextOutput = StandardOutput.shared) {
+        self.header = header
+        self.output = output
+    }
+    public func begin() throws { output.write(header.joined(separator: "\t") + "\n") }
+    public func write(_ record: R, for source: SourceItem) throws {
+        for row in record.tsvRows {
+            output.write(row.map { String($0.map { $0 == "\t" || $0 == "\n" || $0 == "\r" ? " " : $0 }) }.joined(separator: "\t") + "\n")
+        }
+    }
+}
+
 /// RFC 4180 quoting for a CSV field.
 public enum CSV {
     public static func field(_ s: String) -> String {

@@ -18,6 +18,14 @@ extension TranscribeTask {
             ("compression_ratio_threshold", text(o.compressionRatioThreshold)), ("logprob_threshold", text(o.logprobThreshold)),
             ("no_speech_threshold", text(o.noSpeechThreshold)), ("word_timestamps", "\(o.wordTimestamps)"),
             ("hallucination_silence_threshold", text(o.hallucinationSilenceThreshold)),
-        ])
+        ] + vadFields)
+    }
+
+    /// With --vad, the detector and its options (nothing without, so transcripts made before
+    /// --vad existed still count as this request's).
+    var vadFields: [(name: String, value: String)] {
+        guard let vad = vadSession, let options = request.vad else { return [] }
+        return VADTask.identity(model: vad.name, weights: vad.weights, options: options).fields
+            .filter { $0.name != "task" }.map { (name: "vad_" + $0.name, value: $0.value) }
     }
 }

@@ -17,11 +17,16 @@ public struct TranscribeRequest: Sendable {
     /// A registered Whisper model (name or alias), or a folder with model.bin / model.safetensors.
     public var model: String
     public var options: WhisperSession.Request
+    /// Transcribe only the speech Silero VAD finds with these options, joined as
+    /// faster-whisper's `vad_filter` does; times are mapped back onto the recording.
+    public var vad: VADOptions?
 
-    public init(input: Input, model: String = TranscribeTask.defaultModel, options: WhisperSession.Request = .init()) {
+    public init(input: Input, model: String = TranscribeTask.defaultModel, options: WhisperSession.Request = .init(),
+                vad: VADOptions? = nil) {
         self.input = input
         self.model = model
         self.options = options
+        self.vad = vad
     }
 }
 
@@ -48,11 +53,14 @@ public final class TranscribeTask: @unchecked Sendable {
     public let request: TranscribeRequest
     public let session: WhisperSession
     public let modelName: String
+    /// The voice-activity detector, with `request.vad`.
+    public let vadSession: VADSession?
 
     /// Loads the model (through the catalog) and checks the request against it.
     public init(_ request: TranscribeRequest, store: ModelStore, catalog: ModelCatalog = .standard) throws {
         self.request = request
         do { try request.options.validate() } catch { throw RequestError("\(error)") }      // every numeric option in range
+        do { try request.vad?.validate() } catch { throw RequestError("\(error)") }
         if case .files(let inputs) = request.input {
             try InputPaths(inputs).checkStandardInput(hint: "to transcribe audio from standard input, use --audio-stdin instead of -")
         }
@@ -60,6 +68,7 @@ public final class TranscribeTask: @unchecked Sendable {
             throw RequestError("\(request.model) is not a speech model; Whisper models: \(catalog.cards(.speech).map(\.name).joined(separator: ", "))")
         }
         session = try WhisperSession(model: request.model, store: store, catalog: catalog)
+        vadSession = try request.vad.map { _ in try VADSession(store: store, catalog: catalog) }
         modelName = catalog.card(request.model)?.name ?? request.model
         let o = request.options
         if (o.language.map { $0 != "en" } ?? false || o.translate) && !session.tokenizer.isMultilingual {
@@ -85,31 +94,51 @@ public final class TranscribeTask: @unchecked Sendable {
         }
         switch request.input {
         case .files(let inputs):
+            let vad = vadSession.map { ($0.vad, request.vad ?? VADOptions()) }
             return try Runner.run(into: sink, window: 4, progress: progress) { job, skip in
                 let stop: @Sendable () -> Bool = { job.cancelled }
                 return job.source(InputPaths(inputs) { MediaFormat.hasExtension($0, of: [.audio, .video]) }, skip: skip)
                     .map("decode", workers: 1) { _, item in
-                        // The first pass: length, log-mel maximum, speech regions; and whether
-                        // the file holds what its header declares.
+                        // The first pass: length, log-mel maximum, speech regions (of the
+                        // speech Silero finds, with --vad); and whether the file holds what its
+                        // header declares.
                         let reader = try AudioReader(path: item.path, sampleRate: 16_000)
-                        let scan = try whisper.scan(TranscribeTask.samples(reader), shouldStop: stop)
-                        let decoded = Double(scan.samples) / Double(LogMelSpectrogram.sampleRate)
+                        let filter = vad.map { SpeechFilter(vad: $0.0, options: $0.1) }
+                        var source = TranscribeTask.samples(reader)
+                        if let filter { source = joinedSpeech(source, filter: filter) }
+                        let scan = try whisper.scan(source, shouldStop: stop)
+                        let samples = filter?.samples ?? scan.samples
+                        let decoded = Double(samples) / Double(LogMelSpectrogram.sampleRate)
                         for w in AudioIntegrity.warnings(path: item.path, format: reader.format, decodedSeconds: decoded) {
                             job.progress.warn(w.description)
                         }
-                        return scan
+                        return FirstPass(scan: scan, samples: samples, speech: filter?.regions)
                     }
-                    .map("transcribe", workers: 1) { scan, item in
+                    .map("transcribe", workers: 1) { pass, item in
                         var o = options
                         o.shouldStop = stop
                         let reader = try AudioReader(path: item.path, sampleRate: 16_000)
-                        return try whisper.transcribe(TranscribeTask.samples(reader), scan: scan, options: o,
-                                                      onSegment: { observe($0, item) },
-                                                      onProgress: { job.progress.working(TranscribeTask.position(item, $0, $1), job: job) })
+                        var source = TranscribeTask.samples(reader)
+                        let map = pass.speech.map { SpeechTimestampsMap(regions: $0, sampleRate: SileroVAD.sampleRate) }
+                        if let speech = pass.speech { source = joinedSpeech(source, filter: SpeechFilter(regions: speech)) }
+                        let restore: (WhisperSegment) -> WhisperSegment = { s in map.map { $0.restore(s) } ?? s }
+                        let total = Double(pass.samples) / Double(LogMelSpectrogram.sampleRate)
+                        var t = try whisper.transcribe(source, scan: pass.scan, options: o,
+                                                       onSegment: { observe(restore($0), item) },
+                                                       onProgress: { done, _ in
+                                                           let at = map.map { $0.originalTime(done, isEnd: true) } ?? done
+                                                           job.progress.working(TranscribeTask.position(item, min(at, total), total), job: job)
+                                                       })
+                        if pass.speech != nil {
+                            t.segments = t.segments.map(restore)
+                            t.duration = total
+                        }
+                        return t
                     }
             }
         case .live(let fd, let name, let raw):
             let item = SourceItem(path: name, size: 0, mtime: 0)
+            let vad = vadSession.map { ($0.vad, request.vad ?? VADOptions()) }
             return try Runner.run(into: sink, window: 1, progress: progress) { job, _ in
                 job.source(values: [(item, ())]).map("transcribe", workers: 1) { _, item in
                     var o = options
@@ -117,15 +146,41 @@ public final class TranscribeTask: @unchecked Sendable {
                     let reader = try raw.map { try AudioReader(fileDescriptor: fd, name: name, raw: $0, sampleRate: 16_000) }
                         ?? AudioReader(fileDescriptor: fd, name: name, sampleRate: 16_000)
                     let transcription = try WhisperTranscription(whisper: whisper, options: o)
+                    // With --vad, the speech is joined as it is decided and each segment is
+                    // mapped back once, when it is final, onto what is known of the regions then.
+                    let filter = vad.map { SpeechFilter(vad: $0.0, options: $0.1) }
+                    var source = TranscribeTask.samples(reader)
+                    if let filter { source = joinedSpeech(source, filter: filter) }
+                    var restored: [WhisperSegment] = []
+                    func result(_ t: WhisperTranscript) -> WhisperTranscript {
+                        guard let filter else { return t }
+                        return WhisperTranscript(language: t.language, segments: restored,
+                                                 duration: Double(filter.samples) / Double(LogMelSpectrogram.sampleRate))
+                    }
                     do {
-                        return try transcription.run(TranscribeTask.samples(reader), onSegment: { observe($0, item) },
-                                                     onProgress: { job.progress.working(TranscribeTask.position(item, $0, $1), job: job) })
+                        let t = try transcription.run(source, onSegment: { s in
+                            let r = filter.map { $0.map.restore(s) } ?? s
+                            restored.append(r)
+                            observe(r, item)
+                        }, onProgress: { done, total in
+                            let at = filter.map { $0.map.originalTime(done, isEnd: true) } ?? done
+                            job.progress.working(TranscribeTask.position(item, at, filter == nil ? total : nil), job: job)
+                        })
+                        return result(t)
                     } catch is CancellationError where job.cancelled {
-                        return transcription.transcript        // a stream has no end to wait for: keep what is final
+                        return result(transcription.transcript)   // a stream has no end to wait for: keep what is final
                     }
                 }
             }
         }
+    }
+
+    /// What a file's first pass found: the scan of what is transcribed (the joined speech with
+    /// --vad), the recording's length, and the speech regions (with --vad).
+    struct FirstPass: Sendable {
+        let scan: WhisperScan
+        let samples: Int
+        let speech: [SpeechRegion]?
     }
 
     /// The reader as the loop's sample source: a second at a time.
