@@ -77,9 +77,11 @@ let package = Package(
         .testTarget(name: "EngineTests", dependencies: [
             "Engine", "Media", "Models", .product(name: "Crypto", package: "swift-crypto"),
         ]),
-        .testTarget(name: "ModelsTests", dependencies: ["Models", "TensorCore", "Media"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "ModelsTests", dependencies: ["Models", "TensorCore", "Media", "TestAudio"], resources: [.copy("Fixtures")]),
         // End-to-end: runs the built `mmpipe` binary on the files in Samples/.
-        .testTarget(name: "CLITests", dependencies: ["mmpipe"]),
+        .testTarget(name: "CLITests", dependencies: ["mmpipe", "TestAudio"], resources: [.copy("Fixtures")]),
+        // Test recordings from recipes (scripts/test_audio.py's twin), for the tests only.
+        .target(name: "TestAudio", path: "Tests/Support/TestAudio"),
     ],
     swiftLanguageModes: [.v5]
 )
