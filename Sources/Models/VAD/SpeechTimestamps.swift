@@ -23,20 +23,18 @@ public struct VADOptions: Sendable, Equatable {
     /// Throws a `VADOptionsError` naming the first option out of range.
     public func validate() throws {
         func fail(_ s: String) -> VADOptionsError { VADOptionsError(message: s) }
-        guard threshold.isFinite, (0...1).contains(threshold) else { throw fail("the VAD threshold must be between 0 and 1, not \(threshold)") }
+        guard threshold.isFinite, (0...1).contains(threshold) else { throw fail("VAD threshold \(threshold) is out of range: use 0 to 1") }
         if let n = negThreshold, !(n.isFinite && (0...1).contains(n)) {
-            throw fail("the VAD negative threshold must be between 0 and 1, not \(n)")
+            throw fail("VAD negative threshold \(n) is out of range: use 0 to 1")
         }
-        guard minSpeechDurationMs >= 0 else { throw fail("--min-speech-duration-ms must be 0 or more, not \(minSpeechDurationMs)") }
-        guard minSilenceDurationMs >= 0 else { throw fail("--min-silence-duration-ms must be 0 or more, not \(minSilenceDurationMs)") }
-        guard speechPadMs >= 0 else { throw fail("--speech-pad-ms must be 0 or more, not \(speechPadMs)") }
-        guard maxSpeechDurationS > 0, !maxSpeechDurationS.isNaN else {
-            throw fail("--max-speech-duration-s must be more than 0, not \(maxSpeechDurationS)")
-        }
-        // Thresholds of a day or more would overflow sample counts; nobody means them.
+        // Durations of a day or more would overflow sample counts; nobody means them.
         let day = 86_400_000
-        guard minSpeechDurationMs < day, minSilenceDurationMs < day, speechPadMs < day else {
-            throw fail("VAD durations must be under a day")
+        for (name, ms) in [("min speech duration", minSpeechDurationMs), ("min silence duration", minSilenceDurationMs),
+                           ("speech pad", speechPadMs)] where ms < 0 || ms >= day {
+            throw fail("VAD \(name) \(ms) ms is out of range: use 0 to \(day - 1)")
+        }
+        guard maxSpeechDurationS > 0, !maxSpeechDurationS.isNaN else {
+            throw fail("VAD max speech duration \(maxSpeechDurationS) s is out of range: it must be more than 0")
         }
     }
 }
