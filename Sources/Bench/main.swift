@@ -126,7 +126,9 @@ case "text":
     runTextBench(args: Array(args.dropFirst()))
 case "vision":
     VisionBench.run(Array(args.dropFirst()), repeats: repeats)
+case "vad":
+    VADBench.run(Array(args.dropFirst()))
 default:
-    FileHandle.standardError.write("usage: mmpipe-bench tensor | half | media DIR AUDIO... | vision MODEL WEIGHTS IMAGE... | text [MODEL_DIR] | clip [--weights W] [--pixels P.npy] [--tokens T.json]\n".data(using: .utf8)!)
+    FileHandle.standardError.write("usage: mmpipe-bench tensor | half | media DIR AUDIO... | vision MODEL WEIGHTS IMAGE... | text [MODEL_DIR] | clip [--weights W] [--pixels P.npy] [--tokens T.json] | vad [--model DIR] AUDIO...\n".data(using: .utf8)!)
     exit(2)
 }
