@@ -3,8 +3,11 @@ import TensorCore
 
 // Whisper's transcription as five stages behind protocols, each with a default that is
 // today's openai-whisper algorithm, injected into `WhisperTranscriber` (the loop) through
-// `WhisperStages`. Voice-activity detection replaces `speech`, batched decoding `encoder`
-// and `decoder`, a test double any one of them; the loop does not change.
+// `WhisperStages`. Batched decoding replaces `encoder` and `decoder`, a test double any one
+// of them; the loop does not change. Silero VAD (`transcribe --vad`) works as faster-whisper's
+// `vad_filter`: it joins the speech before the loop (`SpeechFilter`, Models/VAD) and maps the
+// segments back, so the loop sees one shorter recording; `speech` is for detectors that
+// choose windows within the recording instead.
 //
 //     samples (streamed) ─ features ─▶ WhisperFeatureStream ─┐
 //     samples (streamed) ─ speech ───▶ regions ──────────────┴─ seeker.window ─▶ WhisperWindow
@@ -144,7 +147,8 @@ public protocol WhisperSegmentSeeking: Sendable {
 }
 
 /// The spans of a recording worth transcribing (speech). Default: `WhisperWholeRecording`;
-/// a voice-activity detector returns the speech regions instead. A detector sees the samples
+/// a detector that picks windows within the recording returns its regions instead (Silero
+/// VAD does not come this way: see `SpeechFilter`). A detector sees the samples
 /// as they arrive: in a file's first pass (`Whisper.scan`), or along with the features of
 /// live input.
 public protocol WhisperSpeechDetecting: Sendable {
