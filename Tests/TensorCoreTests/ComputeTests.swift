@@ -145,9 +145,22 @@ struct ComputeTests {
     }
 
     /// A thread holding a core (a busy decoder) leaves the pool one helper fewer: busy
-    /// threads never exceed the cores.
+    /// threads never exceed the cores. The peak is process-wide and other suites run in
+    /// parallel (a caller outside any core counts as busy), so a clean measurement out of up
+    /// to five counts; an oversubscribing pool exceeds the cores every time.
     @Test func busyCoresAreNotOversubscribed() {
         let cores = Compute.cores
+        var peaks: [Int] = []
+        for _ in 0..<5 {
+            let (peak, out) = Self.peakWithCoresHeld(cores)
+            #expect(out.allSatisfy { $0 == out[0] && $0 > 0 })
+            peaks.append(peak)
+            if peak <= cores { break }
+        }
+        #expect(peaks.contains { $0 <= cores }, "peaks \(peaks) busy threads on \(cores) cores")
+    }
+
+    static func peakWithCoresHeld(_ cores: Int) -> (Int, [Float]) {
         Compute.resetPeakBusy()
         // Every core but one held by another thread (none on one core: the job's own
         // thread then needs the only one).
@@ -176,10 +189,10 @@ struct ComputeTests {
                 }
             }
         }
+        let peak = Compute.peakBusyThreads
         for _ in 0..<holders { release.signal() }
         group.wait()
-        #expect(Compute.peakBusyThreads <= cores, "peak \(Compute.peakBusyThreads) busy threads on \(cores) cores")
-        #expect(out.allSatisfy { $0 == out[0] && $0 > 0 })
+        return (peak, out)
     }
 
     /// Products large enough to be split over the pool (by rows and by columns, with
