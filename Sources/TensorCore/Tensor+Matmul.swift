@@ -135,6 +135,9 @@ extension Tensor {
             } else {
                 gemm(x2, w.transposed(), into: c, ldc: outF, beta: beta)
             }
+        case .int8(let q):
+            let xc = x2.contiguous()
+            withExtendedLifetime((xc, q)) { q.product(xc.pointer, rows: rows, into: c, accumulate: beta != 0) }
         case .float16(let h):
             let xc = x2.contiguous()
             withExtendedLifetime(xc) {

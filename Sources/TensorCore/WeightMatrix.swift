@@ -2,11 +2,11 @@
 /// it is stored in. `Tensor.linear` picks the kernels for the storage, so the code of a layer
 /// does not change when its weights are stored otherwise (ggml's weight types do the same).
 ///
-/// - Important: every storage holds the values a float32 matrix would (float16 is made only
-///   from weights exactly representable so), and products equal the float32 ones up to
-///   summation order.
+/// - Important: float32 and float16 hold the values a float32 matrix would (float16 is made
+///   only from weights exactly representable so), and their products equal the float32 ones
+///   up to summation order; int8 (asked for: `--compute-type int8`) is an approximation.
 ///
-/// Adding a storage (int8 with a scale per row, say) is local to TensorCore: a case in
+/// Adding a storage is local to TensorCore: a case in
 /// `Storage`, its constructor here, and its kernels in `Tensor.linear`'s dispatch
 /// (`Tensor+Matmul.swift`); no model code changes. Code outside TensorCore reads `precision`
 /// rather than switching over `storage`.
@@ -15,13 +15,13 @@ public struct WeightMatrix: Sendable {
         case float32(Tensor)
         /// IEEE half floats (needs F16C: see `HalfMatrix`).
         case float16(HalfMatrix)
-        // Slot for int8: `case int8(Int8Matrix)`: int8 values `[rows, cols]` and one Float
-        // scale per row, made by a quantising constructor; products dequantise per row.
+        /// int8 values with a float scale per row (see `Int8Matrix`).
+        case int8(Int8Matrix)
     }
 
     /// The element type of a storage, for reports and tests.
     public enum Precision: String, Sendable, Equatable {
-        case float32, float16
+        case float32, float16, int8
     }
 
     public let storage: Storage
@@ -33,6 +33,14 @@ public struct WeightMatrix: Sendable {
     }
 
     public init(_ half: HalfMatrix) { storage = .float16(half) }
+
+    public init(_ quantized: Int8Matrix) { storage = .int8(quantized) }
+
+    /// This matrix quantised to int8 per row (from its float32 values; int8 stays as it is).
+    public func quantizedToInt8() -> WeightMatrix {
+        if case .int8 = storage { return self }
+        return WeightMatrix(Int8Matrix(quantizing: float32))
+    }
 
     /// float16 storage of `weight` when every value is exactly a half float and the CPU
     /// converts in hardware; nil otherwise.
@@ -52,6 +60,7 @@ public struct WeightMatrix: Sendable {
         switch storage {
         case .float32: return .float32
         case .float16: return .float16
+        case .int8: return .int8
         }
     }
 
@@ -59,6 +68,7 @@ public struct WeightMatrix: Sendable {
         switch storage {
         case .float32(let w): return w.shape[0]
         case .float16(let h): return h.rows
+        case .int8(let q): return q.rows
         }
     }
 
@@ -66,6 +76,7 @@ public struct WeightMatrix: Sendable {
         switch storage {
         case .float32(let w): return w.shape[1]
         case .float16(let h): return h.cols
+        case .int8(let q): return q.cols
         }
     }
 
@@ -76,6 +87,7 @@ public struct WeightMatrix: Sendable {
         switch storage {
         case .float32(let w): return w.count * 4
         case .float16(let h): return h.byteCount
+        case .int8(let q): return q.byteCount
         }
     }
 
@@ -85,6 +97,7 @@ public struct WeightMatrix: Sendable {
         switch storage {
         case .float32(let w): return w
         case .float16(let h): return h.float32()
+        case .int8(let q): return q.float32()
         }
     }
 
@@ -93,6 +106,7 @@ public struct WeightMatrix: Sendable {
         switch storage {
         case .float32(let w): return WeightMatrix(w.slice(axis: 0, range))
         case .float16(let h): return WeightMatrix(h.rows(range))
+        case .int8(let q): return WeightMatrix(q.rows(range))
         }
     }
 
@@ -110,6 +124,8 @@ public struct WeightMatrix: Sendable {
             }
         case .float16(let h):
             for (r, i) in indices.enumerated() { h.convert(rows: i..<(i + 1), into: o + r * d) }
+        case .int8(let q):
+            for (r, i) in indices.enumerated() { q.dequantize(rows: i..<(i + 1), into: o + r * d) }
         }
         return out
     }

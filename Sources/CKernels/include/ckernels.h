@@ -7,6 +7,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include "mmpipe_pool.h"
+#include "ckernels_int8.h"
 
 /* c[r * ldc + j] (+)= sum_i x[r * k + i] * w[j * k + i] for r < rows (1...8), j in [j0, j1).
  * w is float32 [n, k] row-major (PyTorch Linear layout). */

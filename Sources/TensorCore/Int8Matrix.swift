@@ -1,0 +1,132 @@
+import CKernels
+
+extension CPUFeatures {
+    /// AVX-512 (F, BW) with VNNI: the int8 kernel with `vpdpbusd`.
+    public static let avx512VNNI: Bool = {
+        let f = CPUFeatureSet.current.features
+        return f.contains("avx512f") && f.contains("avx512bw") && f.contains("avx512_vnni")
+    }()
+
+    /// AVX2 with FMA: the int8 kernel with `vpmaddubsw`.
+    public static let avx2FMA: Bool = {
+        let f = CPUFeatureSet.current.features
+        return f.contains("avx2") && f.contains("fma")
+    }()
+
+    /// Which int8 kernel `Tensor.linear` runs here.
+    public static var int8Kernel: String { avx512VNNI ? "avx512-vnni" : avx2FMA ? "avx2" : "portable" }
+}
+
+/// A `[rows, cols]` weight matrix quantised to int8 with one float scale per row (per output
+/// channel), CTranslate2's int8 scheme: `w[j, i] ≈ scale[j] * q[j, i]`, `scale[j] = max |w[j]| / 127`.
+/// Products quantise each input row the same way on the fly and accumulate in int32, so a
+/// product reads a quarter of float32's bytes and runs on the CPU's int8 dot-product
+/// instructions (AVX-512 VNNI, else AVX2, else a portable loop). The int8 storage of
+/// `WeightMatrix`.
+///
+/// - Important: unlike float16, this changes the values: products differ from float32's by
+///   the quantisation error of both operands (about 0.5% of each row's largest value).
+public final class Int8Matrix: @unchecked Sendable {
+    public let rows: Int
+    public let cols: Int
+    /// Packed for the kernels (see ckernels_int8.h).
+    let packed: UnsafeMutablePointer<Int8>
+    let scales: [Float]
+    /// Sum of each row's int8 values (the VNNI kernel's correction for its unsigned operand).
+    let rowSums: [Int32]
+
+    /// Quantises a float32 matrix `[rows, cols]` (any view).
+    public init(quantizing weight: Tensor) {
+        precondition(weight.rank == 2, "Int8Matrix: weight \(weight.shape) is not a matrix")
+        let n = weight.shape[0], k = weight.shape[1]
+        rows = n
+        cols = k
+        let w = weight.contiguous()
+        let p = UnsafeMutablePointer<Int8>.allocate(capacity: max(1, mmpipe_i8_packed_bytes(Int32(n), Int32(k))))
+        var s = [Float](repeating: 0, count: n), sums = [Int32](repeating: 0, count: n)
+        withExtendedLifetime(w) {
+            mmpipe_i8_quantize_pack(w.pointer, Int32(n), Int32(k), p, &s, &sums)
+        }
+        packed = p
+        scales = s
+        rowSums = sums
+    }
+
+    deinit { packed.deallocate() }
+
+    /// Bytes of the stored values and scales.
+    public var byteCount: Int { mmpipe_i8_packed_bytes(Int32(rows), Int32(cols)) + rows * 8 }
+
+    /// The int8 values of rows `range`, row-major.
+    func values(rows range: Range<Int>) -> [Int8] {
+        var out = [Int8](repeating: 0, count: range.count * cols)
+        if !range.isEmpty {
+            mmpipe_i8_unpack_rows(packed, Int32(rows), Int32(cols), Int32(range.lowerBound), Int32(range.upperBound), &out)
+        }
+        return out
+    }
+
+    /// The dequantised values of rows `range` into `out` (`range.count * cols` floats).
+    func dequantize(rows range: Range<Int>, into out: UnsafeMutablePointer<Float>) {
+        let q = values(rows: range)
+        for (r, j) in range.enumerated() {
+            let s = scales[j]
+            for i in 0..<cols { out[r * cols + i] = Float(q[r * cols + i]) * s }
+        }
+    }
+
+    /// The dequantised matrix in float32.
+    public func float32() -> Tensor {
+        let t = Tensor(uninitializedShape: [rows, cols])
+        dequantize(rows: 0..<rows, into: t.outputPointer)
+        return t
+    }
+
+    /// Rows `range` as a matrix of their own (repacked: a block holds 16 rows). Exact: every
+    /// nonzero row's largest value quantises to ±127, so quantising the dequantised rows
+    /// gives back the same scales and values.
+    public func rows(_ range: Range<Int>) -> Int8Matrix {
+        precondition(range.lowerBound >= 0 && range.upperBound <= rows, "Int8Matrix.rows: \(range) outside 0..<\(rows)")
+        let t = Tensor(uninitializedShape: [range.count, cols])
+        dequantize(rows: range, into: t.outputPointer)
+        return Int8Matrix(quantizing: t)
+    }
+
+    /// The kernels (tests run each one the CPU has).
+    enum Kernel { case best, vnni, avx2, portable }
+
+    /// `c = x w^T (+ c)` for `x` `[m, cols]` (contiguous rows), `c` `[m, rows]`, in parallel
+    /// over blocks of output columns.
+    func product(_ x: UnsafePointer<Float>, rows m: Int, into c: UnsafeMutablePointer<Float>, accumulate: Bool,
+                 kernel: Kernel = .best) {
+        let k = cols, n = rows
+        let kp = (k + 3) / 4 * 4
+        let vnni = kernel == .vnni || (kernel == .best && CPUFeatures.avx512VNNI)
+        let avx2 = kernel == .avx2 || (kernel == .best && !vnni && CPUFeatures.avx2FMA)
+        let q = UnsafeMutablePointer<UInt8>.allocate(capacity: max(1, m * kp))
+        defer { q.deallocate() }
+        var sx = [Float](repeating: 0, count: m)
+        mmpipe_i8_quantize_rows(x, Int32(m), Int32(k), Int32(k), q, &sx, vnni ? 128 : 0)
+        // Columns per part: a multiple of 32 (the VNNI tile), about 64 parts' worth of work.
+        let chunk = max(32, ((n + 63) / 64 + 31) / 32 * 32)
+        sx.withUnsafeBufferPointer { sxp in
+            scales.withUnsafeBufferPointer { swp in
+                rowSums.withUnsafeBufferPointer { sums in
+                    Compute.parallelFor((n + chunk - 1) / chunk) { part in
+                        let j0 = Int32(part * chunk), j1 = Int32(min(n, (part + 1) * chunk))
+                        if vnni {
+                            mmpipe_i8_gemm_vnni512(q, Int32(m), Int32(k), packed, sums.baseAddress, sxp.baseAddress, swp.baseAddress,
+                                                   Int32(n), j0, j1, c, Int32(n), accumulate ? 1 : 0)
+                        } else if avx2 {
+                            mmpipe_i8_gemm_avx2(q, Int32(m), Int32(k), packed, sxp.baseAddress, swp.baseAddress,
+                                                Int32(n), j0, j1, c, Int32(n), accumulate ? 1 : 0)
+                        } else {
+                            mmpipe_i8_gemm_portable(q, Int32(m), Int32(k), packed, sxp.baseAddress, swp.baseAddress,
+                                                    Int32(n), j0, j1, c, Int32(n), accumulate ? 1 : 0)
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
