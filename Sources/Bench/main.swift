@@ -107,6 +107,31 @@ func halfBench(repeats: Int) {
     }
 }
 
+/// `mmpipe-bench int8`: products with a weight in float32, float16 and int8 (`Int8Matrix`,
+/// activations quantised per row on the fly) at Whisper tiny's shapes: a decoding step's few
+/// rows (5 beams) and the encoder's 1500.
+func int8Bench(repeats: Int) {
+    print("threads: \(Compute.threads)   blas: \(Compute.blasDescription)   int8 kernel: \(CPUFeatures.int8Kernel)")
+    print(pad("product", 30) + pad("rows", 6) + pad("f32 ms", 10) + pad("f16 ms", 10) + pad("int8 ms", 10) + "f32/int8  f16/int8")
+    for (name, inF, outF, rowsList) in [("dec fc1 [1536, 384]", 384, 1536, [5]), ("dec fc2 [384, 1536]", 1536, 384, [5]),
+                                        ("vocab [51864, 384]", 384, 51864, [1, 5]),
+                                        ("enc qkv [1152, 384]", 384, 1152, [1500]), ("enc fc1 [1536, 384]", 384, 1536, [1500]),
+                                        ("enc fc2 [384, 1536]", 1536, 384, [1500])] {
+        let w = Tensor(shape: [outF, inF], scalars: deterministic([outF, inF], seed: 11).scalars.map { ($0 * 1024).rounded() / 1024 })
+        let half = WeightMatrix(halfPrecisionExactly: w)
+        let int8 = WeightMatrix(w).quantizedToInt8()
+        let b = deterministic([outF], seed: 12)
+        for rows in rowsList {
+            let x = deterministic([rows, inF], seed: 13)
+            let single: Double = Benchmark.medianSeconds(repeats: repeats) { _ = Tensor.linear(x, weight: w, bias: b) }
+            let h: Double? = half.map { hw in Benchmark.medianSeconds(repeats: repeats) { _ = Tensor.linear(x, weight: hw, bias: b) } }
+            let q: Double = Benchmark.medianSeconds(repeats: repeats) { _ = Tensor.linear(x, weight: int8, bias: b) }
+            print(pad(name, 30) + pad("\(rows)", 6) + pad(fmt(single * 1000, 3), 10) + pad(h.map { fmt($0 * 1000, 3) } ?? "-", 10)
+                  + pad(fmt(q * 1000, 3), 10) + pad(fmt(single / q, 2), 10) + (h.map { fmt($0 / q, 2) } ?? "-"))
+        }
+    }
+}
+
 Compute.configureAllocator()
 let args = CommandLine.arguments.dropFirst()
 let repeats = Int(ProcessInfo.processInfo.environment["BENCH_REPEATS"] ?? "") ?? 7
@@ -118,6 +143,8 @@ case "attention":   // profiling aid: attention only, many times
     for _ in 0..<20 { _ = Tensor.attention(query: q, key: q, value: q) }
 case "half":
     halfBench(repeats: repeats)
+case "int8":
+    int8Bench(repeats: repeats)
 case "media":
     MediaBench.run(Array(args.dropFirst()))
 case "clip":
@@ -129,6 +156,6 @@ case "vision":
 case "vad":
     VADBench.run(Array(args.dropFirst()))
 default:
-    FileHandle.standardError.write("usage: mmpipe-bench tensor | half | media DIR AUDIO... | vision MODEL WEIGHTS IMAGE... | text [MODEL_DIR] | clip [--weights W] [--pixels P.npy] [--tokens T.json] | vad [--model DIR] AUDIO...\n".data(using: .utf8)!)
+    FileHandle.standardError.write("usage: mmpipe-bench tensor | half | int8 | media DIR AUDIO... | vision MODEL WEIGHTS IMAGE... | text [MODEL_DIR] | clip [--weights W] [--pixels P.npy] [--tokens T.json] | vad [--model DIR] AUDIO...\n".data(using: .utf8)!)
     exit(2)
 }

@@ -21,6 +21,7 @@ struct Transcribe: ParsableCommand {
               mmpipe transcribe Samples/speech.wav
               mmpipe transcribe talk.mp4 --format srt
               mmpipe transcribe meeting.mp3 --vad --word-timestamps --format json
+              mmpipe transcribe recordings/ --compute-type int8 --output-dir transcripts/
               mmpipe transcribe recordings/ --model base --format all --output-dir transcripts/
               ffmpeg -i rtsp://camera/stream -f wav - | mmpipe transcribe --audio-stdin
               ffmpeg -i talk.mkv -f s16le -ac 1 -ar 16000 - | mmpipe transcribe --audio-stdin --raw
@@ -43,6 +44,9 @@ struct Transcribe: ParsableCommand {
 
     @Option(help: "Spoken language (e.g. en, de, French), or auto to detect it (multilingual models).")
     var language: String = "auto"
+
+    @Option(help: "How the model's matrices are stored and multiplied (CTranslate2's names): default (as stored: float16 where a decoding step reads them, float32 math), float32, float16, or int8 (quantised per output channel: faster, slightly different numbers).")
+    var computeType: WhisperComputeType = .default
 
     enum Task: String, ExpressibleByArgument, CaseIterable { case transcribe, translate }
 
@@ -144,7 +148,7 @@ struct Transcribe: ParsableCommand {
         r.hallucinationSilenceThreshold = hallucinationSilenceThreshold
         let pcm = raw ? RawPCMFormat(sampleRate: sampleRate ?? 16_000, channels: channels ?? 1) : nil
         return TranscribeRequest(input: audioStdin ? .live(fileDescriptor: STDIN_FILENO, name: "stdin", raw: pcm) : .files(inputs),
-                                 model: model, options: r, vad: vad ? vadFlags.options : nil)
+                                 model: model, options: r, vad: vad ? vadFlags.options : nil, computeType: computeType)
     }
 
     func run() throws {
@@ -174,3 +178,5 @@ struct Transcribe: ParsableCommand {
         return FileManager.default.fileExists(atPath: p, isDirectory: &d) && d.boolValue
     }
 }
+
+extension WhisperComputeType: ExpressibleByArgument {}

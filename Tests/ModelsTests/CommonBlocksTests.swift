@@ -144,7 +144,7 @@ struct CommonBlocksTests {
     /// (many rows) and for beam steps (few rows).
     @Test func halfPrecisionDecoderGivesTheFloat32Logits() throws {
         let (w, _) = try WhisperLoader.load(directory: try WhisperWeightsTests.requiredModel("whisper-tiny.en"))
-        let half = WhisperModel(weights: w), single = WhisperModel(weights: w, halfPrecisionDecoder: false)
+        let half = WhisperModel(weights: w), single = WhisperModel(weights: w, computeType: .float32)
         #expect(half.decoderPrecision == (CPUFeatures.avx2FMAF16C ? .float16 : .float32) && single.decoderPrecision == .float32)
         let audio = Self.random([1, w.dims.nAudioCtx, w.dims.nAudioState], seed: 5, scale: 0.5)
         let prompt = [50257, 50362] + Array(220..<260)

@@ -18,7 +18,13 @@ extension TranscribeTask {
             ("compression_ratio_threshold", text(o.compressionRatioThreshold)), ("logprob_threshold", text(o.logprobThreshold)),
             ("no_speech_threshold", text(o.noSpeechThreshold)), ("word_timestamps", "\(o.wordTimestamps)"),
             ("hallucination_silence_threshold", text(o.hallucinationSilenceThreshold)),
-        ] + vadFields)
+        ] + computeFields + vadFields)
+    }
+
+    /// int8 changes the numbers; the other compute types give float32's results, so they
+    /// (and transcripts made before the option existed) count as the same request.
+    var computeFields: [(name: String, value: String)] {
+        request.computeType == .int8 ? [(name: "compute_type", value: "int8")] : []
     }
 
     /// With --vad, the detector and its options (nothing without, so transcripts made before

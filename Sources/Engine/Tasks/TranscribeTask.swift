@@ -20,13 +20,16 @@ public struct TranscribeRequest: Sendable {
     /// Transcribe only the speech Silero VAD finds with these options, joined as
     /// faster-whisper's `vad_filter` does; times are mapped back onto the recording.
     public var vad: VADOptions?
+    /// How the model's matrices are stored and multiplied (`int8`: quantised, faster).
+    public var computeType: WhisperComputeType
 
     public init(input: Input, model: String = TranscribeTask.defaultModel, options: WhisperSession.Request = .init(),
-                vad: VADOptions? = nil) {
+                vad: VADOptions? = nil, computeType: WhisperComputeType = .default) {
         self.input = input
         self.model = model
         self.options = options
         self.vad = vad
+        self.computeType = computeType
     }
 }
 
@@ -67,7 +70,7 @@ public final class TranscribeTask: @unchecked Sendable {
         if let card = catalog.card(request.model), card.kind != .speech {
             throw RequestError("\(request.model) is not a speech model; Whisper models: \(catalog.cards(.speech).map(\.name).joined(separator: ", "))")
         }
-        session = try WhisperSession(model: request.model, store: store, catalog: catalog)
+        session = try WhisperSession(model: request.model, store: store, catalog: catalog, computeType: request.computeType)
         vadSession = try request.vad.map { _ in try VADSession(store: store, catalog: catalog) }
         modelName = catalog.card(request.model)?.name ?? request.model
         let o = request.options

@@ -17,8 +17,9 @@ public final class WhisperSession: @unchecked Sendable {
     public var tokenizer: WhisperTokenizer { whisper.tokenizer }
 
     /// Loads a Whisper model from `folder` (model.bin or model.safetensors, tokenizer, config)
-    /// with the mel filters of `melFilters` (openai-whisper's `mel_filters.npz`).
-    public init(folder: URL, name: String, melFilters: URL) throws {
+    /// with the mel filters of `melFilters` (openai-whisper's `mel_filters.npz`), its matrices
+    /// stored as `computeType` says.
+    public init(folder: URL, name: String, melFilters: URL, computeType: WhisperComputeType = .default) throws {
         self.name = name
         self.folder = folder
         let (weights, extras) = try WhisperLoader.load(directory: folder)
@@ -27,13 +28,14 @@ public final class WhisperSession: @unchecked Sendable {
             throw ItemFailure(path: folder.path, reason: "tokenizer has \(tokenizer.vocabularySize) tokens but the model \(weights.dims.nVocab)")
         }
         let filters = try WhisperMelFilterLoader.load(melFilters, nMels: weights.dims.nMels)
-        whisper = Whisper(model: WhisperModel(weights: weights), tokenizer: tokenizer, alignmentHeads: extras.alignmentHeads,
+        whisper = Whisper(model: WhisperModel(weights: weights, computeType: computeType), tokenizer: tokenizer, alignmentHeads: extras.alignmentHeads,
                           melFilters: filters, compressionRatio: { TextCompression.ratio($0) })
     }
 
     /// Loads a registered model (name or alias: `tiny.en`, `whisper-base`) or a folder given
     /// by path, with the store's mel filters.
-    public convenience init(model name: String, store: ModelStore, catalog: ModelCatalog = .standard) throws {
+    public convenience init(model name: String, store: ModelStore, catalog: ModelCatalog = .standard,
+                            computeType: WhisperComputeType = .default) throws {
         let folder: URL
         if let card = catalog.card(name), card.kind == .speech {
             folder = try catalog.weights(for: card, given: nil, store: store)
@@ -47,7 +49,7 @@ public final class WhisperSession: @unchecked Sendable {
             throw ItemFailure(path: name, reason: "unknown Whisper model; use \(names.joined(separator: ", ")) or a folder with model.bin or model.safetensors")
         }
         let filters = try catalog.asset("whisper-assets", file: "mel_filters.npz", store: store, purpose: "mel filters")
-        try self.init(folder: folder, name: name, melFilters: filters)
+        try self.init(folder: folder, name: name, melFilters: filters, computeType: computeType)
     }
 
     /// Transcribes 16 kHz mono samples. `onSegment` sees each segment as soon as its window

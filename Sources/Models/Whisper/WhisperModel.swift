@@ -1,5 +1,22 @@
 import TensorCore
 
+/// How a Whisper model's matrices are stored and multiplied: CTranslate2's compute types.
+public enum WhisperComputeType: String, Sendable, CaseIterable {
+    /// As the weights are stored: float16 weights (CTranslate2's models) kept in half
+    /// precision where a decoding step reads a whole matrix (half the memory traffic), every
+    /// product in float32, so the results are float32's.
+    case `default`
+    /// Every matrix in float32.
+    case float32
+    /// Every linear layer's matrix in half precision where the values are half floats (the
+    /// encoder's too); products in float32, so the results are still float32's.
+    case float16
+    /// The linear layers of the encoder and decoder and the vocabulary projection quantised
+    /// to int8 per output channel, activations per row on the fly (`Int8Matrix`):
+    /// CTranslate2's int8, faster and smaller, with slightly different numbers.
+    case int8
+}
+
 /// Whisper's encoder and decoder as pure functions of `WhisperWeights` and tensors.
 ///
 /// Shapes: mel `[B, nMels, 3000]` → audio features `[B, 1500, d]`; the decoder runs
@@ -19,26 +36,43 @@ public final class WhisperModel: @unchecked Sendable {
     private let decoderBlocks: [TransformerBlock]
     private let decoderNorm: LayerNorm
 
-    /// `halfPrecisionDecoder`: store the matrices a decoding step reads in full (the token
-    /// embedding and the decoder's projections but the cross-attention keys and values) in
-    /// half precision when the weights are half precision to begin with (CTranslate2's
-    /// float16 Whisper models) and the CPU converts in hardware: half the memory traffic,
-    /// the same products up to summation order. Judged by the token embedding; each matrix
-    /// is then checked to be exact.
-    public init(weights w: WhisperWeights, halfPrecisionDecoder: Bool = true) {
+    /// `computeType` says how the matrices are stored (see `WhisperComputeType`).
+    public init(weights w: WhisperWeights, computeType: WhisperComputeType = .default) {
         dims = w.dims
         conv1 = w.conv1
         conv2 = w.conv2
         encoderPositions = w.encoderPositions
-        encoderBlocks = w.encoderLayers.map { $0.block(heads: w.dims.nAudioHead) }
-        encoderNorm = w.encoderNorm
+        let half: (Linear) -> Linear = { $0.halfPrecisionIfExact() }
+        let int8: (Linear) -> Linear = { Linear($0.matrix.quantizedToInt8(), bias: $0.bias) }
+        let keep: (Linear) -> Linear = { $0 }
+        let (encoder, step, cross): ((Linear) -> Linear, (Linear) -> Linear, (Linear) -> Linear)
         let embedding = WeightMatrix(w.tokenEmbedding)
-        tokenEmbedding = halfPrecisionDecoder ? embedding.halfPrecisionIfExact() : embedding
-        let half = tokenEmbedding.precision == .float16
+        switch computeType {
+        case .default:
+            // Half precision where a decoding step reads the whole matrix, if the weights are
+            // half floats to begin with (judged by the token embedding).
+            tokenEmbedding = embedding.halfPrecisionIfExact()
+            (encoder, step, cross) = (keep, tokenEmbedding.precision == .float16 ? half : keep, keep)
+        case .float32:
+            tokenEmbedding = embedding
+            (encoder, step, cross) = (keep, keep, keep)
+        case .float16:
+            tokenEmbedding = embedding.halfPrecisionIfExact()
+            (encoder, step, cross) = (half, half, half)
+        case .int8:
+            tokenEmbedding = embedding.quantizedToInt8()
+            (encoder, step, cross) = (int8, int8, int8)
+        }
+        encoderBlocks = w.encoderLayers.map { $0.block(heads: w.dims.nAudioHead, store: encoder) }
+        encoderNorm = w.encoderNorm
         decoderPositions = w.decoderPositions
-        decoderBlocks = w.decoderLayers.map { $0.block(heads: w.dims.nTextHead, half: half) }
+        decoderBlocks = w.decoderLayers.map { $0.block(heads: w.dims.nTextHead, step: step, cross: cross) }
         decoderNorm = w.decoderNorm
+        self.computeType = computeType
     }
+
+    /// How the matrices are stored.
+    public let computeType: WhisperComputeType
 
     /// How the token embedding (and with it the decoder's matrices) is stored.
     public var decoderPrecision: WeightMatrix.Precision { tokenEmbedding.precision }

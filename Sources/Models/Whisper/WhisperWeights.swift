@@ -65,33 +65,33 @@ public struct WhisperWeights: Sendable {
 }
 
 extension WhisperAttention {
-    /// The projections as the shared attention layer with `heads` heads.
-    func multiHead(heads: Int) -> MultiHeadAttention {
-        MultiHeadAttention(query: query, key: key, value: value, out: out, heads: heads)
+    /// The projections as the shared attention layer with `heads` heads, each matrix stored by `store`.
+    func multiHead(heads: Int, store: (Linear) -> Linear = { $0 }) -> MultiHeadAttention {
+        MultiHeadAttention(query: store(query), key: store(key), value: store(value), out: store(out), heads: heads)
     }
 }
 
 extension WhisperEncoderLayer {
-    /// The layer as a pre-norm transformer block (GELU MLP).
-    func block(heads: Int) -> TransformerBlock {
-        TransformerBlock(attentionNorm: attentionNorm, attention: attention.multiHead(heads: heads),
-                         mlpNorm: mlpNorm, mlp: MLP(fc1: fc1, fc2: fc2, activation: .gelu))
+    /// The layer as a pre-norm transformer block (GELU MLP), each matrix stored by `store`.
+    func block(heads: Int, store: (Linear) -> Linear = { $0 }) -> TransformerBlock {
+        TransformerBlock(attentionNorm: attentionNorm, attention: attention.multiHead(heads: heads, store: store),
+                         mlpNorm: mlpNorm, mlp: MLP(fc1: store(fc1), fc2: store(fc2), activation: .gelu))
     }
 }
 
 extension WhisperDecoderLayer {
-    /// The layer as a pre-norm transformer block with cross-attention; `half` stores the
-    /// matrices a decoding step reads in full (all but the cross-attention keys and values,
-    /// which run once per window over the audio) in half precision where exact.
-    func block(heads: Int, half: Bool) -> TransformerBlock {
-        func h(_ l: Linear) -> Linear { half ? l.halfPrecisionIfExact() : l }
+    /// The layer as a pre-norm transformer block with cross-attention. `step` stores the
+    /// matrices a decoding step reads in full, `cross` the cross-attention keys and values
+    /// (which run once per window over the audio).
+    func block(heads: Int, step: (Linear) -> Linear, cross: (Linear) -> Linear) -> TransformerBlock {
         let s = selfAttention, c = crossAttention
         return TransformerBlock(
             attentionNorm: selfAttentionNorm,
-            attention: MultiHeadAttention(query: h(s.query), key: h(s.key), value: h(s.value), out: h(s.out), heads: heads),
+            attention: MultiHeadAttention(query: step(s.query), key: step(s.key), value: step(s.value), out: step(s.out), heads: heads),
             crossAttention: .init(norm: crossAttentionNorm,
-                                  attention: MultiHeadAttention(query: h(c.query), key: c.key, value: c.value, out: h(c.out), heads: heads)),
-            mlpNorm: mlpNorm, mlp: MLP(fc1: h(fc1), fc2: h(fc2), activation: .gelu))
+                                  attention: MultiHeadAttention(query: step(c.query), key: cross(c.key), value: cross(c.value),
+                                                                out: step(c.out), heads: heads)),
+            mlpNorm: mlpNorm, mlp: MLP(fc1: step(fc1), fc2: step(fc2), activation: .gelu))
     }
 }
 
