@@ -4,11 +4,14 @@
 Builds a 3-minute English recording from the LibriVox clips of Debian's
 pocketsphinx-testdata (all five, repeated), then transcribes it with mmpipe and with
 faster-whisper (pip, in .build-bench/venv) on the same CTranslate2 weights from
-Models/, same beam size (5), same thread count, float32 on both sides, in one run.
-Prints, for each model: wall time including model load, real-time factor
+Models/, same beam size (5), same thread count, in one run, in each mode of
+BENCH_MODES (default "float32,int8"): float32 is ours `--compute-type default` (float16
+storage, float32 products) against faster-whisper's compute_type="float32"; int8 is
+`--compute-type int8` against compute_type="int8" (its recommended CPU setting).
+Prints, for each model and mode: wall time including model load, real-time factor
 (processing seconds per audio second), the ratio (faster-whisper time / ours: above
 1 means we are faster), peak RSS, and how far the two transcripts differ (word edit
-distance). Medians of BENCH_RUNS runs (default 3).
+distance, and as a word error rate). Medians of BENCH_RUNS runs (default 3).
 """
 import json
 import os
@@ -26,13 +29,15 @@ venv_python = sys.argv[2]
 models = sys.argv[3:] or ["tiny.en"]
 threads = int(os.environ.get("MMPIPE_THREADS", str(os.cpu_count() or 1)))
 runs = int(os.environ.get("BENCH_RUNS", "3"))
+modes = [m for m in os.environ.get("BENCH_MODES", "float32,int8").split(",") if m]
+OURS_TYPE = {"float32": "default", "int8": "int8"}
 folders = {"tiny.en": "whisper-tiny.en", "base": "whisper-base"}
 
 FW = r'''
 import sys, time
 from faster_whisper import WhisperModel
-path, audio, threads = sys.argv[1], sys.argv[2], int(sys.argv[3])
-m = WhisperModel(path, device="cpu", compute_type="float32", cpu_threads=threads, num_workers=1)
+path, audio, threads, compute_type = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
+m = WhisperModel(path, device="cpu", compute_type=compute_type, cpu_threads=threads, num_workers=1)
 segments, info = m.transcribe(audio, beam_size=5, language="en", vad_filter=False, word_timestamps=False)
 print("".join(s.text for s in segments).strip())
 '''
@@ -84,24 +89,28 @@ def main():
     env = {**os.environ, "MMPIPE_THREADS": str(threads), "OMP_NUM_THREADS": str(threads)}
     fw_script = work / "fw.py"
     fw_script.write_text(FW)
-    print(f"audio: {audio.name}, {seconds:.0f} s; beam 5; {threads} threads; float32; median of {runs}")
-    print(f"{'model':10}{'ours s':>9}{'ours RTF':>10}{'fw s':>9}{'fw RTF':>9}{'fw/ours':>9}{'ours MB':>9}{'fw MB':>8}{'word diff':>11}")
+    print(f"audio: {audio.name}, {seconds:.0f} s; beam 5; {threads} threads; modes {', '.join(modes)}; median of {runs}")
+    print(f"{'model':10}{'mode':9}{'ours s':>9}{'ours RTF':>10}{'fw s':>9}{'fw RTF':>9}{'fw/ours':>9}{'ours MB':>9}{'fw MB':>8}"
+          f"{'word diff':>11}{'WER':>7}")
     for name in models:
         folder = root / "Models" / folders[name]
-        ours_cmd = [ours_bin, "transcribe", str(audio), "--model", name, "--beam-size", "5", "--threads", str(threads), "--quiet"]
-        fw_cmd = [venv_python, str(fw_script), str(folder), str(audio), str(threads)]
-        ours_t, fw_t = [], []
-        ours_text = fw_text = ""
-        for _ in range(runs):       # interleaved, so drift hits both alike
-            t, ours_text = timed(ours_cmd, env)
-            ours_t.append(t)
-            t, fw_text = timed(fw_cmd, env)
-            fw_t.append(t)
-        o, f = statistics.median(ours_t), statistics.median(fw_t)
-        ours_mb, fw_mb = rss_of(ours_cmd, env), rss_of(fw_cmd, env)
-        wo, wf = words(ours_text), words(fw_text)
-        print(f"{name:10}{o:9.2f}{o / seconds:10.4f}{f:9.2f}{f / seconds:9.4f}{f / o:9.2f}{ours_mb:9.0f}{fw_mb:8.0f}"
-              f"{distance(wo, wf):6d}/{len(wf)}")
+        for mode in modes:
+            ours_cmd = [ours_bin, "transcribe", str(audio), "--model", name, "--beam-size", "5", "--threads", str(threads),
+                        "--compute-type", OURS_TYPE[mode], "--quiet"]
+            fw_cmd = [venv_python, str(fw_script), str(folder), str(audio), str(threads), mode]
+            ours_t, fw_t = [], []
+            ours_text = fw_text = ""
+            for _ in range(runs):       # interleaved, so drift hits both alike
+                t, ours_text = timed(ours_cmd, env)
+                ours_t.append(t)
+                t, fw_text = timed(fw_cmd, env)
+                fw_t.append(t)
+            o, f = statistics.median(ours_t), statistics.median(fw_t)
+            ours_mb, fw_mb = rss_of(ours_cmd, env), rss_of(fw_cmd, env)
+            wo, wf = words(ours_text), words(fw_text)
+            d = distance(wo, wf)
+            print(f"{name:10}{mode:9}{o:9.2f}{o / seconds:10.4f}{f:9.2f}{f / seconds:9.4f}{f / o:9.2f}{ours_mb:9.0f}{fw_mb:8.0f}"
+                  f"{d:6d}/{len(wf):<4}{100 * d / max(1, len(wf)):6.1f}%", flush=True)
 
 
 if __name__ == "__main__":
