@@ -189,6 +189,7 @@ extension Compute {
         }
         lines.append("blas: \(choice.explanation)")
         lines.append("blas library: \(choice.library), \(choice.config)")
+        lines.append("int8 kernel (--compute-type int8): \(CPUFeatures.int8Kernel)")
         lines.append("threads: \(threads) in mmpipe's compute pool (MMPIPE_THREADS or --threads, else the cores); "
             + "OpenBLAS runs single-threaded inside it, idle threads sleep")
         return lines

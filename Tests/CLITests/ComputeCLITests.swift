@@ -33,6 +33,10 @@ struct ComputeCLITests {
         let features = r.lines.first { $0.hasPrefix("features: ") } ?? ""
         #expect(features.contains("sse4.2") == Self.cpuFlags.contains("sse4_2"))
         #expect(features.contains("avx2") == Self.cpuFlags.contains("avx2"), "\(features)")
+        // The int8 kernel follows the CPU's flags.
+        let int8 = r.lines.first { $0.hasPrefix("int8 kernel") } ?? ""
+        let vnni = Self.cpuFlags.contains("avx512_vnni") && Self.cpuFlags.contains("avx512bw")
+        #expect(int8.hasSuffix(vnni ? "avx512-vnni" : Self.cpuFlags.contains("avx2") ? "avx2" : "portable"), "\(int8)")
         #endif
     }
 
