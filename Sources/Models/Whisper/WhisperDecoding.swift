@@ -54,10 +54,18 @@ public struct WhisperDecodingResult: Sendable {
     }
 }
 
-/// openai-whisper's `decode_with_fallback`: decodes at each temperature in turn until the
+/// faster-whisper's `generate_with_fallback`: decodes at each temperature in turn until the
 /// result is neither too repetitive (compression ratio) nor too unlikely (average
 /// log-probability), unless it is silence. Beam search at temperature 0, sampling
 /// `bestOf` candidates above it.
+///
+/// Two details where it differs from openai-whisper's `decode_with_fallback`, followed here:
+/// - When every temperature fails, the window keeps the attempt with the highest average
+///   log-probability among those under the compression-ratio threshold (among all when
+///   none is), not the last one; it is reported at the last temperature (so the prompt is
+///   reset after it, as `prompt_reset_on_temperature` does).
+/// - The compression ratio is that of the text without its leading and trailing whitespace
+///   (`tokenizer.decode(tokens).strip()`).
 public struct WhisperFallbackDecoder: WhisperTextDecoding {
     public let model: WhisperModel
     public let special: WhisperSpecialTokens
@@ -75,7 +83,7 @@ public struct WhisperFallbackDecoder: WhisperTextDecoding {
     }
 
     public func decode(audio: Tensor, prompt: [Int], options: WhisperTranscribeOptions) throws -> WhisperDecodedWindow {
-        var last: WhisperDecodedWindow?
+        var all: [WhisperDecodedWindow] = [], belowRatio: [WhisperDecodedWindow] = []
         for t in options.temperatures {
             try options.checkStop()
             var o = options.decoding
@@ -83,20 +91,29 @@ public struct WhisperFallbackDecoder: WhisperTextDecoding {
             if t > 0 { o.beamSize = nil; o.patience = nil } else { o.bestOf = nil }
             let result = try WhisperDecoder(model: model, special: special, options: o)
                 .decode(audio: audio, prompt: prompt, checkStop: options.checkStop)
-            let ratio = compressionRatio(decodeText(result.tokens.filter { $0 < special.eot }))
-            last = WhisperDecodedWindow(result: result, temperature: t, compressionRatio: ratio)
+            let text = decodeText(result.tokens.filter { $0 < special.eot }).trimmingCharacters(in: .whitespacesAndNewlines)
+            let decoded = WhisperDecodedWindow(result: result, temperature: t, compressionRatio: compressionRatio(text))
+            all.append(decoded)
             var needsFallback = false
-            if let c = options.compressionRatioThreshold, ratio > c { needsFallback = true }
+            if let c = options.compressionRatioThreshold, decoded.compressionRatio > c {
+                needsFallback = true
+            } else {
+                belowRatio.append(decoded)
+            }
             if let l = options.logprobThreshold, result.avgLogprob < l { needsFallback = true }
             // Silence: likely no speech *and* an unlikely text (both, as the reference).
             if let n = options.noSpeechThreshold, result.noSpeechProb > n,
                let l = options.logprobThreshold, result.avgLogprob < l {
                 needsFallback = false
             }
-            if !needsFallback { break }
+            if !needsFallback { return decoded }
         }
-        guard let last else { throw WhisperError.noTemperatures }
-        return last
+        // Every temperature failed: the likeliest attempt (Python's max keeps the first of equals).
+        let candidates = belowRatio.isEmpty ? all : belowRatio
+        guard let last = all.last, var best = candidates.first else { throw WhisperError.noTemperatures }
+        for c in candidates.dropFirst() where c.result.avgLogprob > best.result.avgLogprob { best = c }
+        best.temperature = last.temperature
+        return best
     }
 }
 

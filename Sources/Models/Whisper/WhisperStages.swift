@@ -124,7 +124,7 @@ public protocol WhisperAudioEncoding: Sendable {
 }
 
 /// One window's encoder output → its text tokens. Default: `WhisperFallbackDecoder`
-/// (openai-whisper's `decode_with_fallback`).
+/// (faster-whisper's `generate_with_fallback`).
 public protocol WhisperTextDecoding: Sendable {
     /// `audio` `[1, nAudioCtx, d]`; `prompt` the previous text (after `<|startofprev|>`),
     /// the SOT sequence and `<|notimestamps|>` when asked for. The result is decoded with
