@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TestAudio
 import Media
 
 /// colors.mp4: 64x48 H.264, 3 s at 10 fps, 1 s each of red, lime, blue; keyframes at 0 and
@@ -105,16 +106,6 @@ import Media
 /// `MMPIPE_AV_MUTATIONS=N` runs N, `MMPIPE_AV_SEED=S` picks other damage (for thousands, build
 /// the tests with `-Xswiftc -sanitize=address` or in release).
 @Suite("Damaged media through FFmpeg") struct FFmpegDamagedInputTests {
-    struct SplitMix: RandomNumberGenerator {
-        var state: UInt64
-        mutating func next() -> UInt64 {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
-        }
-    }
 
     static let files = ["speech.wav", "speech.flac", "speech.ogg", "speech.mp3", "speech.m4a", "speech.opus",
                         "speech-head.aiff", "colors.mp4", "pattern.bmp", "pattern.tiff", "pattern.gif",
@@ -147,7 +138,7 @@ import Media
         let dir = AVFixture.scratch()
         defer { try? FileManager.default.removeItem(at: dir) }
         let originals = FFmpegDamagedInputTests.files.map { ($0, AVFixture.bytes($0)) }
-        var rng = SplitMix(state: UInt64(ProcessInfo.processInfo.environment["MMPIPE_AV_SEED"] ?? "") ?? 20_261_124)
+        var rng = SplitMix(seed: UInt64(ProcessInfo.processInfo.environment["MMPIPE_AV_SEED"] ?? "") ?? 20_261_124)
         let limits = DecodeLimits(maxPixels: 4_000_000, maxAudioSeconds: 120)
         var outcomes: [String: Int] = [:]
         for n in 0..<count {
