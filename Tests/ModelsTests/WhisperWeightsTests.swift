@@ -169,6 +169,24 @@ struct WhisperWeightsTests {
     }
 
     /// CTranslate2 → Hugging Face layout → back: every tensor identical, extras equal.
+    /// `--compute-type int8` quantises each linear layer as the file is read (so the float32
+    /// weights never exist all at once): every one of them arrives as int8, and the model
+    /// built from them is the one built by quantising afterwards.
+    @Test func int8QuantisesEveryLinearAsItIsRead() throws {
+        let dir = try Self.requiredModel("whisper-tiny.en")
+        let (w, _) = try WhisperLoader.load(directory: dir, store: WhisperComputeType.int8.loading)
+        func all(_ a: WhisperAttention) -> [Linear] { [a.query, a.key, a.value, a.out] }
+        let linears = w.encoderLayers.flatMap { all($0.attention) + [$0.fc1, $0.fc2] }
+            + w.decoderLayers.flatMap { all($0.selfAttention) + all($0.crossAttention) + [$0.fc1, $0.fc2] }
+        #expect(linears.count == 4 * 6 + 4 * 10)
+        #expect(linears.allSatisfy { $0.matrix.precision == .int8 })
+        let (plain, _) = try WhisperLoader.load(directory: dir)
+        let mel = Tensor(shape: [1, 80, 3000], scalars: (0..<240_000).map { Float(($0 * 7919) % 1000) / 1000 - 0.5 })
+        let a = WhisperModel(weights: w, computeType: .int8).encode(mel)
+        let b = WhisperModel(weights: plain, computeType: .int8).encode(mel)
+        #expect(a.scalars == b.scalars)
+    }
+
     @Test func tinyEnRoundTripsThroughHuggingFaceLayout() throws {
         let (ct2, extras) = try WhisperLoader.load(directory: try Self.requiredModel("whisper-tiny.en"))
         let dir = try Self.tempDir()

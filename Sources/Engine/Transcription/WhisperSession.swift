@@ -22,7 +22,7 @@ public final class WhisperSession: @unchecked Sendable {
     public init(folder: URL, name: String, melFilters: URL, computeType: WhisperComputeType = .default) throws {
         self.name = name
         self.folder = folder
-        let (weights, extras) = try WhisperLoader.load(directory: folder)
+        let (weights, extras) = try WhisperLoader.load(directory: folder, store: computeType.loading)
         let tokenizer = try WhisperTokenizerLoader.load(folder: folder)
         guard tokenizer.vocabularySize == weights.dims.nVocab || tokenizer.vocabularySize + 1 == weights.dims.nVocab else {
             throw ItemFailure(path: folder.path, reason: "tokenizer has \(tokenizer.vocabularySize) tokens but the model \(weights.dims.nVocab)")

@@ -34,9 +34,11 @@ public enum WhisperLoader {
         return nil
     }
 
-    public static func load(directory: URL) throws -> (WhisperWeights, WhisperExtras) {
+    /// `store` is applied to each linear layer as it is read (`WhisperComputeType.loading`:
+    /// int8 quantises there, so the float32 weights never exist all at once).
+    public static func load(directory: URL, store: (Linear) -> Linear = { $0 }) throws -> (WhisperWeights, WhisperExtras) {
         switch layout(of: directory) {
-        case .ctranslate2: return try loadCTranslate2(directory: directory)
+        case .ctranslate2: return try loadCTranslate2(directory: directory, store: store)
         case .huggingFace: return try loadHuggingFace(directory: directory)
         case nil:
             if FileManager.default.fileExists(atPath: directory.appendingPathComponent("model.safetensors.index.json").path) {
@@ -59,9 +61,9 @@ public enum WhisperLoader {
         "decoder/alignment_heads": nil, "decoder/alignment_layer": nil,
     ]
 
-    public static func loadCTranslate2(directory: URL) throws -> (WhisperWeights, WhisperExtras) {
+    public static func loadCTranslate2(directory: URL, store: (Linear) -> Linear = { $0 }) throws -> (WhisperWeights, WhisperExtras) {
         let file = try CTranslate2File(url: directory.appendingPathComponent("model.bin"))
-        let weights = try whisperWeights(from: file)
+        let weights = try whisperWeights(from: file, store: store)
         let configURL = directory.appendingPathComponent("config.json")
         let config = try readJSONObject(configURL, required: false) ?? [:]
         let extras = try extras(config: config, path: configURL.path, dims: weights.dims)
@@ -69,7 +71,7 @@ public enum WhisperLoader {
     }
 
     /// The weights of a CTranslate2 `WhisperSpec` file.
-    public static func whisperWeights(from file: CTranslate2File) throws -> WhisperWeights {
+    public static func whisperWeights(from file: CTranslate2File, store: (Linear) -> Linear = { $0 }) throws -> WhisperWeights {
         let path = file.path
         guard file.specName == "WhisperSpec" else {
             throw WeightFileError(path: path, "CTranslate2 model of spec '\(file.specName)', not a Whisper model (WhisperSpec)")
@@ -165,8 +167,8 @@ public enum WhisperLoader {
         func fusedAttention(_ prefix: String, _ d: Int) throws -> WhisperAttention {
             let qkv = try linear("\(prefix)/linear_0", 3 * d, d)
             let out = try linear("\(prefix)/linear_1", d, d)
-            return WhisperAttention(query: rows(qkv, 0, d), key: rows(qkv, d, d, bias: false),
-                                    value: rows(qkv, 2 * d, d), out: out)
+            return WhisperAttention(query: store(rows(qkv, 0, d)), key: store(rows(qkv, d, d, bias: false)),
+                                    value: store(rows(qkv, 2 * d, d)), out: store(out))
         }
 
         var encoderLayers: [WhisperEncoderLayer] = []
@@ -176,24 +178,24 @@ public enum WhisperLoader {
                 attentionNorm: try norm("\(p)/self_attention/layer_norm", dA),
                 attention: try fusedAttention("\(p)/self_attention", dA),
                 mlpNorm: try norm("\(p)/ffn/layer_norm", dA),
-                fc1: try linear("\(p)/ffn/linear_0", ffnA, dA),
-                fc2: try linear("\(p)/ffn/linear_1", dA, ffnA)))
+                fc1: store(try linear("\(p)/ffn/linear_0", ffnA, dA)),
+                fc2: store(try linear("\(p)/ffn/linear_1", dA, ffnA))))
         }
         var decoderLayers: [WhisperDecoderLayer] = []
         for i in 0..<dims.nTextLayer {
             let p = "decoder/layer_\(i)"
             let kv = try linear("\(p)/attention/linear_1", 2 * dT, dA)
-            let cross = WhisperAttention(query: try linear("\(p)/attention/linear_0", dT, dT),
-                                         key: rows(kv, 0, dT, bias: false), value: rows(kv, dT, dT),
-                                         out: try linear("\(p)/attention/linear_2", dT, dT))
+            let cross = WhisperAttention(query: store(try linear("\(p)/attention/linear_0", dT, dT)),
+                                         key: store(rows(kv, 0, dT, bias: false)), value: store(rows(kv, dT, dT)),
+                                         out: store(try linear("\(p)/attention/linear_2", dT, dT)))
             decoderLayers.append(WhisperDecoderLayer(
                 selfAttentionNorm: try norm("\(p)/self_attention/layer_norm", dT),
                 selfAttention: try fusedAttention("\(p)/self_attention", dT),
                 crossAttentionNorm: try norm("\(p)/attention/layer_norm", dT),
                 crossAttention: cross,
                 mlpNorm: try norm("\(p)/ffn/layer_norm", dT),
-                fc1: try linear("\(p)/ffn/linear_0", ffnT, dT),
-                fc2: try linear("\(p)/ffn/linear_1", dT, ffnT)))
+                fc1: store(try linear("\(p)/ffn/linear_0", ffnT, dT)),
+                fc2: store(try linear("\(p)/ffn/linear_1", dT, ffnT))))
         }
 
         let tokenEmbedding = try take("decoder/embeddings/weight", [dims.nVocab, dT])

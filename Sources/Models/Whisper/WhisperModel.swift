@@ -17,6 +17,18 @@ public enum WhisperComputeType: String, Sendable, CaseIterable {
     case int8
 }
 
+extension WhisperComputeType {
+    /// What the loader does to each linear layer as it reads it (`WhisperLoader.load(store:)`):
+    /// int8 quantises there, so a model's float32 weights never exist all at once; the other
+    /// types are chosen when the model is built.
+    public var loading: @Sendable (Linear) -> Linear {
+        if self == .int8 {
+            return { (l: Linear) -> Linear in Linear(l.matrix.quantizedToInt8(), bias: l.bias) }
+        }
+        return { (l: Linear) -> Linear in l }
+    }
+}
+
 /// Whisper's encoder and decoder as pure functions of `WhisperWeights` and tensors.
 ///
 /// Shapes: mel `[B, nMels, 3000]` → audio features `[B, 1500, d]`; the decoder runs
