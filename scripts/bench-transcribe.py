@@ -12,6 +12,10 @@ Prints, for each model and mode: wall time including model load, real-time facto
 (processing seconds per audio second), the ratio (faster-whisper time / ours: above
 1 means we are faster), peak RSS, and how far the two transcripts differ (word edit
 distance, and as a word error rate). Medians of BENCH_RUNS runs (default 3).
+
+With BENCH_SHORT=1, also many short files: 50 pieces of 1-8 s cut from the same clips,
+transcribed in one process by each side (ours: one `mmpipe transcribe` over all of them;
+faster-whisper: one model looping over the files), files per second in each mode.
 """
 import json
 import os
@@ -63,6 +67,32 @@ def timed(cmd, env=None):
     return elapsed, out.decode().strip()
 
 
+FW_MANY = r'''
+import sys
+from faster_whisper import WhisperModel
+path, threads, compute_type, files = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4:]
+m = WhisperModel(path, device="cpu", compute_type=compute_type, cpu_threads=threads, num_workers=1)
+for f in files:
+    segments, info = m.transcribe(f, beam_size=5, language="en", vad_filter=False, word_timestamps=False)
+    print("".join(s.text for s in segments).strip())
+'''
+
+
+def short_clips():
+    """50 pieces of 1-8 s of the LibriVox clips (as long as each clip allows)."""
+    out = work / "short"
+    out.mkdir(parents=True, exist_ok=True)
+    clips = sorted(pathlib.Path("/usr/share/pocketsphinx/test/data/librivox").glob("*.wav"))
+    files = []
+    for i in range(50):
+        f = out / f"piece-{i:02d}.wav"
+        if not f.exists():
+            d = 1.0 + (i * 0.61) % 7.0
+            subprocess.run(["sox", "-V1", str(clips[i % len(clips)]), str(f), "trim", "0", f"{d:.2f}"], check=True)
+        files.append(f)
+    return files
+
+
 def rss_of(cmd, env=None):
     """Peak RSS (MB) of a command, via wait4."""
     p = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
@@ -111,6 +141,34 @@ def main():
             d = distance(wo, wf)
             print(f"{name:10}{mode:9}{o:9.2f}{o / seconds:10.4f}{f:9.2f}{f / seconds:9.4f}{f / o:9.2f}{ours_mb:9.0f}{fw_mb:8.0f}"
                   f"{d:6d}/{len(wf):<4}{100 * d / max(1, len(wf)):6.1f}%", flush=True)
+
+    if os.environ.get("BENCH_SHORT") == "1":
+        files = short_clips()
+        total = sum(float(subprocess.run(["soxi", "-D", str(f)], capture_output=True, text=True).stdout) for f in files)
+        many = work / "fw_many.py"
+        many.write_text(FW_MANY)
+        print(f"\nmany short files: {len(files)} pieces, {total:.1f} s in all; one process each side; median of {runs}")
+        print(f"{'model':10}{'mode':9}{'ours s':>9}{'files/s':>9}{'fw s':>9}{'files/s':>9}{'fw/ours':>9}{'word diff':>11}")
+        for name in models:
+            folder = root / "Models" / folders[name]
+            for mode in modes:
+                out_dir = work / "short-out"
+                ours_cmd = [ours_bin, "transcribe", *map(str, files), "--model", name, "--beam-size", "5",
+                            "--threads", str(threads), "--compute-type", OURS_TYPE[mode], "--quiet",
+                            "--output-dir", str(out_dir), "--overwrite"]
+                fw_cmd = [venv_python, str(many), str(folder), str(threads), mode, *map(str, files)]
+                ours_t, fw_t = [], []
+                fw_text = ""
+                for _ in range(runs):
+                    t, _ = timed(ours_cmd, env)
+                    ours_t.append(t)
+                    t, fw_text = timed(fw_cmd, env)
+                    fw_t.append(t)
+                ours_text = " ".join((out_dir / f"{f.stem}.txt").read_text() for f in files)
+                o, f = statistics.median(ours_t), statistics.median(fw_t)
+                wo, wf = words(ours_text), words(fw_text)
+                print(f"{name:10}{mode:9}{o:9.2f}{len(files) / o:9.2f}{f:9.2f}{len(files) / f:9.2f}{f / o:9.2f}"
+                      f"{distance(wo, wf):6d}/{len(wf)}", flush=True)
 
 
 if __name__ == "__main__":
