@@ -72,7 +72,7 @@ let package = Package(
         .executableTarget(name: "mmpipe-fuzz", dependencies: ["Media"], path: "Sources/FuzzMedia"),
         .testTarget(name: "TensorCoreTests", dependencies: ["TensorCore"],
                     resources: [.copy("Fixtures")]),
-        .testTarget(name: "MediaTests", dependencies: ["Media", "TensorCore", "TestAudio"],
+        .testTarget(name: "MediaTests", dependencies: ["Media", "TensorCore"],
                     resources: [.copy("Fixtures")]),
         .testTarget(name: "EngineTests", dependencies: [
             "Engine", "Media", "Models", .product(name: "Crypto", package: "swift-crypto"),

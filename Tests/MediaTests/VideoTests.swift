@@ -1,7 +1,7 @@
 import Foundation
 import Testing
-import TestAudio
 import Media
+import TensorCore
 
 /// colors.mp4: 64x48 H.264, 3 s at 10 fps, 1 s each of red, lime, blue; keyframes at 0 and
 /// 1.5 s (GOP 15); a 440 Hz AAC track (see scripts/gen-av-fixtures.sh).
@@ -111,7 +111,7 @@ import Media
                         "speech-head.aiff", "colors.mp4", "pattern.bmp", "pattern.tiff", "pattern.gif",
                         "alpha.png", "alpha.webp", "solid.jpg"]
 
-    static func mutate(_ bytes: [UInt8], _ rng: inout SplitMix) -> [UInt8] {
+    static func mutate(_ bytes: [UInt8], _ rng: inout SplitMix64) -> [UInt8] {
         var b = bytes
         guard b.count > 16 else { return b }
         switch Int.random(in: 0..<4, using: &rng) {
@@ -138,7 +138,7 @@ import Media
         let dir = AVFixture.scratch()
         defer { try? FileManager.default.removeItem(at: dir) }
         let originals = FFmpegDamagedInputTests.files.map { ($0, AVFixture.bytes($0)) }
-        var rng = SplitMix(seed: UInt64(ProcessInfo.processInfo.environment["MMPIPE_AV_SEED"] ?? "") ?? 20_261_124)
+        var rng = SplitMix64(seed: UInt64(ProcessInfo.processInfo.environment["MMPIPE_AV_SEED"] ?? "") ?? 20_261_124)
         let limits = DecodeLimits(maxPixels: 4_000_000, maxAudioSeconds: 120)
         var outcomes: [String: Int] = [:]
         for n in 0..<count {

@@ -158,7 +158,7 @@ struct VADParityTests {
 
     @Test("the tracker online on random runs of speech and silence")
     func onlineRandom() {
-        var rng = SplitMix(seed: 11)
+        var rng = SplitMix64(seed: 11)
         for trial in 0..<300 {
             var probs: [Float] = []
             while probs.count < 400 {
