@@ -238,8 +238,8 @@ AVX2 void mmpipe_i8_gemm_avx2(const uint8_t *qx, int rows, int k, const int8_t *
     }
 }
 
-void mmpipe_i8_quantize_rows(const float *x, int rows, int k, int ldx, uint8_t *q, float *scale, int offset) {
-    if (__builtin_cpu_supports("avx2")) quantize_rows_avx2(x, rows, k, ldx, q, scale, offset);
+void mmpipe_i8_quantize_rows(const float *x, int rows, int k, int ldx, uint8_t *q, float *scale, int offset, int avx2) {
+    if (avx2) quantize_rows_avx2(x, rows, k, ldx, q, scale, offset);
     else quantize_rows_scalar(x, rows, k, ldx, q, scale, offset);
 }
 
@@ -248,7 +248,8 @@ void mmpipe_i8_gemm_vnni512(const uint8_t *qx, int rows, int k, const int8_t *pa
                             const float *sx, const float *sw, int n, int j0, int j1, float *c, int ldc, int accumulate) {}
 void mmpipe_i8_gemm_avx2(const uint8_t *qx, int rows, int k, const int8_t *packed,
                          const float *sx, const float *sw, int n, int j0, int j1, float *c, int ldc, int accumulate) {}
-void mmpipe_i8_quantize_rows(const float *x, int rows, int k, int ldx, uint8_t *q, float *scale, int offset) {
+void mmpipe_i8_quantize_rows(const float *x, int rows, int k, int ldx, uint8_t *q, float *scale, int offset, int avx2) {
+    (void)avx2;
     quantize_rows_scalar(x, rows, k, ldx, q, scale, offset);
 }
 #endif

@@ -106,7 +106,7 @@ public final class Int8Matrix: @unchecked Sendable {
         let q = UnsafeMutablePointer<UInt8>.allocate(capacity: max(1, m * kp))
         defer { q.deallocate() }
         var sx = [Float](repeating: 0, count: m)
-        mmpipe_i8_quantize_rows(x, Int32(m), Int32(k), Int32(k), q, &sx, vnni ? 128 : 0)
+        mmpipe_i8_quantize_rows(x, Int32(m), Int32(k), Int32(k), q, &sx, vnni ? 128 : 0, CPUFeatures.avx2FMA && kernel != .portable ? 1 : 0)
         // Columns per part: a multiple of 32 (the VNNI tile), about 64 parts' worth of work.
         let chunk = max(32, ((n + 63) / 64 + 31) / 32 * 32)
         sx.withUnsafeBufferPointer { sxp in

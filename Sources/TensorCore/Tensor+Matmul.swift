@@ -198,12 +198,16 @@ extension Tensor {
         }
     }
 
-    /// `c[r, j] (+)= sum_k x[r, k] * w[j, k]` for r < rows (at most 8), in parallel over j.
+    /// `c[r, j] (+)= sum_k x[r, k] * w[j, k]` for r < rows (at most 8), in parallel over j
+    /// (or all on this thread: an LSTM's step, too small to share).
     static func fewRowsTimesWeightT(_ x: UnsafePointer<Float>, rows: Int, k: Int, _ w: UnsafePointer<Float>, n: Int,
-                                    into c: UnsafeMutablePointer<Float>, accumulate: Bool) {
+                                    into c: UnsafeMutablePointer<Float>, accumulate: Bool, onThisThread: Bool = false) {
+        func parts(_ count: Int, _ body: (Int) -> Void) {
+            if onThisThread { for i in 0..<count { body(i) } } else { Compute.parallelFor(count, body) }
+        }
         if CPUFeatures.avx2FMAF16C {
             let chunk = fewRowsChunk
-            Compute.parallelFor((n + chunk - 1) / chunk) { ci in
+            parts((n + chunk - 1) / chunk) { ci in
                 let j0 = ci * chunk, j1 = Swift.min(n, j0 + chunk)
                 mmpipe_rows_wt_f32(x, Int32(rows), Int32(k), w, Int32(j0), Int32(j1), c, Int32(n), accumulate ? 1 : 0)
             }
@@ -213,7 +217,7 @@ extension Tensor {
         let lanes = VectorMath.lanes
         let kv = k / lanes * lanes
         let chunk = 64
-        Compute.parallelFor((n + chunk - 1) / chunk) { ci in
+        parts((n + chunk - 1) / chunk) { ci in
             let j0 = ci * chunk, j1 = Swift.min(n, j0 + chunk)
             for j in j0..<j1 {
                 let wr = w + j * k

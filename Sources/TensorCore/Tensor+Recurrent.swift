@@ -1,5 +1,3 @@
-import CKernels
-
 /// The state an LSTM carries from one step to the next (batch 1): hidden `h` and cell `c`.
 public struct LSTMState: Sendable, Equatable {
     public var h: [Float]
@@ -41,7 +39,8 @@ extension Tensor {
                     let h = hb.baseAddress!, c = cb.baseAddress!
                     for t in 0..<steps {
                         gates.update(from: x.pointer + t * 4 * hidden, count: 4 * hidden)
-                        rowTimesWeightT(h, k: hidden, r.pointer, n: 4 * hidden, accumulateInto: gates)
+                        fewRowsTimesWeightT(h, rows: 1, k: hidden, r.pointer, n: 4 * hidden, into: gates,
+                                            accumulate: true, onThisThread: true)
                         var j = 0
                         while j < hidden {
                             let i = VectorMath.sigmoid(VectorMath.load(gates, j))
@@ -60,30 +59,5 @@ extension Tensor {
             }
         }
         return out
-    }
-
-    /// `c[j] += sum_i x[i] * w[j * k + i]` for j < n, on this thread.
-    static func rowTimesWeightT(_ x: UnsafePointer<Float>, k: Int, _ w: UnsafePointer<Float>, n: Int,
-                                accumulateInto c: UnsafeMutablePointer<Float>) {
-        if CPUFeatures.avx2FMAF16C {
-            mmpipe_rows_wt_f32(x, 1, Int32(k), w, 0, Int32(n), c, Int32(n), 1)
-            return
-        }
-        let lanes = VectorMath.lanes, kv = k / lanes * lanes
-        for j in 0..<n {
-            let wr = w + j * k
-            var acc = VectorMath.V()
-            var i = 0
-            while i < kv {
-                acc += VectorMath.load(wr, i) * VectorMath.load(x, i)
-                i += lanes
-            }
-            var s = acc.sum()
-            while i < k {
-                s += wr[i] * x[i]
-                i += 1
-            }
-            c[j] += s
-        }
     }
 }

@@ -23,8 +23,9 @@ void mmpipe_i8_quantize_pack(const float *w, int n, int k, int8_t *packed, float
 void mmpipe_i8_unpack_rows(const int8_t *packed, int n, int k, int j0, int j1, int8_t *out);
 
 /* Quantises x [rows, k] (leading dimension ldx) per row into q [rows, k4 * 4] with scale[r];
- * offset 128 stores q + 128 as unsigned bytes (for the VNNI kernel), 0 stores q. */
-void mmpipe_i8_quantize_rows(const float *x, int rows, int k, int ldx, uint8_t *q, float *scale, int offset);
+ * offset 128 stores q + 128 as unsigned bytes (for the VNNI kernel), 0 stores q. avx2: the
+ * CPU has AVX2 (else a portable loop). */
+void mmpipe_i8_quantize_rows(const float *x, int rows, int k, int ldx, uint8_t *q, float *scale, int offset, int avx2);
 
 /* c[r * ldc + j] (+)= sx[r] * sw[j] * dot(qx[r], qw[j]) for r < rows, j in [j0, j1); j0 a
  * multiple of 16. qx as quantised above (offset 128 for vnni512, 0 for the others). */
