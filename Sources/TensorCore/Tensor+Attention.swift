@@ -2,18 +2,21 @@
 extension Tensor {
     /// `softmax(scale * q k^T + mask) v` per batch and head.
     ///
-    /// q `[B, H, Lq, D]`, k `[B, H, Lk, D]`, v `[B, H, Lk, Dv]` (any strides with a unit
+    /// q `[B, H, Lq, D]`, k `[G, H, Lk, D]`, v `[G, H, Lk, Dv]` (any strides with a unit
     /// inner stride are used without copying, e.g. heads split from `[B, L, H, D]` by a
-    /// permute). `causal` is bottom-right aligned: query `i` sees keys `j <= i + Lk - Lq`,
+    /// permute). G is B, or a divisor of B: then the keys and values are shared by groups of
+    /// B / G consecutive query rows (row `r` reads keys `r / (B / G)`: the beams of one audio
+    /// in a decoder's cross-attention, with no copy of the audio's keys per beam). `causal` is bottom-right aligned: query `i` sees keys `j <= i + Lk - Lq`,
     /// so a single query after a KV cache sees every key. `keyMask` `[B, Lk]`: 0 hides a key.
     /// Returns `[B, H, Lq, Dv]`.
     public static func attention(query q: Tensor, key k: Tensor, value v: Tensor,
                                  scale: Float? = nil, causal: Bool = false, keyMask: Tensor? = nil) -> Tensor {
         precondition(q.rank == 4 && k.rank == 4 && v.rank == 4, "attention: q, k, v must be 4-D")
         let b = q.shape[0], h = q.shape[1], lq = q.shape[2], d = q.shape[3]
-        let lk = k.shape[2], dv = v.shape[3]
-        precondition(k.shape == [b, h, lk, d] && v.shape[0] == b && v.shape[1] == h && v.shape[2] == lk,
+        let lk = k.shape[2], dv = v.shape[3], g = k.shape[0]
+        precondition(g > 0 && b % g == 0 && k.shape == [g, h, lk, d] && v.shape[0] == g && v.shape[1] == h && v.shape[2] == lk,
                      "attention: q \(q.shape), k \(k.shape), v \(v.shape) disagree")
+        let perGroup = b / g
         precondition(!causal || lk >= lq, "attention: causal needs at least as many keys as queries")
         let mask = keyMask.map { m -> Tensor in
             precondition(m.shape == [b, lk], "attention: key mask \(m.shape), expected [\(b), \(lk)]")
@@ -26,16 +29,22 @@ extension Tensor {
         let kk = k.strides[3] == 1 || d == 1 ? k : k.contiguous()
         let vv = v.strides[3] == 1 || dv == 1 ? v : v.contiguous()
         let out = Tensor(uninitializedShape: [b, h, lq, dv])
-        // One query per row against keys/values shared by every row (a decoding step's
-        // cross-attention, with K/V broadcast over beams): one product per head for all
-        // rows, so BLAS packs each head's keys once instead of once per row. Heads in
-        // parallel, each with its own scores.
-        if lq == 1 && b > 1 && mask == nil && kk.strides[0] == 0 && vv.strides[0] == 0 {
+        // One query per row against keys/values shared by a group of rows (a decoding step's
+        // cross-attention: the beams of one audio, as a group or with K/V broadcast over
+        // them): one product per head and group, so BLAS packs each head's keys once instead
+        // of once per row. (Group, head) pairs in parallel, each with its own scores.
+        let broadcast = g == b && kk.strides[0] == 0 && vv.strides[0] == 0
+        if lq == 1 && b > 1 && mask == nil && (perGroup > 1 || broadcast) {
+            let groups = broadcast ? 1 : g, rows = broadcast ? b : perGroup
             withExtendedLifetime((qq, kk, vv)) {
-                if h > 1 && b * lk * d * h >= 1 << 16 {
-                    Compute.parallelParts(h) { hi in crossAttentionHead(qq, kk, vv, hi: hi, scale: s, out: out.outputPointer) }
+                if groups * h > 1 && b * lk * d * h >= 1 << 16 {
+                    Compute.parallelParts(groups * h) { p in
+                        crossAttentionHead(qq, kk, vv, group: p / h, rows: rows, hi: p % h, scale: s, out: out.outputPointer)
+                    }
                 } else {
-                    for hi in 0..<h { crossAttentionHead(qq, kk, vv, hi: hi, scale: s, out: out.outputPointer) }
+                    for p in 0..<(groups * h) {
+                        crossAttentionHead(qq, kk, vv, group: p / h, rows: rows, hi: p % h, scale: s, out: out.outputPointer)
+                    }
                 }
             }
             return out
@@ -51,8 +60,8 @@ extension Tensor {
                     let bi = p / h, hi = p % h
                     let sc = UnsafeMutablePointer<Float>.allocate(capacity: Swift.max(Swift.min(block, lq) * lk, 1))
                     defer { sc.deallocate() }
-                    attentionRows(qq, kk, vv, bi: bi, hi: hi, rows: 0..<lq, block: block, scale: s, causal: causal,
-                                  mask: mask.map { $0.pointer + bi * lk }, scores: sc,
+                    attentionRows(qq, kk, vv, bi: bi, keyRow: bi / perGroup, hi: hi, rows: 0..<lq, block: block, scale: s,
+                                  causal: causal, mask: mask.map { $0.pointer + bi * lk }, scores: sc,
                                   out: out.outputPointer + p * lq * dv)
                 }
                 return
@@ -62,8 +71,8 @@ extension Tensor {
             defer { sc.deallocate() }
             for bi in 0..<b {
                 for hi in 0..<h {
-                    attentionRows(qq, kk, vv, bi: bi, hi: hi, rows: 0..<lq, block: block, scale: s, causal: causal,
-                                  mask: mask.map { $0.pointer + bi * lk }, scores: sc,
+                    attentionRows(qq, kk, vv, bi: bi, keyRow: bi / perGroup, hi: hi, rows: 0..<lq, block: block, scale: s,
+                                  causal: causal, mask: mask.map { $0.pointer + bi * lk }, scores: sc,
                                   out: out.outputPointer + (bi * h + hi) * lq * dv, parallelSoftmax: long)
                 }
             }
@@ -71,33 +80,36 @@ extension Tensor {
         return out
     }
 
-    /// One head of the shared-keys case: scores `[b, lk]` for every row's single query,
-    /// softmax, times values into `out` `[b, h, 1, dv]`.
-    static func crossAttentionHead(_ q: Tensor, _ k: Tensor, _ v: Tensor, hi: Int, scale: Float,
+    /// One head of one group of the shared-keys case: scores `[rows, lk]` for the single
+    /// query of each of the group's rows (`group * rows ..< (group + 1) * rows`) against the
+    /// group's keys, softmax, times values into `out` `[b, h, 1, dv]`.
+    static func crossAttentionHead(_ q: Tensor, _ k: Tensor, _ v: Tensor, group: Int, rows: Int, hi: Int, scale: Float,
                                    out: UnsafeMutablePointer<Float>) {
-        let b = q.shape[0], h = q.shape[1], d = q.shape[3], lk = k.shape[2], dv = v.shape[3]
-        let scores = UnsafeMutablePointer<Float>.allocate(capacity: b * lk)
+        let h = q.shape[1], d = q.shape[3], lk = k.shape[2], dv = v.shape[3]
+        let first = group * rows
+        let scores = UnsafeMutablePointer<Float>.allocate(capacity: rows * lk)
         defer { scores.deallocate() }
-        BLAS.sgemm(transA: false, transB: true, m: b, n: lk, k: d, alpha: scale,
-                   a: q.pointer + hi * q.strides[1], lda: q.strides[0],
-                   b: k.pointer + hi * k.strides[1], ldb: lk == 1 ? d : k.strides[2],
+        BLAS.sgemm(transA: false, transB: true, m: rows, n: lk, k: d, alpha: scale,
+                   a: q.pointer + first * q.strides[0] + hi * q.strides[1], lda: q.strides[0],
+                   b: k.pointer + group * k.strides[0] + hi * k.strides[1], ldb: lk == 1 ? d : k.strides[2],
                    c: scores, ldc: lk)
-        for r in 0..<b { softmaxRow(scores + r * lk, scores + r * lk, lk) }
-        BLAS.sgemm(transA: false, transB: false, m: b, n: dv, k: lk,
-                   a: scores, lda: lk, b: v.pointer + hi * v.strides[1], ldb: lk == 1 ? dv : v.strides[2],
-                   c: out + hi * dv, ldc: h * dv)
+        for r in 0..<rows { softmaxRow(scores + r * lk, scores + r * lk, lk) }
+        BLAS.sgemm(transA: false, transB: false, m: rows, n: dv, k: lk,
+                   a: scores, lda: lk, b: v.pointer + group * v.strides[0] + hi * v.strides[1], ldb: lk == 1 ? dv : v.strides[2],
+                   c: out + (first * h + hi) * dv, ldc: h * dv)
     }
 
     /// One (batch, head) of attention over query `rows`, `block` rows at a time: scores
     /// `[block, lk]` (scratch), softmax, times values into `out` (`[lq, dv]`, contiguous).
-    static func attentionRows(_ q: Tensor, _ k: Tensor, _ v: Tensor, bi: Int, hi: Int, rows: Range<Int>, block: Int,
+    /// `keyRow`: the batch row of `k` and `v` that query row `bi` reads.
+    static func attentionRows(_ q: Tensor, _ k: Tensor, _ v: Tensor, bi: Int, keyRow: Int, hi: Int, rows: Range<Int>, block: Int,
                               scale: Float, causal: Bool, mask: UnsafePointer<Float>?,
                               scores: UnsafeMutablePointer<Float>, out: UnsafeMutablePointer<Float>,
                               parallelSoftmax: Bool = false) {
         let lq = q.shape[2], d = q.shape[3], lk = k.shape[2], dv = v.shape[3]
         let qp = q.pointer + bi * q.strides[0] + hi * q.strides[1]
-        let kp = k.pointer + bi * k.strides[0] + hi * k.strides[1]
-        let vp = v.pointer + bi * v.strides[0] + hi * v.strides[1]
+        let kp = k.pointer + keyRow * k.strides[0] + hi * k.strides[1]
+        let vp = v.pointer + keyRow * v.strides[0] + hi * v.strides[1]
         let qStride = lq == 1 ? d : q.strides[2]
         var r0 = rows.lowerBound
         while r0 < rows.upperBound {
@@ -213,17 +225,36 @@ public final class KVCache: @unchecked Sendable {
 
     public func reset() { length = 0 }
 
-    /// Makes every batch row a copy of `other`'s single row (a prompt decoded once and then
-    /// shared by all beams).
+    /// Makes every batch row a copy of one of `other`'s rows: with `other.batch` = G (a divisor
+    /// of `batch`), rows `g * (batch / G) ..< (g + 1) * (batch / G)` copy its row `g` (prompts
+    /// decoded once, then shared by the beams of each).
     public func fill(from other: KVCache) {
-        precondition(other.batch == 1 && other.heads == heads && other.headDim == headDim && other.length <= capacity,
-                     "KVCache.fill: incompatible caches")
-        let per = capacity * headDim
+        precondition(other.batch > 0 && batch % other.batch == 0 && other.heads == heads && other.headDim == headDim
+                     && other.length <= capacity, "KVCache.fill: incompatible caches")
+        let per = capacity * headDim, perGroup = batch / other.batch
         for (dst, src) in [(keys, other.keys), (values, other.values)] {
             for b in 0..<batch {
                 for h in 0..<heads {
                     (dst.outputPointer + (b * heads + h) * per)
-                        .update(from: src.pointer + h * other.capacity * headDim, count: other.length * headDim)
+                        .update(from: src.pointer + ((b / perGroup) * heads + h) * other.capacity * headDim,
+                                count: other.length * headDim)
+                }
+            }
+        }
+        length = other.length
+    }
+
+    /// A cache of `other`'s rows `rows`, in that order (rows of finished sequences dropped
+    /// from a batch); its capacity is `other`'s.
+    public convenience init(rows: [Int], of other: KVCache) {
+        precondition(rows.allSatisfy { $0 >= 0 && $0 < other.batch }, "KVCache(rows:): row outside 0..<\(other.batch)")
+        self.init(batch: rows.count, heads: other.heads, capacity: other.capacity, headDim: other.headDim)
+        let per = heads * capacity * headDim
+        for (dst, src) in [(keys, other.keys), (values, other.values)] {
+            for (b, r) in rows.enumerated() {
+                for h in 0..<heads {
+                    (dst.outputPointer + b * per + h * capacity * headDim)
+                        .update(from: src.pointer + r * per + h * capacity * headDim, count: other.length * headDim)
                 }
             }
         }

@@ -31,8 +31,11 @@ struct VADFlags: ParsableArguments {
             || minSilenceDurationMs != nil || speechPadMs != nil
     }
 
-    var options: VADOptions {
-        var o = VADOptions()
+    var options: VADOptions { options(over: VADOptions()) }
+
+    /// The flags given, over `base`'s values.
+    func options(over base: VADOptions) -> VADOptions {
+        var o = base
         if let threshold { o.threshold = threshold }
         o.negThreshold = negThreshold
         if let minSpeechDurationMs { o.minSpeechDurationMs = minSpeechDurationMs }

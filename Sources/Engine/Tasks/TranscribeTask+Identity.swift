@@ -18,7 +18,7 @@ extension TranscribeTask {
             ("compression_ratio_threshold", text(o.compressionRatioThreshold)), ("logprob_threshold", text(o.logprobThreshold)),
             ("no_speech_threshold", text(o.noSpeechThreshold)), ("word_timestamps", "\(o.wordTimestamps)"),
             ("hallucination_silence_threshold", text(o.hallucinationSilenceThreshold)),
-        ] + computeFields + vadFields)
+        ] + computeFields + vadFields + batchFields)
     }
 
     /// int8 changes the numbers; the other compute types give float32's results, so they
@@ -30,8 +30,14 @@ extension TranscribeTask {
     /// With --vad, the detector and its options (nothing without, so transcripts made before
     /// --vad existed still count as this request's).
     var vadFields: [(name: String, value: String)] {
-        guard let vad = vadSession, let options = request.vad else { return [] }
+        guard let vad = vadSession, let options = request.vadInEffect else { return [] }
         return VADTask.identity(model: vad.name, weights: vad.weights, options: options).fields
             .filter { $0.name != "task" }.map { (name: "vad_" + $0.name, value: $0.value) }
+    }
+
+    /// Batched transcription gives other transcripts (chunks, no previous text); the batch
+    /// size does not change them.
+    var batchFields: [(name: String, value: String)] {
+        request.batch == nil ? [] : [(name: "batched", value: "true")]
     }
 }

@@ -22,15 +22,23 @@ public struct TranscribeRequest: Sendable {
     public var vad: VADOptions?
     /// How the model's matrices are stored and multiplied (`int8`: quantised, faster).
     public var computeType: WhisperComputeType
+    /// Batched transcription (faster-whisper's `BatchedInferencePipeline`): the speech in
+    /// chunks of up to 30 s, `batchSize` of them encoded and decoded together, without the
+    /// previous text or timestamps. Uses the VAD with `WhisperBatchOptions.vadOptions(vad)`.
+    public var batch: WhisperBatchOptions?
 
     public init(input: Input, model: String = TranscribeTask.defaultModel, options: WhisperSession.Request = .init(),
-                vad: VADOptions? = nil, computeType: WhisperComputeType = .default) {
+                vad: VADOptions? = nil, computeType: WhisperComputeType = .default, batch: WhisperBatchOptions? = nil) {
         self.input = input
         self.model = model
         self.options = options
         self.vad = vad
         self.computeType = computeType
+        self.batch = batch
     }
+
+    /// The VAD options in effect: the batched pipeline's when batched, else `vad`.
+    public var vadInEffect: VADOptions? { batch != nil ? WhisperBatchOptions.vadOptions(vad) : vad }
 }
 
 /// Sees each segment as soon as it is final, with the input it belongs to (`--verbose`).
@@ -63,7 +71,16 @@ public final class TranscribeTask: @unchecked Sendable {
     public init(_ request: TranscribeRequest, store: ModelStore, catalog: ModelCatalog = .standard) throws {
         self.request = request
         do { try request.options.validate() } catch { throw RequestError("\(error)") }      // every numeric option in range
-        do { try request.vad?.validate() } catch { throw RequestError("\(error)") }
+        do { try request.vadInEffect?.validate() } catch { throw RequestError("\(error)") }
+        if let batch = request.batch {
+            do { try batch.validate() } catch { throw RequestError("\(error)") }
+            if case .live = request.input {
+                throw RequestError("batched transcription needs whole files (their speech is found before it is cut into chunks): drop --batch-size with --audio-stdin")
+            }
+            if request.options.hallucinationSilenceThreshold != nil {
+                throw RequestError("batched transcription has no hallucination-silence check (each chunk is one segment): drop --hallucination-silence-threshold or --batch-size")
+            }
+        }
         if case .files(let inputs) = request.input {
             try InputPaths(inputs).checkStandardInput(hint: "to transcribe audio from standard input, use --audio-stdin instead of -")
         }
@@ -71,7 +88,7 @@ public final class TranscribeTask: @unchecked Sendable {
             throw RequestError("\(request.model) is not a speech model; Whisper models: \(catalog.cards(.speech).map(\.name).joined(separator: ", "))")
         }
         session = try WhisperSession(model: request.model, store: store, catalog: catalog, computeType: request.computeType)
-        vadSession = try request.vad.map { _ in try VADSession(store: store, catalog: catalog) }
+        vadSession = try request.vadInEffect.map { _ in try VADSession(store: store, catalog: catalog) }
         modelName = catalog.card(request.model)?.name ?? request.model
         let o = request.options
         if (o.language.map { $0 != "en" } ?? false || o.translate) && !session.tokenizer.isMultilingual {
@@ -97,20 +114,26 @@ public final class TranscribeTask: @unchecked Sendable {
         }
         switch request.input {
         case .files(let inputs):
-            let vad = vadSession.map { ($0.vad, request.vad ?? VADOptions()) }
+            let vad = vadSession.map { ($0.vad, request.vadInEffect ?? VADOptions()) }
+            let batch = request.batch
             return try Runner.run(into: sink, window: 4, progress: progress) { job, skip in
                 let stop: @Sendable () -> Bool = { job.cancelled }
                 return job.source(InputPaths(inputs) { MediaFormat.hasExtension($0, of: [.audio, .video]) }, skip: skip)
                     .map("decode", workers: 1) { _, item in
                         // The first pass: length, log-mel maximum, speech regions (of the
                         // speech Silero finds, with --vad); and whether the file holds what its
-                        // header declares.
+                        // header declares. Batched: the speech regions alone.
                         let reader = try AudioReader(path: item.path, sampleRate: 16_000)
                         let filter = vad.map { SpeechFilter(vad: $0.0, options: $0.1) }
                         var source = TranscribeTask.samples(reader)
                         if let filter { source = joinedSpeech(source, filter: filter) }
-                        let scan = try whisper.scan(source, shouldStop: stop)
-                        let samples = filter?.samples ?? scan.samples
+                        var scan: WhisperScan? = nil
+                        if batch == nil {
+                            scan = try whisper.scan(source, shouldStop: stop)
+                        } else {
+                            while try source() != nil { if stop() { throw CancellationError() } }
+                        }
+                        let samples = filter?.samples ?? scan?.samples ?? 0
                         let decoded = Double(samples) / Double(LogMelSpectrogram.sampleRate)
                         for w in AudioIntegrity.warnings(path: item.path, format: reader.format, decodedSeconds: decoded) {
                             job.progress.warn(w.description)
@@ -126,6 +149,17 @@ public final class TranscribeTask: @unchecked Sendable {
                         if let speech = pass.speech { source = joinedSpeech(source, filter: SpeechFilter(regions: speech)) }
                         let restore: (WhisperSegment) -> WhisperSegment = { s in map.map { $0.restore(s) } ?? s }
                         let total = Double(pass.samples) / Double(LogMelSpectrogram.sampleRate)
+                        if let batch, let speech = pass.speech, let map {
+                            var t = try whisper.transcribeBatched(
+                                source, chunks: batch.chunks(speech), options: o, batch: batch,
+                                onSegment: { observe(restore($0), item) },
+                                onProgress: { done in
+                                    job.progress.working(TranscribeTask.position(item, min(map.originalTime(done, isEnd: true), total), total), job: job)
+                                })
+                            t.segments = t.segments.map(restore)
+                            t.duration = total
+                            return t
+                        }
                         var t = try whisper.transcribe(source, scan: pass.scan, options: o,
                                                        onSegment: { observe(restore($0), item) },
                                                        onProgress: { done, _ in
@@ -179,9 +213,9 @@ public final class TranscribeTask: @unchecked Sendable {
     }
 
     /// What a file's first pass found: the scan of what is transcribed (the joined speech with
-    /// --vad), the recording's length, and the speech regions (with --vad).
+    /// --vad; none when batched), the recording's length, and the speech regions (with --vad).
     struct FirstPass: Sendable {
-        let scan: WhisperScan
+        let scan: WhisperScan?
         let samples: Int
         let speech: [SpeechRegion]?
     }

@@ -115,6 +115,20 @@ public struct WhisperFallbackDecoder: WhisperTextDecoding {
         best.temperature = last.temperature
         return best
     }
+
+    /// Beam search (or greedy) over every window at once, at temperature 0 whatever
+    /// `options.temperatures` says (as faster-whisper's batched pipeline, whose beam search
+    /// does not sample).
+    public func decode(windows audio: Tensor, prompt: [Int], options: WhisperTranscribeOptions) throws -> [WhisperDecodedWindow] {
+        var o = options.decoding
+        o.temperature = 0
+        o.bestOf = nil
+        let results = try WhisperDecoder(model: model, special: special, options: o)
+            .decode(windows: audio, prompt: prompt, checkStop: options.checkStop)
+        return results.map { r in
+            WhisperDecodedWindow(result: r, temperature: 0, compressionRatio: compressionRatio(decodeText(r.tokens.filter { $0 < special.eot })))
+        }
+    }
 }
 
 /// Decoding over one window: logit filters, greedy / sampling / beam search, ranking.
@@ -198,6 +212,14 @@ public struct WhisperDecoder {
     /// the prompt's pass), so a stop request ends a long beam search or sampling run
     /// within one decoder step: `checkStop` throws (`CancellationError`) to stop.
     public func decode(audio: Tensor, prompt: [Int], checkStop: () throws -> Void) rethrows -> WhisperDecodingResult {
+        try decode(windows: audio, prompt: prompt, checkStop: checkStop)[0]
+    }
+
+    /// Decodes B windows at once with the same prompt: `audio` `[B, nAudioCtx, d]`, one
+    /// result per window, each the one `decode(audio:prompt:)` gives for that window alone.
+    /// Beam search runs every window's beams as the rows of one decoder pass per token
+    /// (a window whose search ends leaves the batch); sampling runs window by window.
+    public func decode(windows audio: Tensor, prompt: [Int], checkStop: () throws -> Void = {}) rethrows -> [WhisperDecodingResult] {
         try checkStop()
         let cross = model.crossKV(audio)
         let sampleLen = options.sampleLength ?? model.dims.nTextCtx / 2
@@ -207,22 +229,28 @@ public struct WhisperDecoder {
             return try beamSearch(cross: cross, prompt: prompt, beams: beams, maxLen: maxLen, sotIndex: sotIndex, checkStop: checkStop)
         }
         let n = options.temperature > 0 ? max(1, options.bestOf ?? 1) : 1
-        return try sample(cross: cross, prompt: prompt, rows: n, maxLen: maxLen, sotIndex: sotIndex, checkStop: checkStop)
+        return try (0..<cross.batch).map { w in
+            try sample(cross: cross.batch == 1 ? cross : cross.rows([w]), prompt: prompt, rows: n, maxLen: maxLen,
+                       sotIndex: sotIndex, checkStop: checkStop)
+        }
     }
 
-    /// Runs the prompt once (batch 1), copies its cache to `rows` decoding rows, and returns
-    /// (next-token logits `[rows, nVocab]`, no-speech probability at the SOT position).
-    func prefill(prompt: [Int], sotIndex: Int, cross: WhisperModel.CrossKV, caches: [KVCache]) -> (Tensor, Float) {
-        let rows = caches[0].batch
-        let single = model.makeCaches(batch: 1)
-        let first = model.decode([prompt], cross: cross, caches: single, positions: [sotIndex, prompt.count - 1])
+    /// Runs the prompt once for each of the B windows of `cross` and copies each window's
+    /// cache to its `rows` decoding rows (`caches` hold B x rows). Returns the next-token
+    /// logits `[B, nVocab]` (one row per window) and each window's no-speech probability at
+    /// the SOT position.
+    func prefill(prompt: [Int], sotIndex: Int, cross: WhisperModel.CrossKV, caches: [KVCache]) -> (Tensor, [Float]) {
+        let windows = cross.batch
+        let single = model.makeCaches(batch: windows)
+        let first = model.decode(Array(repeating: prompt, count: windows), cross: cross, caches: single,
+                                 positions: [sotIndex, prompt.count - 1])                 // [B, 2, vocab]
         for (c, s) in zip(caches, single) { c.fill(from: s) }
-        let noSpeech = noSpeechProb(first.select(axis: 1, 0))
-        let last = first.select(axis: 1, 1).contiguous()              // [1, vocab]
-        return (last.broadcast(to: [rows, model.dims.nVocab]).contiguous(), noSpeech)
+        let sot = first.select(axis: 1, 0).contiguous()
+        let noSpeech = (0..<windows).map { noSpeechProb(sot.select(axis: 0, $0)) }
+        return (first.select(axis: 1, 1).contiguous(), noSpeech)
     }
 
-    /// Probability of <|nospeech|> from the logits at the SOT position (`[1, nVocab]`).
+    /// Probability of <|nospeech|> from the logits at the SOT position (`[nVocab]` or `[1, nVocab]`).
     func noSpeechProb(_ sotLogits: Tensor) -> Float {
         let vocab = model.dims.nVocab
         let row = sotLogits.contiguous()
@@ -232,11 +260,11 @@ public struct WhisperDecoder {
         return Foundation.exp(buf[special.noSpeech])
     }
 
-    /// Greedy (temperature 0) or sampling with `rows` candidates; ranked like the reference.
+    /// Greedy (temperature 0) or sampling with `rows` candidates of one window (`cross` of
+    /// batch 1); ranked like the reference.
     func sample(cross: WhisperModel.CrossKV, prompt: [Int], rows: Int, maxLen: Int, sotIndex: Int,
                 checkStop: () throws -> Void = {}) rethrows -> WhisperDecodingResult {
         let vocab = model.dims.nVocab
-        let crossRows = rows > 1 ? cross.repeated(rows) : cross
         let caches = model.makeCaches(batch: rows)
         var rng = SplitMix64(seed: options.seed)
         var sequences = [[Int]](repeating: [], count: rows)
@@ -247,11 +275,12 @@ public struct WhisperDecoder {
         let lp = UnsafeMutablePointer<Float>.allocate(capacity: vocab)
         defer { row.deallocate(); lp.deallocate() }
         var length = prompt.count
+        var first = true
         while true {
             var next = [Int](repeating: special.eot, count: rows)
             for r in 0..<rows {
                 if finished[r] { continue }
-                row.update(from: logits.pointer + r * vocab, count: vocab)
+                row.update(from: logits.pointer + (first ? 0 : r) * vocab, count: vocab)    // the prompt's logits: one row
                 filter(row, sampled: sequences[r])
                 WhisperDecoder.logSoftmax(row, vocab, into: lp)
                 var token: Int
@@ -265,12 +294,13 @@ public struct WhisperDecoder {
                 next[r] = token
                 if token == special.eot { finished[r] = true } else { sequences[r].append(token) }
             }
+            first = false
             length += 1
             if finished.allSatisfy({ $0 }) || length >= maxLen { break }
             try checkStop()
-            logits = model.decode(next.map { [$0] }, cross: crossRows, caches: caches).contiguous()
+            logits = model.decode(next.map { [$0] }, cross: cross, caches: caches).contiguous()
         }
-        return rank(sequences.indices.map { (sequences[$0], sums[$0]) }, noSpeech: noSpeech)
+        return rank(sequences.indices.map { (sequences[$0], sums[$0]) }, noSpeech: noSpeech[0])
     }
 
     static func draw(_ logits: UnsafePointer<Float>, _ n: Int, temperature: Float, rng: inout SplitMix64) -> Int {
@@ -299,80 +329,123 @@ public struct WhisperDecoder {
                                      avgLogprob: best.1 / Float(best.0.count + 1), noSpeechProb: noSpeech)
     }
 
-    /// Beam search as the reference: each live beam proposes its top `beams + 1` tokens,
-    /// the best `beams` unfinished continuations survive, finished ones are collected until
-    /// `round(beams * patience)` of them exist (at least one).
+    /// One window's beams between steps.
+    struct Beams {
+        var sequences: [[Int]]
+        var sums: [Float]
+        /// Spare rows (fewer continuations than beams): they propose nothing.
+        var dead: [Bool]
+        var finished: [[Int]: Float] = [:]
+
+        init(_ beams: Int) {
+            sequences = Array(repeating: [], count: beams)
+            sums = Array(repeating: 0, count: beams)
+            dead = Array(repeating: false, count: beams)
+        }
+    }
+
+    /// Beam search as faster-whisper's (CTranslate2's `BeamSearch`), for each window of
+    /// `cross`: the `2 x beams` best continuations over all beams are ranked; each of the
+    /// first `beams` that ends the text is a finished hypothesis, and its place goes to the
+    /// next continuation in the ranking that does not; the search ends once
+    /// `round(beams * patience)` hypotheses are finished (or at the length limit, where the
+    /// first `beams` all count as finished). An end further down the ranking is not a
+    /// hypothesis (openai-whisper's search takes those too, and so stops sooner, sometimes
+    /// before a longer and likelier text ends). Every window's beams are rows of one decoder
+    /// pass per token; a window whose search ends leaves the batch (its rows and its audio's
+    /// keys are dropped).
     ///
-    /// - Important: the cache and the cross-attention rows stay `beams` wide. When fewer
-    ///   continuations than `beams` are possible (the first step allows only the timestamps
-    ///   up to `maxInitialTimestamp`, 51 tokens by default), the spare rows repeat the best
-    ///   beam marked dead: they propose nothing and are replaced at the next step.
+    /// - Important: each window keeps `beams` rows. When fewer continuations than `beams`
+    ///   are possible (a filter leaves fewer tokens, e.g. `--beam-size 52` on the first
+    ///   step, where 51 timestamps are allowed), the spare rows repeat the best beam marked
+    ///   dead: they propose nothing and are replaced at the next step.
     func beamSearch(cross: WhisperModel.CrossKV, prompt: [Int], beams: Int, maxLen: Int, sotIndex: Int,
-                    checkStop: () throws -> Void = {}) rethrows -> WhisperDecodingResult {
+                    checkStop: () throws -> Void = {}) rethrows -> [WhisperDecodingResult] {
         let vocab = model.dims.nVocab
-        let crossRows = cross.repeated(beams)
-        let caches = model.makeCaches(batch: beams)
+        let windows = cross.batch
+        var caches = model.makeCaches(batch: windows * beams)
+        var live = Array(0..<windows)                 // the windows in the batch, in row order
+        var liveCross = cross
         let patience = Double(options.patience ?? 1)
         let maxCandidates = patience.isFinite ? max(1, Int(min(Double(beams) * patience, 1e6).rounded())) : 1_000_000
-        var sequences = [[Int]](repeating: [], count: beams)
-        var sums = [Float](repeating: 0, count: beams)
-        var dead = [Bool](repeating: false, count: beams)
-        var finishedSeqs: [[Int]: Float] = [:]
+        var state = [Beams](repeating: Beams(beams), count: windows)
+        var results = [WhisperDecodingResult?](repeating: nil, count: windows)
         var (logits, noSpeech) = prefill(prompt: prompt, sotIndex: sotIndex, cross: cross, caches: caches)
-        let rowBuf = UnsafeMutablePointer<Float>.allocate(capacity: beams * vocab)
-        let lpBuf = UnsafeMutablePointer<Float>.allocate(capacity: beams * vocab)
+        let rowBuf = UnsafeMutablePointer<Float>.allocate(capacity: windows * beams * vocab)
+        let lpBuf = UnsafeMutablePointer<Float>.allocate(capacity: windows * beams * vocab)
         defer { rowBuf.deallocate(); lpBuf.deallocate() }
         var length = prompt.count
         var firstStep = true
         while true {
-            // On the first step every beam is the same prompt: expand only one of them.
-            // Beams are filtered and ranked in parallel (a few vocabulary-wide passes each).
+            // On the first step every beam is the same prompt (one logits row per window):
+            // expand only one of them. Beams are filtered and ranked in parallel (a few
+            // vocabulary-wide passes each).
             let active = firstStep ? 1 : beams
-            var proposals = [[(score: Float, source: Int, token: Int)]](repeating: [], count: active)
+            var proposals = [[(score: Float, source: Int, token: Int)]](repeating: [], count: live.count * active)
             proposals.withUnsafeMutableBufferPointer { out in
-                Compute.parallelFor(active) { b in
-                    if dead[b] { return }
-                    let row = rowBuf + b * vocab, lp = lpBuf + b * vocab
-                    row.update(from: logits.pointer + b * vocab, count: vocab)
-                    filter(row, sampled: sequences[b])
+                Compute.parallelFor(live.count * active) { p in
+                    let i = p / active, b = p % active, s = state[live[i]]
+                    if s.dead[b] { return }
+                    let row = rowBuf + p * vocab, lp = lpBuf + p * vocab
+                    row.update(from: logits.pointer + (firstStep ? i : i * beams + b) * vocab, count: vocab)
+                    filter(row, sampled: s.sequences[b])
                     WhisperDecoder.logSoftmax(row, vocab, into: lp)
-                    out[b] = WhisperDecoder.topIndices(lp, vocab, beams + 1).map { (sums[b] + lp[$0], b, $0) }
+                    out[p] = WhisperDecoder.topIndices(lp, vocab, 2 * beams).map { (s.sums[b] + lp[$0], b, $0) }
                 }
-            }
-            // Highest score first; equal scores keep beam-then-rank order (Python's stable sort).
-            let scores = proposals.joined().enumerated()
-                .sorted { $0.element.score != $1.element.score ? $0.element.score > $1.element.score : $0.offset < $1.offset }
-                .map(\.element)
-            var nextSeqs: [[Int]] = [], nextSums: [Float] = [], sources: [Int] = [], nextTokens: [Int] = []
-            for s in scores {
-                let seq = sequences[s.source] + [s.token]
-                if s.token == special.eot {
-                    if finishedSeqs[sequences[s.source]] == nil { finishedSeqs[sequences[s.source]] = s.score }
-                } else if nextSeqs.count < beams {
-                    nextSeqs.append(seq); nextSums.append(s.score); sources.append(s.source); nextTokens.append(s.token)
-                }
-                if nextSeqs.count == beams { break }
             }
             firstStep = false
             length += 1
-            if finishedSeqs.count >= maxCandidates || length >= maxLen || nextSeqs.isEmpty {
-                if finishedSeqs.isEmpty || finishedSeqs.count < maxCandidates {
-                    for (s, v) in zip(nextSeqs, nextSums) where finishedSeqs[s] == nil { finishedSeqs[s] = v }
+            let lastStep = length >= maxLen
+            var continuing: [Int] = [], sources: [Int] = [], tokens: [Int] = []
+            for (i, w) in live.enumerated() {
+                // The 2 x beams best, highest score first; equal scores keep beam-then-rank order.
+                let ranked = Array(proposals[(i * active)..<((i + 1) * active)].joined().enumerated()
+                    .sorted { $0.element.score != $1.element.score ? $0.element.score > $1.element.score : $0.offset < $1.offset }
+                    .map(\.element).prefix(2 * beams))
+                var s = state[w]
+                var nextSeqs: [[Int]] = [], nextSums: [Float] = [], from: [Int] = [], nextTokens: [Int] = []
+                var secondary = beams
+                for k in 0..<min(beams, ranked.count) {
+                    var c = ranked[k]
+                    if c.token == special.eot || lastStep {
+                        let hypothesis = s.sequences[c.source] + (c.token == special.eot ? [] : [c.token])
+                        if s.finished[hypothesis] == nil { s.finished[hypothesis] = c.score }
+                        guard let j = (secondary..<ranked.count).first(where: { ranked[$0].token != special.eot }) else { continue }
+                        c = ranked[j]
+                        secondary = j + 1
+                    }
+                    nextSeqs.append(s.sequences[c.source] + [c.token]); nextSums.append(c.score)
+                    from.append(c.source); nextTokens.append(c.token)
                 }
-                break
+                if s.finished.count >= maxCandidates || lastStep || nextSeqs.isEmpty {
+                    results[w] = rank(s.finished.map { ($0.key, $0.value) }, noSpeech: noSpeech[w])
+                    continue
+                }
+                // Fewer continuations than rows: the spare rows repeat the best one, dead.
+                s.dead = [Bool](repeating: false, count: nextSeqs.count) + [Bool](repeating: true, count: beams - nextSeqs.count)
+                while nextSeqs.count < beams {
+                    nextSeqs.append(nextSeqs[0]); nextSums.append(-.infinity); from.append(from[0]); nextTokens.append(nextTokens[0])
+                }
+                s.sequences = nextSeqs
+                s.sums = nextSums
+                state[w] = s
+                // Rows in the batch as it will be after the finished windows leave it.
+                sources += from.map { continuing.count * beams + $0 }
+                tokens += nextTokens
+                continuing.append(i)
             }
-            // Fewer continuations than rows: the spare rows repeat the best one, dead.
-            dead = [Bool](repeating: false, count: nextSeqs.count) + [Bool](repeating: true, count: beams - nextSeqs.count)
-            while nextSeqs.count < beams {
-                nextSeqs.append(nextSeqs[0]); nextSums.append(-.infinity); sources.append(sources[0]); nextTokens.append(nextTokens[0])
-            }
+            if continuing.isEmpty { break }
             try checkStop()
+            if continuing.count < live.count {
+                let rows = continuing.flatMap { i in (0..<beams).map { i * beams + $0 } }
+                caches = caches.map { KVCache(rows: rows, of: $0) }
+                liveCross = liveCross.rows(continuing)
+                live = continuing.map { live[$0] }
+            }
             for c in caches { c.reorder(sources) }
-            sequences = nextSeqs
-            sums = nextSums
-            logits = model.decode(nextTokens.map { [$0] }, cross: crossRows, caches: caches).contiguous()
+            logits = model.decode(tokens.map { [$0] }, cross: liveCross, caches: caches).contiguous()
         }
-        return rank(finishedSeqs.map { ($0.key, $0.value) }, noSpeech: noSpeech)
+        return results.map { $0! }
     }
 
     static func topIndices(_ x: UnsafePointer<Float>, _ n: Int, _ k: Int) -> [Int] {

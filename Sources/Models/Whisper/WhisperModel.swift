@@ -105,18 +105,19 @@ public final class WhisperModel: @unchecked Sendable {
 
     // MARK: decoder
 
-    /// Cross-attention keys and values of every decoder layer for one window's audio
-    /// features, `[B, H, nAudioCtx, Dh]` each; computed once per window.
+    /// Cross-attention keys and values of every decoder layer for B windows' audio
+    /// features, `[B, H, nAudioCtx, Dh]` each; computed once per window. Decoding rows
+    /// (beams) read them in groups: with R rows per step, rows `b * R / B ..< (b + 1) * R / B`
+    /// read window `b` (see `Tensor.attention`), so beams share their audio's keys uncopied.
     public struct CrossKV: @unchecked Sendable {
         public let keys: [Tensor]
         public let values: [Tensor]
         public var batch: Int { keys.first?.shape[0] ?? 0 }
 
-        /// The same audio for `n` decoding rows (beams): a broadcast view, no copy.
-        public func repeated(_ n: Int) -> CrossKV {
-            precondition(batch == 1, "repeat needs a single audio row")
-            return CrossKV(keys: keys.map { $0.broadcast(to: [n] + $0.shape.dropFirst()) },
-                           values: values.map { $0.broadcast(to: [n] + $0.shape.dropFirst()) })
+        /// The windows `rows`, in that order (copies): finished windows dropped from a batch.
+        public func rows(_ rows: [Int]) -> CrossKV {
+            func pick(_ t: Tensor) -> Tensor { Tensor.concat(rows.map { t.slice(axis: 0, $0..<($0 + 1)) }, axis: 0) }
+            return CrossKV(keys: keys.map(pick), values: values.map(pick))
         }
     }
 

@@ -96,6 +96,15 @@ public protocol WhisperFeatureExtracting: Sendable {
     /// The features of one recording. `maximum`: its log-mel maximum from a first pass
     /// (`WhisperScan.maximum`); nil for live input (see `LogMelStream`).
     func stream(maximum: Float?) -> any WhisperFeatureStream
+    /// The features of one chunk of a batched transcription alone, `[nMels, frames]`
+    /// (see `LogMelSpectrogram.chunk`); the default throws (no batched form).
+    func chunk(_ samples: [Float]) throws -> Tensor
+}
+
+extension WhisperFeatureExtracting {
+    public func chunk(_ samples: [Float]) throws -> Tensor {
+        throw WhisperError("these features have no form for a chunk alone: batched transcription needs them")
+    }
 }
 
 /// One recording's features as its samples arrive; windows are read from it in order.
@@ -130,6 +139,19 @@ public protocol WhisperTextDecoding: Sendable {
     /// the SOT sequence and `<|notimestamps|>` when asked for. The result is decoded with
     /// `options.decoding` at each of `options.temperatures` until one is accepted.
     func decode(audio: Tensor, prompt: [Int], options: WhisperTranscribeOptions) throws -> WhisperDecodedWindow
+    /// B windows at once, `audio` `[B, nAudioCtx, d]`, with the same prompt: one pass at
+    /// `options.temperatures[0]`, no fallback (faster-whisper's batched pipeline), each
+    /// with the compression ratio of its whole text as decoded (not stripped). The default
+    /// decodes window by window.
+    func decode(windows audio: Tensor, prompt: [Int], options: WhisperTranscribeOptions) throws -> [WhisperDecodedWindow]
+}
+
+extension WhisperTextDecoding {
+    public func decode(windows audio: Tensor, prompt: [Int], options: WhisperTranscribeOptions) throws -> [WhisperDecodedWindow] {
+        var o = options
+        o.temperatures = Array(options.temperatures.prefix(1))
+        return try (0..<audio.shape[0]).map { try decode(audio: audio.slice(axis: 0, $0..<($0 + 1)), prompt: prompt, options: o) }
+    }
 }
 
 /// Which spans of the audio are decoded, how a decoded window becomes segments, and where
