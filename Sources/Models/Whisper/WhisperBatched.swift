@@ -129,7 +129,6 @@ extension Whisper {
             let audio = try stages.encoder.encode(windows: mel)
             var o = transcribeOptions(options, language: language ?? "en")
             o.decoding.withoutTimestamps = true
-            o.temperatures = [0]
             var prompt = sotSequence(language: language ?? "en", translate: options.translate) + [tokenizer.noTimestamps]
             if let p = options.initialPrompt {
                 prompt = [tokenizer.sotPrev] + Array(tokenizer.encode(p).suffix(model.dims.nTextCtx / 2 - 1)) + prompt
