@@ -8,28 +8,12 @@ import TestAudio
 /// times within one alignment step (0.02 s).
 @Suite("transcribe --batch-size against faster-whisper's batched pipeline")
 struct BatchedCLITests {
-    static let fixture: [String: Any] = {
-        guard let url = Bundle.module.url(forResource: "whisper-batched", withExtension: "json", subdirectory: "Fixtures"),
-              let data = try? Data(contentsOf: url),
-              let obj = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else { return [:] }
-        return obj
-    }()
+    static let fixture = RecordingFixture("whisper-batched", generator: "scripts/gen-whisper-batched-fixtures.py")
 
-    static func input(_ name: String) throws -> [String: Any] {
-        let inputs = try #require(fixture["inputs"] as? [String: Any], "run scripts/gen-whisper-batched-fixtures.py")
-        return try #require(inputs[name] as? [String: Any], "no input \(name) in whisper-batched.json")
-    }
+    static func input(_ name: String) throws -> [String: Any] { try fixture.input(name) }
 
     /// The recording of a fixture input, written as a WAV into `dir`.
-    static func recording(_ name: String, in dir: URL) throws -> String {
-        let input = try input(name)
-        let pcm = try TestAudio.build(input["recipe"]!)
-        try #require(pcm.count == (input["samples"] as? NSNumber)?.intValue, "\(name): the recipe built \(pcm.count) samples")
-        if let hash = input["fnv1a64"] as? String { try #require(TestAudio.fnv1a64(pcm) == hash, "\(name): other samples than the fixture's") }
-        let url = dir.appendingPathComponent("\(name).wav")
-        try TestAudio.writeWAV(pcm, to: url)
-        return url.path
-    }
+    static func recording(_ name: String, in dir: URL) throws -> String { try fixture.recording(name, in: dir) }
 
     static func number(_ v: Any?) -> Double { (v as? NSNumber)?.doubleValue ?? .nan }
 
