@@ -13,6 +13,9 @@ extension CPUFeatures {
         return f.contains("avx2") && f.contains("fma")
     }()
 
+    /// AVX-512F: the few-query attention kernel of decoding steps.
+    public static let avx512F: Bool = CPUFeatureSet.current.features.contains("avx512f")
+
     /// Which int8 kernel `Tensor.linear` runs here.
     public static var int8Kernel: String { avx512VNNI ? "avx512-vnni" : avx2FMA ? "avx2" : "portable" }
 }

@@ -1,7 +1,13 @@
+import CKernels
 /// Element-wise activations. Outputs are contiguous; inputs may be any view.
 extension Tensor {
     /// Applies a SIMD function to every element (parallel over large tensors).
     public func map(_ f: @escaping (VectorMath.V) -> VectorMath.V) -> Tensor {
+        mapChunks { s, d, n in VectorMath.map(s, d, n, f) }
+    }
+
+    /// Applies `kernel(src, dst, count)` to the elements in chunks (parallel over large tensors).
+    func mapChunks(_ kernel: @escaping (UnsafePointer<Float>, UnsafeMutablePointer<Float>, Int) -> Void) -> Tensor {
         let src = contiguous()
         let out = Tensor(uninitializedShape: shape)
         let n = count
@@ -11,7 +17,7 @@ extension Tensor {
             let s = src.pointer, d = out.outputPointer
             Compute.parallelFor(chunks) { ci in
                 let lo = ci * chunk
-                VectorMath.map(s + lo, d + lo, Swift.min(chunk, n - lo), f)
+                kernel(s + lo, d + lo, Swift.min(chunk, n - lo))
             }
         }
         return out
@@ -32,6 +38,12 @@ extension Tensor {
     }
     /// Exact GELU `0.5 x (1 + erf(x / sqrt 2))`.
     public func gelu() -> Tensor {
+        if CPUFeatures.avx2FMA { return mapChunks { mmpipe_gelu_f32($0, $1, $2) } }
+        return geluPortable()
+    }
+
+    /// `gelu` without the AVX2 kernel.
+    func geluPortable() -> Tensor {
         map { x in
             let q = VectorMath.erfcAbs(x * 0.7071067811865476)   // erfc(|x|/sqrt2)
             let onePlusErf = (2 - q).replacing(with: q, where: x .< 0)

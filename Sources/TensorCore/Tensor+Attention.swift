@@ -1,10 +1,12 @@
+import CKernels
 /// Scaled dot-product attention and the key/value cache for incremental decoding.
 extension Tensor {
     /// `softmax(scale * q k^T + mask) v` per batch and head.
     ///
     /// q `[B, H, Lq, D]`, k `[G, H, Lk, D]`, v `[G, H, Lk, Dv]` (any strides with a unit
     /// inner stride are used without copying, e.g. heads split from `[B, L, H, D]` by a
-    /// permute). G is B, or a divisor of B: then the keys and values are shared by groups of
+    /// permute; keys may also be stored transposed, unit stride along Lk: see
+    /// `keysForFewQueries`). G is B, or a divisor of B: then the keys and values are shared by groups of
     /// B / G consecutive query rows (row `r` reads keys `r / (B / G)`: the beams of one audio
     /// in a decoder's cross-attention, with no copy of the audio's keys per beam). `causal` is bottom-right aligned: query `i` sees keys `j <= i + Lk - Lq`,
     /// so a single query after a KV cache sees every key. `keyMask` `[B, Lk]`: 0 hides a key.
@@ -26,7 +28,7 @@ extension Tensor {
         let s = scale ?? 1 / Float(d).squareRoot()
         // Unit inner stride lets each head's matrix go to BLAS as a (transposed) view.
         let qq = q.strides[3] == 1 || d == 1 ? q : q.contiguous()
-        let kk = k.strides[3] == 1 || d == 1 ? k : k.contiguous()
+        let kk = k.strides[3] == 1 || d == 1 || k.strides[2] == 1 ? k : k.contiguous()
         let vv = v.strides[3] == 1 || dv == 1 ? v : v.contiguous()
         let out = Tensor(uninitializedShape: [b, h, lq, dv])
         // One query per row against keys/values shared by a group of rows (a decoding step's
@@ -89,14 +91,40 @@ extension Tensor {
         let first = group * rows
         let scores = UnsafeMutablePointer<Float>.allocate(capacity: rows * lk)
         defer { scores.deallocate() }
-        BLAS.sgemm(transA: false, transB: true, m: rows, n: lk, k: d, alpha: scale,
-                   a: q.pointer + first * q.strides[0] + hi * q.strides[1], lda: q.strides[0],
-                   b: k.pointer + group * k.strides[0] + hi * k.strides[1], ldb: lk == 1 ? d : k.strides[2],
-                   c: scores, ldc: lk)
+        let (transB, ldb) = keyOperand(k)
+        let qp = q.pointer + first * q.strides[0] + hi * q.strides[1]
+        let kp = k.pointer + group * k.strides[0] + hi * k.strides[1]
+        let vp = v.pointer + group * v.strides[0] + hi * v.strides[1], ldv = lk == 1 ? dv : v.strides[2]
+        // Keys stored transposed: one pass over them and one over the values, no packing.
+        if !transB && CPUFeatures.avx512F && v.strides[3] == 1
+            && mmpipe_attend_few_avx512(qp, Int32(q.strides[0]), Int32(rows), Int32(d), kp, Int32(ldb), Int32(lk),
+                                        vp, Int32(ldv), Int32(dv), scale, scores, out + (first * h + hi) * dv, Int32(h * dv)) != 0 {
+            return
+        }
+        BLAS.sgemm(transA: false, transB: transB, m: rows, n: lk, k: d, alpha: scale,
+                   a: qp, lda: q.strides[0], b: kp, ldb: ldb, c: scores, ldc: lk)
         for r in 0..<rows { softmaxRow(scores + r * lk, scores + r * lk, lk) }
         BLAS.sgemm(transA: false, transB: false, m: rows, n: dv, k: lk,
-                   a: scores, lda: lk, b: v.pointer + group * v.strides[0] + hi * v.strides[1], ldb: lk == 1 ? dv : v.strides[2],
-                   c: out + (first * h + hi) * dv, ldc: h * dv)
+                   a: scores, lda: lk, b: vp, ldb: ldv, c: out + (first * h + hi) * dv, ldc: h * dv)
+    }
+
+    /// How one head's keys enter `scores = q k^T` as BLAS's right operand: rows of D
+    /// (transposed, the usual layout) or, for keys stored transposed (unit stride along Lk),
+    /// as the `[D, Lk]` matrix itself.
+    static func keyOperand(_ k: Tensor) -> (transposed: Bool, ld: Int) {
+        let lk = k.shape[2], d = k.shape[3]
+        if k.strides[3] != 1 && d > 1 && k.strides[2] == 1 { return (false, k.strides[3]) }
+        return (true, lk == 1 ? d : k.strides[2])
+    }
+
+    /// `k` `[G, H, Lk, D]` laid out for attention by few query rows at a time (a decoding
+    /// step's cross-attention): stored `[G, H, D, Lk]`, viewed as `[G, H, Lk, D]`. The score
+    /// product is then an untransposed one: the AVX-512 few-query kernel streams it, or BLAS
+    /// runs it on its small-matrix kernels, without packing the keys again at every step
+    /// (packing 1500 keys for 5 query rows cost as much as the product).
+    public static func keysForFewQueries(_ k: Tensor) -> Tensor {
+        precondition(k.rank == 4, "keysForFewQueries: keys must be 4-D")
+        return k.permuted([0, 1, 3, 2]).contiguous().permuted([0, 1, 3, 2])
     }
 
     /// One (batch, head) of attention over query `rows`, `block` rows at a time: scores
@@ -111,11 +139,12 @@ extension Tensor {
         let kp = k.pointer + keyRow * k.strides[0] + hi * k.strides[1]
         let vp = v.pointer + keyRow * v.strides[0] + hi * v.strides[1]
         let qStride = lq == 1 ? d : q.strides[2]
+        let (transB, ldb) = keyOperand(k)
         var r0 = rows.lowerBound
         while r0 < rows.upperBound {
             let m = Swift.min(block, rows.upperBound - r0)
-            BLAS.sgemm(transA: false, transB: true, m: m, n: lk, k: d, alpha: scale,
-                       a: qp + r0 * qStride, lda: qStride, b: kp, ldb: lk == 1 ? d : k.strides[2],
+            BLAS.sgemm(transA: false, transB: transB, m: m, n: lk, k: d, alpha: scale,
+                       a: qp + r0 * qStride, lda: qStride, b: kp, ldb: ldb,
                        c: scores, ldc: lk)
             if parallelSoftmax && m * lk >= 1 << 16 {
                 let chunk = 8

@@ -1,3 +1,4 @@
+import CKernels
 import Foundation
 
 /// Layer norm, L2 normalisation, softmax and log-softmax.
@@ -96,6 +97,12 @@ extension Tensor {
     /// Softmax of one row; `src` and `dst` may be the same buffer.
     @inline(__always)
     public static func softmaxRow(_ s: UnsafePointer<Float>, _ o: UnsafeMutablePointer<Float>, _ n: Int) {
+        if CPUFeatures.avx2FMA { mmpipe_softmax_f32(s, o, Int32(n)); return }
+        softmaxRowPortable(s, o, n)
+    }
+
+    /// `softmaxRow` without the AVX2 kernel (CPUs without it; tests compare the two).
+    static func softmaxRowPortable(_ s: UnsafePointer<Float>, _ o: UnsafeMutablePointer<Float>, _ n: Int) {
         let m = VectorMath.max(s, n)
         VectorMath.map(s, o, n) { VectorMath.exp($0 - m) }
         let inv = 1 / VectorMath.sum(o, n)

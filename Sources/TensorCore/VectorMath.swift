@@ -1,9 +1,12 @@
+import CKernels
 import Foundation
 /// SIMD kernels for transcendental functions and row reductions, `lanes` floats at a time.
 ///
 /// - Important: accuracy: `exp` within 2 ulp on [-87, 88] (Cephes polynomial, inputs
 ///   clamped to that range), `erfcAbs` within 1.5e-7 absolute (Abramowitz & Stegun 7.1.26).
 ///   8 lanes: two SSE registers, so the polynomials stay in registers without spilling.
+///   The hot row operations (softmax, `sumExp`, GELU) run as AVX2/FMA kernels of the same
+///   polynomials (CKernels' vecmath.c) where the CPU has them.
 public enum VectorMath {
     public typealias V = SIMD8<Float>
     typealias VI = SIMD8<Int32>
@@ -124,6 +127,12 @@ public enum VectorMath {
     /// `sum(exp(p[i] - shift))` over `n` floats (`-inf` entries add nothing measurable: exp of
     /// the clamped input is 1e-38). Float lanes within blocks of 2048, Double across blocks.
     public static func sumExp(_ p: UnsafePointer<Float>, _ n: Int, shift: Float) -> Double {
+        if CPUFeatures.avx2FMA { return mmpipe_sum_exp_f32(p, Int32(n), shift) }
+        return sumExpPortable(p, n, shift: shift)
+    }
+
+    /// `sumExp` without the AVX2 kernel.
+    static func sumExpPortable(_ p: UnsafePointer<Float>, _ n: Int, shift: Float) -> Double {
         let m = V(repeating: shift)
         var total = 0.0
         var i = 0

@@ -66,6 +66,28 @@ struct BatchedCLITests {
         }
     }
 
+    /// Several files in one run share batches (the short ones fill one together); each still
+    /// gets faster-whisper's transcript of it alone, words included, and a corrupt file among
+    /// them fails alone.
+    @Test func filesShareBatchesAndKeepTheirOwnTranscripts() throws {
+        let dir = try TranscribeCLITests.temporaryDirectory("batched-files")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let names = ["single", "gaps", "silence", "long"]
+        var paths = try names.map { try Self.recording($0, in: dir) }
+        let broken = dir.appendingPathComponent("broken.wav").path
+        try Data("RIFF\u{0}\u{0}\u{0}\u{0}WAVEfmt nonsense".utf8).write(to: URL(fileURLWithPath: broken))
+        paths.insert(broken, at: 1)
+        let out = dir.appendingPathComponent("out")
+        let r = try CLI.run(["transcribe"] + paths + ["--batch-size", "8", "--word-timestamps", "--format", "json",
+                                                      "--compute-type", "float32", "--output-dir", out.path, "--quiet"])
+        #expect(r.status != 0 && r.stderr.contains("broken.wav"), "\(r.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: out.appendingPathComponent("broken.json").path))
+        for name in names {
+            let text = try String(contentsOf: out.appendingPathComponent("\(name).json"), encoding: .utf8)
+            try Self.expectSegments(text, name, name == "silence" ? "batch8" : "batch8_words", words: name != "silence")
+        }
+    }
+
     /// Every format comes from the same segments, on the recording's timeline; int8 gives
     /// the same words here; resume treats batched as a request of its own.
     @Test func formatsInt8AndResume() throws {

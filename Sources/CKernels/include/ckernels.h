@@ -25,4 +25,22 @@ int mmpipe_f32_to_f16(const float *src, uint16_t *dst, size_t n);
 /* half -> float32 (exact) for n values. */
 void mmpipe_f16_to_f32(const uint16_t *src, float *dst, size_t n);
 
+/* Softmax of n floats (src may equal dst): max, exp(x - max), sum, scale. */
+void mmpipe_softmax_f32(const float *src, float *dst, int n);
+
+/* sum(exp(p[i] - shift)): float lanes within blocks of 2048, double across blocks. */
+double mmpipe_sum_exp_f32(const float *p, int n, float shift);
+
+/* Exact (erf) GELU of n floats; src may equal dst. */
+void mmpipe_gelu_f32(const float *src, float *dst, size_t n);
+
+
+/* AVX-512F (call only where the CPU has it). Attention of `rows` single queries
+ * q[r * ldq + i] (i < d) against one head's keys stored transposed, kt[i * ldk + j]
+ * (j < lk), and its values v[j * ldv + c] (c < dv): softmax(scale q k^T) v into
+ * out[r * ldo + c]. scores: scratch of min(rows, 6) * lk floats. Returns 0 (and does
+ * nothing) unless dv is 16, 32, 48 or 64. */
+int mmpipe_attend_few_avx512(const float *q, int ldq, int rows, int d, const float *kt, int ldk, int lk,
+                             const float *v, int ldv, int dv, float scale, float *scores, float *out, int ldo);
+
 #endif

@@ -116,9 +116,12 @@ public final class TranscribeTask: @unchecked Sendable {
         case .files(let inputs):
             let vad = vadSession.map { ($0.vad, request.vadInEffect ?? VADOptions()) }
             let batch = request.batch
-            return try Runner.run(into: sink, window: 4, progress: progress) { job, skip in
+            // Batched: the files of a batch stage's group in flight together with the next
+            // group's first passes.
+            let window = batch.map { 2 * $0.batchSize + 2 } ?? 4
+            return try Runner.run(into: sink, window: window, progress: progress) { job, skip in
                 let stop: @Sendable () -> Bool = { job.cancelled }
-                return job.source(InputPaths(inputs) { MediaFormat.hasExtension($0, of: [.audio, .video]) }, skip: skip)
+                let firstPasses = job.source(InputPaths(inputs) { MediaFormat.hasExtension($0, of: [.audio, .video]) }, skip: skip)
                     .map("decode", workers: 1) { _, item in
                         // The first pass: length, log-mel maximum, speech regions (of the
                         // speech Silero finds, with --vad); and whether the file holds what its
@@ -140,6 +143,11 @@ public final class TranscribeTask: @unchecked Sendable {
                         }
                         return FirstPass(scan: scan, samples: samples, speech: filter?.regions)
                     }
+                if let batch {
+                    return firstPasses.batch(BatchedTranscription(whisper: whisper, options: options, batch: batch, job: job,
+                                                                  observe: observe))
+                }
+                return firstPasses
                     .map("transcribe", workers: 1) { pass, item in
                         var o = options
                         o.shouldStop = stop
@@ -149,17 +157,6 @@ public final class TranscribeTask: @unchecked Sendable {
                         if let speech = pass.speech { source = joinedSpeech(source, filter: SpeechFilter(regions: speech)) }
                         let restore: (WhisperSegment) -> WhisperSegment = { s in map.map { $0.restore(s) } ?? s }
                         let total = Double(pass.samples) / Double(LogMelSpectrogram.sampleRate)
-                        if let batch, let speech = pass.speech, let map {
-                            var t = try whisper.transcribeBatched(
-                                source, chunks: batch.chunks(speech), options: o, batch: batch,
-                                onSegment: { observe(restore($0), item) },
-                                onProgress: { done in
-                                    job.progress.working(TranscribeTask.position(item, min(map.originalTime(done, isEnd: true), total), total), job: job)
-                                })
-                            t.segments = t.segments.map(restore)
-                            t.duration = total
-                            return t
-                        }
                         var t = try whisper.transcribe(source, scan: pass.scan, options: o,
                                                        onSegment: { observe(restore($0), item) },
                                                        onProgress: { done, _ in
@@ -209,6 +206,60 @@ public final class TranscribeTask: @unchecked Sendable {
                     }
                 }
             }
+        }
+    }
+
+    /// The second pass of batched transcription: the speech of up to `batchSize` files
+    /// (those whose first pass ends within half a second of the first's) cut into chunks,
+    /// and the chunks of all of them `batchSize` at a time, so that many short files fill a
+    /// batch as one long file does. Each file gets the transcript it gets alone.
+    struct BatchedTranscription: BatchStage {
+        let whisper: Whisper
+        let options: WhisperOptions
+        let batch: WhisperBatchOptions
+        let job: Job
+        let observe: SegmentObserver
+        var name: String { "transcribe" }
+        var maxBatch: Int { batch.batchSize }
+        var maxWait: Double { 0.5 }
+
+        func process(_ passes: [FirstPass], items: [SourceItem]) -> [Result<WhisperTranscript, Error>] {
+            var o = options
+            o.shouldStop = { [job] in job.cancelled }
+            var results = [Result<WhisperTranscript, Error>?](repeating: nil, count: passes.count)
+            // The files that open, in order, with their speech maps and lengths.
+            var inputs: [WhisperBatchedInput] = [], files: [(index: Int, map: SpeechTimestampsMap, total: Double)] = []
+            for (i, (pass, item)) in zip(passes, items).enumerated() {
+                do {
+                    let reader = try AudioReader(path: item.path, sampleRate: 16_000)
+                    let regions = pass.speech ?? []
+                    inputs.append(WhisperBatchedInput(source: joinedSpeech(TranscribeTask.samples(reader), filter: SpeechFilter(regions: regions)),
+                                                      chunks: batch.chunks(regions)))
+                    files.append((i, SpeechTimestampsMap(regions: regions, sampleRate: SileroVAD.sampleRate),
+                                  Double(pass.samples) / Double(LogMelSpectrogram.sampleRate)))
+                } catch {
+                    results[i] = .failure(error)
+                }
+            }
+            do {
+                let transcripts = try whisper.transcribeBatched(inputs, options: o, batch: batch, onSegment: { f, s in
+                    observe(files[f].map.restore(s), items[files[f].index])
+                }, onProgress: { f, done in
+                    let (i, map, total) = files[f]
+                    job.progress.working(TranscribeTask.position(items[i], min(map.originalTime(done, isEnd: true), total), total), job: job)
+                })
+                for (f, r) in transcripts.enumerated() {
+                    results[files[f].index] = r.map { t in
+                        var t = t
+                        t.segments = t.segments.map(files[f].map.restore)
+                        t.duration = files[f].total
+                        return t
+                    }
+                }
+            } catch {
+                for f in files { results[f.index] = .failure(error) }
+            }
+            return results.map { $0 ?? .failure(CancellationError()) }
         }
     }
 

@@ -91,79 +91,167 @@ extension Whisper {
                                   batch: WhisperBatchOptions,
                                   onSegment: (WhisperSegment) -> Void = { _ in },
                                   onProgress: (_ done: Double) -> Void = { _ in }) throws -> WhisperTranscript {
+        try withoutActuallyEscaping(source) { source in
+            try transcribeBatched([WhisperBatchedInput(source: source, chunks: chunks)], options: options, batch: batch,
+                                  onSegment: { _, s in onSegment(s) }, onProgress: { _, done in onProgress(done) })[0].get()
+        }
+    }
+
+    /// The same for several inputs at once, their chunks in input order, `batch.batchSize` at
+    /// a time across inputs (many short files fill a batch together, as one long file does).
+    /// Every input's transcript is the one it gets alone; `onSegment` and `onProgress` name
+    /// the input by index. An input whose source throws fails alone (its result), its other
+    /// chunks skipped; cancellation and unusable requests throw.
+    public func transcribeBatched(_ inputs: [WhisperBatchedInput], options: WhisperOptions, batch: WhisperBatchOptions,
+                                  onSegment: (_ input: Int, WhisperSegment) -> Void = { _, _ in },
+                                  onProgress: (_ input: Int, _ done: Double) -> Void = { _, _ in })
+        throws -> [Result<WhisperTranscript, Error>] {
         try check(options)
         try batch.validate()
         var stop = WhisperTranscribeOptions()
         stop.shouldStop = options.shouldStop
         let rate = Double(LogMelSpectrogram.sampleRate)
-        var language = tokenizer.isMultilingual ? options.language : (options.language ?? "en")
-        var segments: [WhisperSegment] = []
-        var lastSpeech = 0.0
-        // The joined speech, read as far as the chunks of one batch need.
-        var buffer: [Float] = [], bufferStart = 0, ended = false
-        func samples(_ range: Range<Int>) throws -> [Float] {
-            while bufferStart + buffer.count < range.upperBound && !ended {
+        let fixedLanguage = tokenizer.isMultilingual ? options.language : (options.language ?? "en")
+        var languages = [String?](repeating: fixedLanguage, count: inputs.count)
+        var segments = [[WhisperSegment]](repeating: [], count: inputs.count)
+        var lastSpeech = [Double](repeating: 0, count: inputs.count)
+        var failures = [Error?](repeating: nil, count: inputs.count)
+        // Each input's joined speech, read as far as the chunks taken so far need.
+        var readers = inputs.map { ChunkReader(source: $0.source) }
+        let work = inputs.indices.flatMap { i in inputs[i].chunks.map { (input: i, chunk: $0) } }
+        var next = 0
+        while next < work.count {
+            // The next batch: chunks whose audio could be read.
+            var group: [(input: Int, chunk: Range<Int>, features: Tensor)] = []
+            while group.count < batch.batchSize && next < work.count {
+                let (i, c) = work[next]
+                next += 1
+                if failures[i] != nil { continue }
+                do {
+                    let features = try stages.features.chunk(readers[i].samples(c, stop: stop))
+                    if languages[i] == nil {
+                        // faster-whisper detects on the first 30 s of the input's first batch
+                        // of chunk features end to end.
+                        var first = [features]
+                        for later in inputs[i].chunks.dropFirst().prefix(batch.batchSize - 1)
+                        where first.reduce(0, { $0 + $1.shape[1] }) < LogMelSpectrogram.nFrames {
+                            first.append(try stages.features.chunk(readers[i].samples(later, stop: stop)))
+                        }
+                        let joined = LogMelSpectrogram.segment(Tensor.concat(first, axis: 1), start: 0)
+                        try stop.checkStop()
+                        languages[i] = detectLanguage(audio: try stages.encoder.encode(windows: joined.unsqueezed(0))).code
+                    }
+                    group.append((i, c, features))
+                } catch let e where !(e is CancellationError) && !(e is WhisperError) {
+                    failures[i] = e
+                    group.removeAll { $0.input == i }
+                }
                 try stop.checkStop()
-                if let more = try source() { buffer += more } else { ended = true }
+                readers[i].release(upTo: c.upperBound)
             }
-            let lo = min(range.lowerBound - bufferStart, buffer.count), hi = min(range.upperBound - bufferStart, buffer.count)
-            return Array(buffer[lo..<hi])
-        }
-        for first in stride(from: 0, to: chunks.count, by: batch.batchSize) {
-            let group = Array(chunks[first..<min(chunks.count, first + batch.batchSize)])
-            var features: [Tensor] = []
-            for c in group {
-                features.append(try stages.features.chunk(try samples(c)))
+            if group.isEmpty { continue }
+            // Encoded a window at a time (each is 1500 rows already, so batching them gains
+            // nothing; one at a time keeps a batch's encoder activations an eighth as large).
+            var encoded: [Tensor] = []
+            for g in group {
                 try stop.checkStop()
+                encoded.append(try stages.encoder.encode(windows: LogMelSpectrogram.segment(g.features, start: 0).unsqueezed(0)))
             }
-            buffer.removeFirst(min(buffer.count, group.last!.upperBound - bufferStart))
-            bufferStart = group.last!.upperBound
-            let mel = Tensor.concat(features.map { LogMelSpectrogram.segment($0, start: 0).unsqueezed(0) }, axis: 0)
-            if language == nil {
-                // faster-whisper detects on the first 30 s of the chunks' features end to end.
-                let joined = LogMelSpectrogram.segment(Tensor.concat(features, axis: 1), start: 0)
+            let audio = encoded.count == 1 ? encoded[0] : Tensor.concat(encoded, axis: 0)
+            // One decoding per language in the batch (one prompt each), in batch order.
+            var decoded = [WhisperDecodedWindow?](repeating: nil, count: group.count)
+            var decodeOptions = [WhisperTranscribeOptions?](repeating: nil, count: group.count)
+            for language in Set(group.map { languages[$0.input] ?? "en" }).sorted() {
+                let rows = group.indices.filter { (languages[group[$0].input] ?? "en") == language }
+                var o = transcribeOptions(options, language: language)
+                o.decoding.withoutTimestamps = true
+                var prompt = sotSequence(language: language, translate: options.translate) + [tokenizer.noTimestamps]
+                if let p = options.initialPrompt {
+                    prompt = [tokenizer.sotPrev] + Array(tokenizer.encode(p).suffix(model.dims.nTextCtx / 2 - 1)) + prompt
+                }
                 try stop.checkStop()
-                language = detectLanguage(audio: try stages.encoder.encode(windows: joined.unsqueezed(0))).code
+                let windows = rows.count == group.count ? audio : Tensor.concat(rows.map { audio.slice(axis: 0, $0..<($0 + 1)) }, axis: 0)
+                for (r, d) in zip(rows, try stages.decoder.decode(windows: windows, prompt: prompt, options: o)) {
+                    decoded[r] = d
+                    decodeOptions[r] = o
+                }
             }
-            try stop.checkStop()
-            let audio = try stages.encoder.encode(windows: mel)
-            var o = transcribeOptions(options, language: language ?? "en")
-            o.decoding.withoutTimestamps = true
-            var prompt = sotSequence(language: language ?? "en", translate: options.translate) + [tokenizer.noTimestamps]
-            if let p = options.initialPrompt {
-                prompt = [tokenizer.sotPrev] + Array(tokenizer.encode(p).suffix(model.dims.nTextCtx / 2 - 1)) + prompt
-            }
-            try stop.checkStop()
-            let decoded = try stages.decoder.decode(windows: audio, prompt: prompt, options: o)
-            for (i, (chunk, d)) in zip(group, decoded).enumerated() {
+            for (row, (i, chunk, _)) in group.enumerated() {
+                guard let d = decoded[row], let o = decodeOptions[row] else { continue }
                 let offset = Double(chunk.lowerBound) / rate, duration = Double(chunk.count) / rate
                 let tokens = d.result.tokens
                 var current = [WhisperSegment(
-                    id: segments.count, seek: Int(offset * 100), start: Whisper.round3(offset),
+                    id: segments[i].count, seek: Int(offset * 100), start: Whisper.round3(offset),
                     end: Whisper.round3(offset + duration), text: tokenizer.decode(tokens.filter { $0 < tokenizer.eot }),
                     tokens: tokens, temperature: options.temperatures.first ?? 0, avgLogprob: d.result.avgLogprob,
                     compressionRatio: d.compressionRatio, noSpeechProb: d.result.noSpeechProb)]
                 if let aligner = o.wordAligner {
                     try stop.checkStop()
                     let frames = Int(duration.rounded(.up)) * 100
-                    aligner.addWordTimestamps(&current, audio: audio.slice(axis: 0, i..<(i + 1)), frames: frames, lastSpeech: lastSpeech)
-                    if let e = current.last?.words.last?.end { lastSpeech = e }
+                    aligner.addWordTimestamps(&current, audio: audio.slice(axis: 0, row..<(row + 1)), frames: frames,
+                                              lastSpeech: lastSpeech[i])
+                    if let e = current.last?.words.last?.end { lastSpeech[i] = e }
                 }
                 for s in current {
-                    segments.append(s)
-                    onSegment(s)
+                    segments[i].append(s)
+                    onSegment(i, s)
                 }
+                onProgress(i, Double(chunk.upperBound) / rate)
             }
-            onProgress(Double(group.last!.upperBound) / rate)
         }
-        let total = Double(chunks.last?.upperBound ?? 0) / rate
-        return WhisperTranscript(language: language ?? "en", segments: segments, duration: total)
+        return inputs.indices.map { i in
+            if let e = failures[i] { return .failure(e) }
+            let total = Double(inputs[i].chunks.last?.upperBound ?? 0) / rate
+            return .success(WhisperTranscript(language: languages[i] ?? fixedLanguage ?? "en", segments: segments[i], duration: total))
+        }
     }
 
     /// Python's `round(x, 3)` (correctly rounded, as printf's `%.3f`).
     static func round3(_ x: Double) -> Double {
         guard x.isFinite else { return x }
         return Double(String(format: "%.3f", x)) ?? x
+    }
+}
+
+/// One input of a batched transcription: its joined speech and the chunks to cut from it
+/// (`WhisperBatchOptions.chunks`).
+public struct WhisperBatchedInput {
+    public var source: WhisperSampleSource
+    public var chunks: [Range<Int>]
+
+    public init(source: @escaping WhisperSampleSource, chunks: [Range<Int>]) {
+        self.source = source
+        self.chunks = chunks
+    }
+}
+
+/// An input's joined speech, read from its source as far as the chunks asked for need and
+/// dropped once they are taken.
+struct ChunkReader {
+    let source: WhisperSampleSource
+    var buffer: [Float] = [], start = 0, ended = false
+
+    init(source: @escaping WhisperSampleSource) { self.source = source }
+
+    /// The samples of `range` (fewer if the source ends first).
+    mutating func samples(_ range: Range<Int>, stop: WhisperTranscribeOptions) throws -> [Float] {
+        while start + buffer.count < range.upperBound && !ended {
+            try stop.checkStop()
+            if let more = try source() { buffer += more } else { ended = true }
+        }
+        return peekBuffered(range)
+    }
+
+    private func peekBuffered(_ range: Range<Int>) -> [Float] {
+        let lo = min(max(0, range.lowerBound - start), buffer.count), hi = min(max(0, range.upperBound - start), buffer.count)
+        return lo < hi ? Array(buffer[lo..<hi]) : []
+    }
+
+    /// Forgets the samples before `position`.
+    mutating func release(upTo position: Int) {
+        let n = min(buffer.count, max(0, position - start))
+        buffer.removeFirst(n)
+        start += n
     }
 }
 

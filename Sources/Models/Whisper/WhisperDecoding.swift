@@ -241,7 +241,7 @@ public struct WhisperDecoder {
     /// the SOT position.
     func prefill(prompt: [Int], sotIndex: Int, cross: WhisperModel.CrossKV, caches: [KVCache]) -> (Tensor, [Float]) {
         let windows = cross.batch
-        let single = model.makeCaches(batch: windows)
+        let single = model.makeCaches(batch: windows, positions: prompt.count)
         let first = model.decode(Array(repeating: prompt, count: windows), cross: cross, caches: single,
                                  positions: [sotIndex, prompt.count - 1])                 // [B, 2, vocab]
         for (c, s) in zip(caches, single) { c.fill(from: s) }
@@ -265,7 +265,7 @@ public struct WhisperDecoder {
     func sample(cross: WhisperModel.CrossKV, prompt: [Int], rows: Int, maxLen: Int, sotIndex: Int,
                 checkStop: () throws -> Void = {}) rethrows -> WhisperDecodingResult {
         let vocab = model.dims.nVocab
-        let caches = model.makeCaches(batch: rows)
+        let caches = model.makeCaches(batch: rows, positions: maxLen + 1)
         var rng = SplitMix64(seed: options.seed)
         var sequences = [[Int]](repeating: [], count: rows)
         var sums = [Float](repeating: 0, count: rows)
@@ -363,7 +363,9 @@ public struct WhisperDecoder {
                     checkStop: () throws -> Void = {}) rethrows -> [WhisperDecodingResult] {
         let vocab = model.dims.nVocab
         let windows = cross.batch
-        var caches = model.makeCaches(batch: windows * beams)
+        // Room for maxLen positions (prompt and sampled tokens), not the whole text context:
+        // 40 rows of that are 110 MB for tiny.
+        var caches = model.makeCaches(batch: windows * beams, positions: maxLen + 1)
         var live = Array(0..<windows)                 // the windows in the batch, in row order
         var liveCross = cross
         let patience = Double(options.patience ?? 1)

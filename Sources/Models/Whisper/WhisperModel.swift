@@ -109,6 +109,7 @@ public final class WhisperModel: @unchecked Sendable {
     /// features, `[B, H, nAudioCtx, Dh]` each; computed once per window. Decoding rows
     /// (beams) read them in groups: with R rows per step, rows `b * R / B ..< (b + 1) * R / B`
     /// read window `b` (see `Tensor.attention`), so beams share their audio's keys uncopied.
+    /// Keys are stored transposed (`Tensor.keysForFewQueries`).
     public struct CrossKV: @unchecked Sendable {
         public let keys: [Tensor]
         public let values: [Tensor]
@@ -117,7 +118,8 @@ public final class WhisperModel: @unchecked Sendable {
         /// The windows `rows`, in that order (copies): finished windows dropped from a batch.
         public func rows(_ rows: [Int]) -> CrossKV {
             func pick(_ t: Tensor) -> Tensor { Tensor.concat(rows.map { t.slice(axis: 0, $0..<($0 + 1)) }, axis: 0) }
-            return CrossKV(keys: keys.map(pick), values: values.map(pick))
+            // Keys: rows of their stored [B, H, Dh, nAudioCtx] layout, viewed as before.
+            return CrossKV(keys: keys.map { pick($0.permuted([0, 1, 3, 2])).permuted([0, 1, 3, 2]) }, values: values.map(pick))
         }
     }
 
@@ -125,16 +127,18 @@ public final class WhisperModel: @unchecked Sendable {
         var ks: [Tensor] = [], vs: [Tensor] = []
         for block in decoderBlocks {
             let (k, v) = block.crossAttention!.attention.keysAndValues(audio)
-            ks.append(k.contiguous())
+            ks.append(Tensor.keysForFewQueries(k))
             vs.append(v.contiguous())
         }
         return CrossKV(keys: ks, values: vs)
     }
 
     /// Self-attention caches for `batch` decoding rows.
-    public func makeCaches(batch: Int) -> [KVCache] {
-        decoderBlocks.map { _ in
-            KVCache(batch: batch, heads: dims.nTextHead, capacity: dims.nTextCtx, headDim: dims.nTextState / dims.nTextHead)
+    /// `positions`: the most a row will hold (at most, and by default, the text context).
+    public func makeCaches(batch: Int, positions: Int? = nil) -> [KVCache] {
+        let capacity = min(dims.nTextCtx, positions ?? dims.nTextCtx)
+        return decoderBlocks.map { _ in
+            KVCache(batch: batch, heads: dims.nTextHead, capacity: capacity, headDim: dims.nTextState / dims.nTextHead)
         }
     }
 

@@ -1,0 +1,236 @@
+#include "ckernels.h"
+#include <math.h>
+
+/* exp, softmax and GELU eight floats at a time with AVX2 and FMA: the same Cephes
+ * polynomial and Abramowitz & Stegun erfc as TensorCore's VectorMath (its SIMD8 code runs
+ * as pairs of SSE operations in a portable build), with fused multiply-adds, so results
+ * agree with it to an ulp or two, not bit for bit. */
+
+#if defined(__x86_64__)
+#include <immintrin.h>
+
+#define TARGET __attribute__((target("avx2,fma")))
+
+TARGET static inline __m256 exp8(__m256 x) {
+    x = _mm256_min_ps(_mm256_max_ps(x, _mm256_set1_ps(-87.33654f)), _mm256_set1_ps(88.72283f));
+    const __m256 magic = _mm256_set1_ps(12582912.0f);
+    __m256 shifted = _mm256_fmadd_ps(x, _mm256_set1_ps(1.44269504088896341f), magic);
+    __m256 n = _mm256_sub_ps(shifted, magic);
+    __m256i ni = _mm256_sub_epi32(_mm256_castps_si256(shifted), _mm256_set1_epi32(0x4B400000));
+    __m256 r = _mm256_fnmadd_ps(n, _mm256_set1_ps(0.693359375f), x);
+    r = _mm256_fnmadd_ps(n, _mm256_set1_ps(-2.12194440e-4f), r);
+    __m256 p = _mm256_set1_ps(1.9875691500e-4f);
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.3981999507e-3f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(8.3334519073e-3f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(4.1665795894e-2f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.6666665459e-1f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(5.0000001201e-1f));
+    p = _mm256_add_ps(_mm256_fmadd_ps(p, _mm256_mul_ps(r, r), r), _mm256_set1_ps(1.0f));
+    /* 2^n in two factors so n = 128 does not overflow the exponent field. */
+    __m256i half = _mm256_srai_epi32(ni, 1);
+    __m256 s1 = _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_add_epi32(half, _mm256_set1_epi32(127)), 23));
+    __m256 s2 = _mm256_castsi256_ps(_mm256_slli_epi32(
+        _mm256_add_epi32(_mm256_sub_epi32(ni, half), _mm256_set1_epi32(127)), 23));
+    return _mm256_mul_ps(_mm256_mul_ps(p, s1), s2);
+}
+
+TARGET static inline float hsum8(__m256 v) {
+    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+    s = _mm_add_ss(s, _mm_movehdup_ps(s));
+    return _mm_cvtss_f32(s);
+}
+
+TARGET static inline float hmax8(__m256 v) {
+    __m128 s = _mm_max_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    s = _mm_max_ps(s, _mm_movehl_ps(s, s));
+    s = _mm_max_ss(s, _mm_movehdup_ps(s));
+    return _mm_cvtss_f32(s);
+}
+
+/* Lanes [0, count) of p (count < 8), the rest filled with `fill`. */
+TARGET static inline __m256 load_partial(const float *p, int count, float fill) {
+    float t[8];
+    for (int i = 0; i < 8; i++) t[i] = i < count ? p[i] : fill;
+    return _mm256_loadu_ps(t);
+}
+
+TARGET static inline void store_partial(float *p, __m256 v, int count) {
+    float t[8];
+    _mm256_storeu_ps(t, v);
+    for (int i = 0; i < count; i++) p[i] = t[i];
+}
+
+TARGET void mmpipe_softmax_f32(const float *src, float *dst, int n) {
+    if (n <= 0) return;
+    int i = 0;
+    __m256 mx = _mm256_set1_ps(-INFINITY);
+    for (; i + 8 <= n; i += 8) mx = _mm256_max_ps(mx, _mm256_loadu_ps(src + i));
+    float m = hmax8(mx);
+    for (; i < n; i++) m = src[i] > m ? src[i] : m;
+    const __m256 mv = _mm256_set1_ps(m);
+    __m256 acc = _mm256_setzero_ps();
+    i = 0;
+    for (; i + 8 <= n; i += 8) {
+        __m256 e = exp8(_mm256_sub_ps(_mm256_loadu_ps(src + i), mv));
+        _mm256_storeu_ps(dst + i, e);
+        acc = _mm256_add_ps(acc, e);
+    }
+    float total = hsum8(acc);
+    if (i < n) {
+        __m256 e = exp8(_mm256_sub_ps(load_partial(src + i, n - i, m), mv));
+        float t[8];
+        _mm256_storeu_ps(t, e);
+        for (int j = 0; j < n - i; j++) { dst[i + j] = t[j]; total += t[j]; }
+    }
+    const __m256 inv = _mm256_set1_ps(1.0f / total);
+    i = 0;
+    for (; i + 8 <= n; i += 8) _mm256_storeu_ps(dst + i, _mm256_mul_ps(_mm256_loadu_ps(dst + i), inv));
+    for (; i < n; i++) dst[i] *= 1.0f / total;
+}
+
+TARGET double mmpipe_sum_exp_f32(const float *p, int n, float shift) {
+    const __m256 mv = _mm256_set1_ps(shift);
+    double total = 0;
+    int i = 0;
+    while (i < n) {
+        int end = n < i + 2048 ? n : i + 2048;
+        __m256 acc = _mm256_setzero_ps();
+        for (; i + 8 <= end; i += 8) acc = _mm256_add_ps(acc, exp8(_mm256_sub_ps(_mm256_loadu_ps(p + i), mv)));
+        double t = hsum8(acc);
+        if (i < end) {
+            /* exp of -inf lanes (clamped) is 1e-38: nothing measurable, as in VectorMath.sumExp. */
+            __m256 e = exp8(_mm256_sub_ps(load_partial(p + i, end - i, -INFINITY), mv));
+            float s[8];
+            _mm256_storeu_ps(s, e);
+            for (int j = 0; j < end - i; j++) t += s[j];
+            i = end;
+        }
+        total += t;
+    }
+    return total;
+}
+
+/* 0.5 x (1 + erf(x / sqrt 2)), erfc by Abramowitz & Stegun 7.1.26. */
+TARGET static inline __m256 gelu8(__m256 x) {
+    __m256 z = _mm256_mul_ps(x, _mm256_set1_ps(0.7071067811865476f));
+    __m256 a = _mm256_andnot_ps(_mm256_set1_ps(-0.0f), z);
+    __m256 t = _mm256_div_ps(_mm256_set1_ps(1.0f), _mm256_fmadd_ps(_mm256_set1_ps(0.3275911f), a, _mm256_set1_ps(1.0f)));
+    __m256 p = _mm256_set1_ps(1.061405429f);
+    p = _mm256_fmsub_ps(p, t, _mm256_set1_ps(1.453152027f));
+    p = _mm256_fmadd_ps(p, t, _mm256_set1_ps(1.421413741f));
+    p = _mm256_fmsub_ps(p, t, _mm256_set1_ps(0.284496736f));
+    p = _mm256_fmadd_ps(p, t, _mm256_set1_ps(0.254829592f));
+    __m256 q = _mm256_mul_ps(_mm256_mul_ps(p, t), exp8(_mm256_sub_ps(_mm256_setzero_ps(), _mm256_mul_ps(a, a))));
+    __m256 onePlusErf = _mm256_blendv_ps(_mm256_sub_ps(_mm256_set1_ps(2.0f), q), q,
+                                         _mm256_cmp_ps(x, _mm256_setzero_ps(), _CMP_LT_OQ));
+    return _mm256_mul_ps(_mm256_mul_ps(_mm256_set1_ps(0.5f), x), onePlusErf);
+}
+
+TARGET void mmpipe_gelu_f32(const float *src, float *dst, size_t n) {
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) _mm256_storeu_ps(dst + i, gelu8(_mm256_loadu_ps(src + i)));
+    if (i < n) store_partial(dst + i, gelu8(load_partial(src + i, (int)(n - i), 0)), (int)(n - i));
+}
+
+
+/* Attention of a few single queries against one head's memory (a decoding step's
+ * cross-attention: the beams of one window against its 1500 audio positions), AVX-512F.
+ * Keys come transposed, kt[i * ldk + j], so 32 keys' i-th components are two vector loads
+ * that feed R x 2 FMAs; their rows are ldk apart, so the next blocks are prefetched. Values
+ * come as rows, v[j * ldv + c], read once in order with up to 64 columns in registers. */
+#define AVX512 __attribute__((target("avx2,fma,avx512f")))
+
+AVX512 static inline __attribute__((always_inline)) void few_scores16(
+    const float *q, int ldq, const int R, int d, const float *kt, int ldk, int lk, float scale, float *scores) {
+    const __m512 sv = _mm512_set1_ps(scale);
+    /* 16 components at a time across all keys: 16 rows of kt stream in order together (the
+     * prefetchers follow 16 streams, not 64), partial sums kept in scores. */
+    for (int i0 = 0; i0 < d; i0 += 16) {
+        const int i1 = i0 + 16 < d ? i0 + 16 : d, first = i0 == 0, last = i1 == d;
+        int j = 0;
+        for (; j + 32 <= lk; j += 32) {
+            __m512 a[6], b[6];
+            for (int r = 0; r < R; r++) {
+                a[r] = first ? _mm512_setzero_ps() : _mm512_loadu_ps(scores + (size_t)r * lk + j);
+                b[r] = first ? _mm512_setzero_ps() : _mm512_loadu_ps(scores + (size_t)r * lk + j + 16);
+            }
+            for (int i = i0; i < i1; i++) {
+                const float *row = kt + (size_t)i * ldk + j;
+                __m512 k0 = _mm512_loadu_ps(row), k1 = _mm512_loadu_ps(row + 16);
+                for (int r = 0; r < R; r++) {
+                    __m512 qv = _mm512_set1_ps(q[(size_t)r * ldq + i]);
+                    a[r] = _mm512_fmadd_ps(qv, k0, a[r]);
+                    b[r] = _mm512_fmadd_ps(qv, k1, b[r]);
+                }
+            }
+            for (int r = 0; r < R; r++) {
+                _mm512_storeu_ps(scores + (size_t)r * lk + j, last ? _mm512_mul_ps(a[r], sv) : a[r]);
+                _mm512_storeu_ps(scores + (size_t)r * lk + j + 16, last ? _mm512_mul_ps(b[r], sv) : b[r]);
+            }
+        }
+        for (; j < lk; j++)
+            for (int r = 0; r < R; r++) {
+                float t = first ? 0 : scores[(size_t)r * lk + j];
+                for (int i = i0; i < i1; i++) t += q[(size_t)r * ldq + i] * kt[(size_t)i * ldk + j];
+                scores[(size_t)r * lk + j] = last ? t * scale : t;
+            }
+    }
+}
+
+/* out[r * ldo + c] = sum_j p[r * lk + j] v[j * ldv + c], c < dv (a multiple of 16, <= 64). */
+AVX512 static inline __attribute__((always_inline)) void few_values16(
+    const float *p, const int R, int lk, const float *v, int ldv, const int C, float *out, int ldo) {
+    __m512 a[6][4];
+    for (int r = 0; r < R; r++)
+        for (int c = 0; c < C; c++) a[r][c] = _mm512_setzero_ps();
+    for (int j = 0; j < lk; j++) {
+        __m512 vv[4];
+        for (int c = 0; c < C; c++) vv[c] = _mm512_loadu_ps(v + (size_t)j * ldv + 16 * c);
+        for (int r = 0; r < R; r++) {
+            __m512 pv = _mm512_set1_ps(p[(size_t)r * lk + j]);
+            for (int c = 0; c < C; c++) a[r][c] = _mm512_fmadd_ps(pv, vv[c], a[r][c]);
+        }
+    }
+    for (int r = 0; r < R; r++)
+        for (int c = 0; c < C; c++) _mm512_storeu_ps(out + (size_t)r * ldo + 16 * c, a[r][c]);
+}
+
+#define FEW_ROWS(FN, ...)                                              \
+    switch (R) {                                                       \
+    case 1: FN(__VA_ARGS__, 1); break;                                 \
+    case 2: FN(__VA_ARGS__, 2); break;                                 \
+    case 3: FN(__VA_ARGS__, 3); break;                                 \
+    case 4: FN(__VA_ARGS__, 4); break;                                 \
+    case 5: FN(__VA_ARGS__, 5); break;                                 \
+    default: FN(__VA_ARGS__, 6); break;                                \
+    }
+#define SCORES(q, ldq, d, kt, ldk, lk, scale, sc, R) few_scores16(q, ldq, R, d, kt, ldk, lk, scale, sc)
+#define VALUES(sc, lk, v, ldv, o, ldo, C, R) few_values16(sc, R, lk, v, ldv, C, o, ldo)
+
+AVX512 int mmpipe_attend_few_avx512(const float *q, int ldq, int rows, int d, const float *kt, int ldk, int lk,
+                                    const float *v, int ldv, int dv, float scale, float *scores, float *out, int ldo) {
+    if (dv % 16 != 0 || dv > 64 || dv == 0) return 0;
+    for (int r0 = 0; r0 < rows; r0 += 6) {
+        const int R = rows - r0 < 6 ? rows - r0 : 6;
+        const float *qr = q + (size_t)r0 * ldq;
+        FEW_ROWS(SCORES, qr, ldq, d, kt, ldk, lk, scale, scores)
+        for (int r = 0; r < R; r++) mmpipe_softmax_f32(scores + (size_t)r * lk, scores + (size_t)r * lk, lk);
+        float *o = out + (size_t)r0 * ldo;
+        switch (dv / 16) {
+        case 1: FEW_ROWS(VALUES, scores, lk, v, ldv, o, ldo, 1) break;
+        case 2: FEW_ROWS(VALUES, scores, lk, v, ldv, o, ldo, 2) break;
+        case 3: FEW_ROWS(VALUES, scores, lk, v, ldv, o, ldo, 3) break;
+        default: FEW_ROWS(VALUES, scores, lk, v, ldv, o, ldo, 4) break;
+        }
+    }
+    return 1;
+}
+
+#else
+void mmpipe_softmax_f32(const float *src, float *dst, int n) {}
+double mmpipe_sum_exp_f32(const float *p, int n, float shift) { return 0; }
+void mmpipe_gelu_f32(const float *src, float *dst, size_t n) {}
+int mmpipe_attend_few_avx512(const float *q, int ldq, int rows, int d, const float *kt, int ldk, int lk,
+                             const float *v, int ldv, int dv, float scale, float *scores, float *out, int ldo) { return 0; }
+#endif

@@ -1,0 +1,73 @@
+import Foundation
+import Testing
+@testable import TensorCore
+
+/// The AVX2 row kernels (softmax, sum of exponentials, GELU) against TensorCore's portable
+/// SIMD8 code and against double precision, at lengths around the 8-lane edges; and the
+/// transposed key layout of decoding steps against the usual one.
+@Suite("Vector kernels")
+struct VectorKernelTests {
+    static func values(_ n: Int, seed: UInt64, spread: Float = 6) -> [Float] {
+        var g = SplitMix64(seed: seed)
+        return (0..<n).map { _ in (Float(g.next() % 20001) / 10000 - 1) * spread }
+    }
+
+    @Test(arguments: [1, 7, 8, 9, 63, 1500, 2049, 51865])
+    func softmaxRowAgreesWithPortableAndDouble(n: Int) {
+        var x = Self.values(n, seed: UInt64(n))
+        if n > 9 { x[3] = -.infinity; x[n - 1] = -.infinity }   // masked keys
+        var fast = [Float](repeating: 0, count: n), portable = fast
+        Tensor.softmaxRow(x, &fast, n)
+        Tensor.softmaxRowPortable(x, &portable, n)
+        let m = Double(x.max()!)
+        let exps = x.map { Foundation.exp(Double($0) - m) }
+        let total = exps.reduce(0, +)
+        // A float sum over a vocabulary-sized row (52 000 terms) drifts by a few 1e-6.
+        let rel = n > 4096 ? 2e-5 : 1e-6
+        for j in 0..<n {
+            let want = exps[j] / total
+            #expect(abs(Double(fast[j]) - want) <= rel * want + 1e-12, "n \(n) j \(j): \(fast[j]) vs \(want)")
+            #expect(abs(Double(fast[j] - portable[j])) <= rel * Double(portable[j]) + 1e-12)
+        }
+        // exp of the clamped input: 1e-38 of the total, as the portable code gives.
+        if n > 9 { #expect(fast[3] < 1e-30 && fast[n - 1] < 1e-30) }
+    }
+
+    @Test(arguments: [5, 8, 2048, 2049, 51865])
+    func sumExpAgreesWithPortableAndDouble(n: Int) {
+        let x = Self.values(n, seed: 7 + UInt64(n), spread: 20)
+        let shift = x.max()!
+        let fast = x.withUnsafeBufferPointer { VectorMath.sumExp($0.baseAddress!, n, shift: shift) }
+        let portable = x.withUnsafeBufferPointer { VectorMath.sumExpPortable($0.baseAddress!, n, shift: shift) }
+        let want = x.reduce(0.0) { $0 + Foundation.exp(Double($1) - Double(shift)) }
+        #expect(abs(fast - want) <= 1e-6 * want)
+        #expect(abs(fast - portable) <= 1e-6 * want)
+    }
+
+    @Test func geluAgreesWithPortableAndErf() {
+        let x = Self.values(40_003, seed: 3, spread: 9) + [0, -0.0, 1e-8, -1e-8, 40, -40]
+        let t = Tensor(shape: [x.count], scalars: x)
+        let fast = t.gelu().scalars, portable = t.geluPortable().scalars
+        for (i, v) in x.enumerated() {
+            let want = 0.5 * Double(v) * (1 + erf(Double(v) / 2.0.squareRoot()))
+            #expect(abs(Double(fast[i]) - want) <= 2e-6 + 1e-6 * abs(want), "gelu(\(v)) = \(fast[i]), want \(want)")
+            #expect(abs(fast[i] - portable[i]) <= 1e-6 + 1e-6 * abs(portable[i]))
+        }
+    }
+
+    /// Keys stored `[G, H, D, Lk]` (`keysForFewQueries`) give the attention of the usual
+    /// layout: grouped single queries (a decoding step's cross-attention) and many queries.
+    @Test(arguments: [(8, 2, 1), (6, 3, 1), (1, 1, 1), (2, 2, 70)])
+    func transposedKeysGiveTheSameAttention(rows: Int, groups: Int, lq: Int) {
+        let h = 3, lk = 97, d = 16
+        let q = Tensor(shape: [rows, h, lq, d], scalars: Self.values(rows * h * lq * d, seed: 11, spread: 1))
+        let k = Tensor(shape: [groups, h, lk, d], scalars: Self.values(groups * h * lk * d, seed: 12, spread: 1))
+        let v = Tensor(shape: [groups, h, lk, d], scalars: Self.values(groups * h * lk * d, seed: 13, spread: 1))
+        let packed = Tensor.keysForFewQueries(k)
+        #expect(packed.strides[2] == 1 && packed.shape == k.shape)
+        let want = Tensor.attention(query: q, key: k, value: v).scalars
+        let got = Tensor.attention(query: q, key: packed, value: v).scalars
+        #expect(want.count == got.count)
+        for i in want.indices { #expect(abs(want[i] - got[i]) <= 1e-5, "\(i): \(got[i]) vs \(want[i])") }
+    }
+}
