@@ -2,15 +2,9 @@
 
 #if defined(__x86_64__)
 #include <immintrin.h>
+#include "avx2_reduce.h"
 
 #define TARGET __attribute__((target("avx2,fma,f16c")))
-
-TARGET static inline float hsum(__m256 v) {
-    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-    s = _mm_add_ss(s, _mm_movehdup_ps(s));
-    return _mm_cvtss_f32(s);
-}
 
 /* One output column j for R rows: each 8-wide load of the weight row feeds R FMAs.
  * Two accumulators per row over alternating halves of k hide the FMA latency. */
@@ -37,7 +31,7 @@ TARGET static inline __attribute__((always_inline)) void NAME(                  
                 a[r] = _mm256_fmadd_ps(w0, _mm256_loadu_ps(x + (size_t)r * k + i), a[r]);       \
         }                                                                                      \
         for (int r = 0; r < R; r++) {                                                          \
-            float s = hsum(_mm256_add_ps(a[r], b[r]));                                         \
+            float s = mmpipe_hsum8(_mm256_add_ps(a[r], b[r]));                                       \
             for (int t = i; t < k; t++) s += WSCALAR(wr[t]) * x[(size_t)r * k + t];            \
             float *o = c + (size_t)r * ldc + j;                                                \
             *o = acc ? *o + s : s;                                                             \

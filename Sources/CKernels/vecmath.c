@@ -8,6 +8,7 @@
 
 #if defined(__x86_64__)
 #include <immintrin.h>
+#include "avx2_reduce.h"
 
 #define TARGET __attribute__((target("avx2,fma")))
 
@@ -34,20 +35,6 @@ TARGET static inline __m256 exp8(__m256 x) {
     return _mm256_mul_ps(_mm256_mul_ps(p, s1), s2);
 }
 
-TARGET static inline float hsum8(__m256 v) {
-    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-    s = _mm_add_ss(s, _mm_movehdup_ps(s));
-    return _mm_cvtss_f32(s);
-}
-
-TARGET static inline float hmax8(__m256 v) {
-    __m128 s = _mm_max_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-    s = _mm_max_ps(s, _mm_movehl_ps(s, s));
-    s = _mm_max_ss(s, _mm_movehdup_ps(s));
-    return _mm_cvtss_f32(s);
-}
-
 /* Lanes [0, count) of p (count < 8), the rest filled with `fill`. */
 TARGET static inline __m256 load_partial(const float *p, int count, float fill) {
     float t[8];
@@ -66,7 +53,7 @@ TARGET void mmpipe_softmax_f32(const float *src, float *dst, int n) {
     int i = 0;
     __m256 mx = _mm256_set1_ps(-INFINITY);
     for (; i + 8 <= n; i += 8) mx = _mm256_max_ps(mx, _mm256_loadu_ps(src + i));
-    float m = hmax8(mx);
+    float m = mmpipe_hmax8(mx);
     for (; i < n; i++) m = src[i] > m ? src[i] : m;
     const __m256 mv = _mm256_set1_ps(m);
     __m256 acc = _mm256_setzero_ps();
@@ -76,7 +63,7 @@ TARGET void mmpipe_softmax_f32(const float *src, float *dst, int n) {
         _mm256_storeu_ps(dst + i, e);
         acc = _mm256_add_ps(acc, e);
     }
-    float total = hsum8(acc);
+    float total = mmpipe_hsum8(acc);
     if (i < n) {
         __m256 e = exp8(_mm256_sub_ps(load_partial(src + i, n - i, m), mv));
         float t[8];
@@ -97,7 +84,7 @@ TARGET double mmpipe_sum_exp_f32(const float *p, int n, float shift) {
         int end = n < i + 2048 ? n : i + 2048;
         __m256 acc = _mm256_setzero_ps();
         for (; i + 8 <= end; i += 8) acc = _mm256_add_ps(acc, exp8(_mm256_sub_ps(_mm256_loadu_ps(p + i), mv)));
-        double t = hsum8(acc);
+        double t = mmpipe_hsum8(acc);
         if (i < end) {
             /* exp of -inf lanes (clamped) is 1e-38: nothing measurable, as in VectorMath.sumExp. */
             __m256 e = exp8(_mm256_sub_ps(load_partial(p + i, end - i, -INFINITY), mv));

@@ -239,10 +239,10 @@ struct ChunkReader {
             try stop.checkStop()
             if let more = try source() { buffer += more } else { ended = true }
         }
-        return peekBuffered(range)
+        return buffered(range)
     }
 
-    private func peekBuffered(_ range: Range<Int>) -> [Float] {
+    private func buffered(_ range: Range<Int>) -> [Float] {
         let lo = min(max(0, range.lowerBound - start), buffer.count), hi = min(max(0, range.upperBound - start), buffer.count)
         return lo < hi ? Array(buffer[lo..<hi]) : []
     }
