@@ -75,6 +75,20 @@ func tensorBench(repeats: Int) {
                         flops: 4.0 * Double(b * h * l * l * d), rawSameShape: nil))
     }
 
+    // Attention: Whisper tiny's encoder, one 30 s window, 6 heads over 1500 positions.
+    do {
+        let (b, h, l, d) = (1, 6, 1500, 64)
+        let q = deterministic([b, l, h, d], seed: 7).permuted([0, 2, 1, 3])
+        let k = deterministic([b, l, h, d], seed: 8).permuted([0, 2, 1, 3])
+        let v = deterministic([b, l, h, d], seed: 9).permuted([0, 2, 1, 3])
+        let s = Benchmark.medianSeconds(repeats: repeats) { _ = Tensor.attention(query: q, key: k, value: v) }
+        rows.append(Row(name: "attention whisper enc", shape: "B\(b) H\(h) L\(l) D\(d)", seconds: s,
+                        flops: 4.0 * Double(b * h * l * l * d), rawSameShape: nil))
+        let s8 = Benchmark.medianSeconds(repeats: repeats) { _ = Tensor.attention(query: q, key: k, value: v, int8Scores: true) }
+        rows.append(Row(name: "  int8 scores", shape: "B\(b) H\(h) L\(l) D\(d)", seconds: s8,
+                        flops: 4.0 * Double(b * h * l * l * d), rawSameShape: nil))
+    }
+
     print(pad("op", 24) + pad("shape", 34) + pad("ms", 9) + pad("GFLOPS", 9) + pad("÷ peak", 9) + "÷ raw sgemm, same GEMM shape")
     for r in rows {
         let same = r.rawSameShape.map { "\(fmt(r.gflops / $0, 2))  (raw \(fmt($0)) GFLOPS)" } ?? "-"
@@ -138,9 +152,15 @@ let repeats = Int(ProcessInfo.processInfo.environment["BENCH_REPEATS"] ?? "") ??
 switch args.first {
 case "tensor":
     tensorBench(repeats: repeats)
-case "attention":   // profiling aid: attention only, many times
-    let q = deterministic([8, 197, 12, 64], seed: 7).permuted([0, 2, 1, 3])
-    for _ in 0..<20 { _ = Tensor.attention(query: q, key: q, value: q) }
+case "attention":   // profiling aid: attention only, many times (ViT-B/16 at batch 8; `whisper [int8]`: tiny's encoder)
+    if args.dropFirst().first == "whisper" {
+        let q = deterministic([1, 1500, 6, 64], seed: 7).permuted([0, 2, 1, 3])
+        let int8 = args.dropFirst(2).first == "int8"
+        for _ in 0..<100 { _ = Tensor.attention(query: q, key: q, value: q, int8Scores: int8) }
+    } else {
+        let q = deterministic([8, 197, 12, 64], seed: 7).permuted([0, 2, 1, 3])
+        for _ in 0..<20 { _ = Tensor.attention(query: q, key: q, value: q) }
+    }
 case "half":
     halfBench(repeats: repeats)
 case "int8":

@@ -98,18 +98,20 @@ public final class Int8Matrix: @unchecked Sendable {
     /// The kernels (tests run each one the CPU has).
     enum Kernel { case best, vnni, avx2, portable }
 
-    /// `c = x w^T (+ c)` for `x` `[m, cols]` (contiguous rows), `c` `[m, rows]`, in parallel
-    /// over blocks of output columns.
-    func product(_ x: UnsafePointer<Float>, rows m: Int, into c: UnsafeMutablePointer<Float>, accumulate: Bool,
-                 kernel: Kernel = .best) {
-        let k = cols, n = rows
+    /// `c = alpha x w^T (+ c)` for `x` `[m, cols]` (rows `lda` apart, `cols` by default),
+    /// `c` `[m, rows]` (rows `ldc` apart, `rows` by default), in parallel over blocks of
+    /// output columns.
+    func product(_ x: UnsafePointer<Float>, rows m: Int, lda: Int? = nil, into c: UnsafeMutablePointer<Float>, ldc: Int? = nil,
+                 alpha: Float = 1, accumulate: Bool, kernel: Kernel = .best) {
+        let k = cols, n = rows, ldx = lda ?? cols, ldo = ldc ?? rows
         let kp = (k + 3) / 4 * 4
         let vnni = kernel == .vnni || (kernel == .best && CPUFeatures.avx512VNNI)
         let avx2 = kernel == .avx2 || (kernel == .best && !vnni && CPUFeatures.avx2FMA)
         let q = UnsafeMutablePointer<UInt8>.allocate(capacity: max(1, m * kp))
         defer { q.deallocate() }
         var sx = [Float](repeating: 0, count: m)
-        mmpipe_i8_quantize_rows(x, Int32(m), Int32(k), Int32(k), q, &sx, vnni ? 128 : 0, CPUFeatures.avx2FMA && kernel != .portable ? 1 : 0)
+        mmpipe_i8_quantize_rows(x, Int32(m), Int32(k), Int32(ldx), q, &sx, vnni ? 128 : 0, CPUFeatures.avx2FMA && kernel != .portable ? 1 : 0)
+        if alpha != 1 { for r in 0..<m { sx[r] *= alpha } }
         // Columns per part: a multiple of 32 (the VNNI tile), about 64 parts' worth of work.
         let chunk = max(32, ((n + 63) / 64 + 31) / 32 * 32)
         sx.withUnsafeBufferPointer { sxp in
@@ -119,13 +121,13 @@ public final class Int8Matrix: @unchecked Sendable {
                         let j0 = Int32(part * chunk), j1 = Int32(min(n, (part + 1) * chunk))
                         if vnni {
                             mmpipe_i8_gemm_vnni512(q, Int32(m), Int32(k), packed, sums.baseAddress, sxp.baseAddress, swp.baseAddress,
-                                                   Int32(n), j0, j1, c, Int32(n), accumulate ? 1 : 0)
+                                                   Int32(n), j0, j1, c, Int32(ldo), accumulate ? 1 : 0)
                         } else if avx2 {
                             mmpipe_i8_gemm_avx2(q, Int32(m), Int32(k), packed, sxp.baseAddress, swp.baseAddress,
-                                                Int32(n), j0, j1, c, Int32(n), accumulate ? 1 : 0)
+                                                Int32(n), j0, j1, c, Int32(ldo), accumulate ? 1 : 0)
                         } else {
                             mmpipe_i8_gemm_portable(q, Int32(m), Int32(k), packed, sxp.baseAddress, swp.baseAddress,
-                                                    Int32(n), j0, j1, c, Int32(n), accumulate ? 1 : 0)
+                                                    Int32(n), j0, j1, c, Int32(ldo), accumulate ? 1 : 0)
                         }
                     }
                 }

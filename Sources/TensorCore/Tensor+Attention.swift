@@ -11,8 +11,16 @@ extension Tensor {
     /// in a decoder's cross-attention, with no copy of the audio's keys per beam). `causal` is bottom-right aligned: query `i` sees keys `j <= i + Lk - Lq`,
     /// so a single query after a KV cache sees every key. `keyMask` `[B, Lk]`: 0 hides a key.
     /// Returns `[B, H, Lq, Dv]`.
+    ///
+    /// `int8Scores`: long sequences (at least 64 queries and keys, an encoder's) compute the
+    /// scores `q k^T` as an int8 product, each head's keys and each query quantised per row
+    /// as `Int8Matrix` does (the softmax and the product with the values stay float32). A
+    /// quarter of the bytes and the CPU's int8 dot products; the scores differ from float32's
+    /// by the quantisation error of both operands. Other shapes, masks and causal attention
+    /// ignore it.
     public static func attention(query q: Tensor, key k: Tensor, value v: Tensor,
-                                 scale: Float? = nil, causal: Bool = false, keyMask: Tensor? = nil) -> Tensor {
+                                 scale: Float? = nil, causal: Bool = false, keyMask: Tensor? = nil,
+                                 int8Scores: Bool = false) -> Tensor {
         precondition(q.rank == 4 && k.rank == 4 && v.rank == 4, "attention: q, k, v must be 4-D")
         let b = q.shape[0], h = q.shape[1], lq = q.shape[2], d = q.shape[3]
         let lk = k.shape[2], dv = v.shape[3], g = k.shape[0]
@@ -55,6 +63,11 @@ extension Tensor {
         let long = lq >= 64 && lk >= 64
         let block = long ? 256 : lq
         let heads = b * h
+        let quantized = int8Scores && long && mask == nil && !causal && kk.strides[3] == 1
+        // One head's keys as the int8 right operand of its scores.
+        func int8Keys(_ keyRow: Int, _ hi: Int) -> Int8Matrix? {
+            quantized ? Int8Matrix(quantizing: kk.select(axis: 0, keyRow).select(axis: 0, hi)) : nil
+        }
         withExtendedLifetime((qq, kk, vv, mask)) {
             if heads >= Compute.threads && Compute.threads > 1 && heads * lq * lk * (d + dv) >= 1 << 17 {
                 // Every (batch, head) is independent: one per part, start to end on one thread.
@@ -64,7 +77,7 @@ extension Tensor {
                     defer { sc.deallocate() }
                     attentionRows(qq, kk, vv, bi: bi, keyRow: bi / perGroup, hi: hi, rows: 0..<lq, block: block, scale: s,
                                   causal: causal, mask: mask.map { $0.pointer + bi * lk }, scores: sc,
-                                  out: out.outputPointer + p * lq * dv)
+                                  out: out.outputPointer + p * lq * dv, int8Keys: int8Keys(bi / perGroup, hi))
                 }
                 return
             }
@@ -75,7 +88,8 @@ extension Tensor {
                 for hi in 0..<h {
                     attentionRows(qq, kk, vv, bi: bi, keyRow: bi / perGroup, hi: hi, rows: 0..<lq, block: block, scale: s,
                                   causal: causal, mask: mask.map { $0.pointer + bi * lk }, scores: sc,
-                                  out: out.outputPointer + (bi * h + hi) * lq * dv, parallelSoftmax: long)
+                                  out: out.outputPointer + (bi * h + hi) * lq * dv, parallelSoftmax: long,
+                                  int8Keys: int8Keys(bi / perGroup, hi))
                 }
             }
         }
@@ -129,11 +143,12 @@ extension Tensor {
 
     /// One (batch, head) of attention over query `rows`, `block` rows at a time: scores
     /// `[block, lk]` (scratch), softmax, times values into `out` (`[lq, dv]`, contiguous).
-    /// `keyRow`: the batch row of `k` and `v` that query row `bi` reads.
+    /// `keyRow`: the batch row of `k` and `v` that query row `bi` reads. `int8Keys`: this
+    /// head's keys quantised, for scores as an int8 product.
     static func attentionRows(_ q: Tensor, _ k: Tensor, _ v: Tensor, bi: Int, keyRow: Int, hi: Int, rows: Range<Int>, block: Int,
                               scale: Float, causal: Bool, mask: UnsafePointer<Float>?,
                               scores: UnsafeMutablePointer<Float>, out: UnsafeMutablePointer<Float>,
-                              parallelSoftmax: Bool = false) {
+                              parallelSoftmax: Bool = false, int8Keys: Int8Matrix? = nil) {
         let lq = q.shape[2], d = q.shape[3], lk = k.shape[2], dv = v.shape[3]
         let qp = q.pointer + bi * q.strides[0] + hi * q.strides[1]
         let kp = k.pointer + keyRow * k.strides[0] + hi * k.strides[1]
@@ -143,9 +158,13 @@ extension Tensor {
         var r0 = rows.lowerBound
         while r0 < rows.upperBound {
             let m = Swift.min(block, rows.upperBound - r0)
-            BLAS.sgemm(transA: false, transB: transB, m: m, n: lk, k: d, alpha: scale,
-                       a: qp + r0 * qStride, lda: qStride, b: kp, ldb: ldb,
-                       c: scores, ldc: lk)
+            if let int8Keys {
+                int8Keys.product(qp + r0 * qStride, rows: m, lda: qStride, into: scores, ldc: lk, alpha: scale, accumulate: false)
+            } else {
+                BLAS.sgemm(transA: false, transB: transB, m: m, n: lk, k: d, alpha: scale,
+                           a: qp + r0 * qStride, lda: qStride, b: kp, ldb: ldb,
+                           c: scores, ldc: lk)
+            }
             if parallelSoftmax && m * lk >= 1 << 16 {
                 let chunk = 8
                 Compute.parallelFor((m + chunk - 1) / chunk) { c in

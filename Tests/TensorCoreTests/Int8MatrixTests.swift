@@ -82,6 +82,37 @@ struct Int8MatrixTests {
         #expect(int8.byteCount < WeightMatrix(w).byteCount / 3)
     }
 
+    /// `Tensor.attention(int8Scores:)` is float attention of the queries and keys quantised
+    /// per row (each position of each head): the same scores up to float rounding. Heads
+    /// split from `[B, L, H, D]` as an encoder's are (strided rows); one head (the products
+    /// split over the pool) and several (heads in parallel).
+    @Test(arguments: [(1, 1, 70, 90, 32), (2, 3, 130, 130, 64)])
+    func int8ScoresAreFloatAttentionOfQuantisedRows(_ shape: (b: Int, h: Int, lq: Int, lk: Int, d: Int)) {
+        let (b, h, lq, lk, d) = shape
+        func heads(_ l: Int, seed: UInt64, scale: Float) -> Tensor {
+            Tensor(shape: [b, l, h, d], scalars: Self.values(b * l * h * d, seed: seed, scale: scale)).permuted([0, 2, 1, 3])
+        }
+        func quantised(_ t: Tensor) -> Tensor {
+            let c = t.contiguous().scalars
+            return Tensor(shape: t.shape, scalars: stride(from: 0, to: c.count, by: d).flatMap { i -> [Float] in
+                let (q, s) = Self.quantize(c[i..<(i + d)])
+                return q.map { Float($0) * s }
+            })
+        }
+        let q = heads(lq, seed: 5, scale: 2), k = heads(lk, seed: 6, scale: 1.5), v = heads(lk, seed: 7, scale: 1)
+        let got = Tensor.attention(query: q, key: k, value: v, int8Scores: true).scalars
+        let want = Tensor.attention(query: quantised(q), key: quantised(k), value: v).scalars
+        let err = zip(got, want).map { abs($0 - $1) }.max()!
+        #expect(err < 1e-5, "\(shape): int8 scores off the quantised rows' float attention by \(err)")
+        // ... which is near float32's, and not float32's itself (the option took effect).
+        let exact = Tensor.attention(query: q, key: k, value: v).scalars
+        let drift = zip(got, exact).map { abs($0 - $1) }.max()!
+        #expect(drift > 0 && drift < 0.05, "\(shape): int8 scores off float32 attention by \(drift)")
+        // Causal attention keeps float32 scores.
+        #expect(Tensor.attention(query: q, key: k, value: v, causal: true, int8Scores: true).scalars
+                == Tensor.attention(query: q, key: k, value: v, causal: true).scalars)
+    }
+
     @Test func zeroRowsAndZeroInputs() {
         let w = Tensor(zeros: [20, 8]), x = Tensor(zeros: [3, 8])
         let y = Tensor.linear(x, weight: WeightMatrix(w).quantizedToInt8(), bias: Tensor(repeating: 2, shape: [20]))
