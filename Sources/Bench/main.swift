@@ -84,8 +84,8 @@ func tensorBench(repeats: Int) {
         let s = Benchmark.medianSeconds(repeats: repeats) { _ = Tensor.attention(query: q, key: k, value: v) }
         rows.append(Row(name: "attention whisper enc", shape: "B\(b) H\(h) L\(l) D\(d)", seconds: s,
                         flops: 4.0 * Double(b * h * l * l * d), rawSameShape: nil))
-        let s8 = Benchmark.medianSeconds(repeats: repeats) { _ = Tensor.attention(query: q, key: k, value: v, int8Scores: true) }
-        rows.append(Row(name: "  int8 scores", shape: "B\(b) H\(h) L\(l) D\(d)", seconds: s8,
+        let s8 = Benchmark.medianSeconds(repeats: repeats) { _ = Tensor.attention(query: q, key: k, value: v, lowPrecision: true) }
+        rows.append(Row(name: "  low precision (int8)", shape: "B\(b) H\(h) L\(l) D\(d)", seconds: s8,
                         flops: 4.0 * Double(b * h * l * l * d), rawSameShape: nil))
     }
 
@@ -156,7 +156,7 @@ case "attention":   // profiling aid: attention only, many times (ViT-B/16 at ba
     if args.dropFirst().first == "whisper" {
         let q = deterministic([1, 1500, 6, 64], seed: 7).permuted([0, 2, 1, 3])
         let int8 = args.dropFirst(2).first == "int8"
-        for _ in 0..<100 { _ = Tensor.attention(query: q, key: q, value: q, int8Scores: int8) }
+        for _ in 0..<100 { _ = Tensor.attention(query: q, key: q, value: q, lowPrecision: int8) }
     } else {
         let q = deterministic([8, 197, 12, 64], seed: 7).permuted([0, 2, 1, 3])
         for _ in 0..<20 { _ = Tensor.attention(query: q, key: q, value: q) }

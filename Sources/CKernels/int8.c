@@ -1,5 +1,6 @@
 #include "ckernels_int8.h"
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 /* The layout and the scheme are described in ckernels_int8.h. */
@@ -13,25 +14,21 @@ static inline size_t packed_index(int k4, int j, int i) {
     return ((size_t)(j / 16) * k4 + (size_t)(i / 4)) * 64 + (size_t)(j % 16) * 4 + (size_t)(i % 4);
 }
 
-void mmpipe_i8_quantize_pack(const float *w, int n, int k, int8_t *packed, float *scale, int32_t *rowsum) {
+void mmpipe_i8_quantize_pack(const float *w, int n, int k, int ldw, int8_t *packed, float *scale, int32_t *rowsum, int avx2) {
     const int k4 = groups4(k);
     memset(packed, 0, mmpipe_i8_packed_bytes(n, k));
+    int8_t *row = malloc((size_t)k4 * 4);
+    if (!row) abort();
     for (int j = 0; j < n; j++) {
-        const float *row = w + (size_t)j * k;
-        float m = 0;
-        for (int i = 0; i < k; i++) m = fmaxf(m, fabsf(row[i]));
-        const float s = m > 0 ? m / 127.0f : 1.0f, inv = m > 0 ? 127.0f / m : 0.0f;
+        /* Quantised as activations are (offset 0: signed), then scattered 4 bytes a group. */
+        mmpipe_i8_quantize_rows(w + (size_t)j * ldw, 1, k, ldw, (uint8_t *)row, scale + j, 0, avx2);
         int32_t sum = 0;
-        for (int i = 0; i < k; i++) {
-            float v = nearbyintf(row[i] * inv);
-            v = fminf(127.0f, fmaxf(-127.0f, v));
-            const int8_t q = (int8_t)v;
-            packed[packed_index(k4, j, i)] = q;
-            sum += q;
-        }
-        scale[j] = s;
+        for (int i = 0; i < k; i++) sum += row[i];
         rowsum[j] = sum;
+        int8_t *dst = packed + (size_t)(j / 16) * k4 * 64 + (size_t)(j % 16) * 4;
+        for (int g = 0; g < k4; g++) memcpy(dst + (size_t)g * 64, row + g * 4, 4);
     }
+    free(row);
 }
 
 void mmpipe_i8_unpack_rows(const int8_t *packed, int n, int k, int j0, int j1, int8_t *out) {

@@ -1,5 +1,6 @@
 #include "ckernels.h"
 #include <math.h>
+#include <string.h>
 
 /* exp, softmax and GELU eight floats at a time with AVX2 and FMA: the same Cephes
  * polynomial and Abramowitz & Stegun erfc as TensorCore's VectorMath (its SIMD8 code runs
@@ -214,10 +215,117 @@ AVX512 int mmpipe_attend_few_avx512(const float *q, int ldq, int rows, int d, co
     return 1;
 }
 
+
+/* The int8 compute type's attention over long sequences (an encoder's), with AVX-512 BF16:
+ * the attention weights p = exp(s - max s) and the values rounded to bfloat16 and
+ * multiplied with vdpbf16ps (pairs of positions per instruction, float32 sums), the row
+ * divided by sum p at the end. Twice float32's products per instruction, half the bytes. */
+#define BF16 __attribute__((target("avx2,fma,avx512f,avx512vl,avx512bw,avx512bf16")))
+
+static inline uint16_t bf16_round(float f) {
+    uint32_t b;
+    memcpy(&b, &f, 4);
+    return (uint16_t)((b + 0x7fffu + ((b >> 16) & 1u)) >> 16);
+}
+
+void mmpipe_pack_values_bf16(const float *v, int ldv, int lk, int dv, uint16_t *out) {
+    const int pairs = (lk + 1) / 2;
+    for (int jp = 0; jp < pairs; jp++)
+        for (int c = 0; c < dv; c++)
+            for (int t = 0; t < 2; t++) {
+                const int j = 2 * jp + t;
+                out[((size_t)jp * dv + c) * 2 + t] = j < lk ? bf16_round(v[(size_t)j * ldv + c]) : 0;
+            }
+}
+
+BF16 static inline __attribute__((always_inline)) void values_bf16(
+    const uint16_t *p, size_t ldp, const int R, int pairs, const uint16_t *vp, const int C, const float *inv,
+    float *out, int ldo) {
+    __m512 a[4][4];
+    for (int r = 0; r < R; r++)
+        for (int c = 0; c < C; c++) a[r][c] = _mm512_setzero_ps();
+    for (int jp = 0; jp < pairs; jp++) {
+        __m512bh vv[4];
+        for (int c = 0; c < C; c++)
+            vv[c] = (__m512bh)_mm512_loadu_si512((const void *)(vp + ((size_t)jp * C * 16 + 16 * c) * 2));
+        for (int r = 0; r < R; r++) {
+            int32_t pair;
+            memcpy(&pair, p + (size_t)r * ldp + 2 * jp, 4);
+            const __m512bh pb = (__m512bh)_mm512_set1_epi32(pair);
+            for (int c = 0; c < C; c++) a[r][c] = _mm512_dpbf16_ps(a[r][c], pb, vv[c]);
+        }
+    }
+    for (int r = 0; r < R; r++) {
+        const __m512 s = _mm512_set1_ps(inv[r]);
+        for (int c = 0; c < C; c++) _mm512_storeu_ps(out + (size_t)r * ldo + 16 * c, _mm512_mul_ps(a[r][c], s));
+    }
+}
+
+/* exp(row - max row) into bf16 over the row's own first half (each write lands on floats
+ * already read); a zero after an odd count pads the last pair. Returns 1 / sum (float32
+ * sum of the unrounded values). */
+BF16 static float exp_row_bf16(float *row, int n) {
+    int i = 0;
+    __m256 mx = _mm256_set1_ps(-INFINITY);
+    for (; i + 8 <= n; i += 8) mx = _mm256_max_ps(mx, _mm256_loadu_ps(row + i));
+    float m = mmpipe_hmax8(mx);
+    for (; i < n; i++) m = row[i] > m ? row[i] : m;
+    uint16_t *p = (uint16_t *)row;
+    const __m256 mv = _mm256_set1_ps(m);
+    __m256 acc = _mm256_setzero_ps();
+    for (i = 0; i + 8 <= n; i += 8) {
+        const __m256 e = exp8(_mm256_sub_ps(_mm256_loadu_ps(row + i), mv));
+        acc = _mm256_add_ps(acc, e);
+        _mm_storeu_si128((__m128i *)(p + i), (__m128i)_mm256_cvtneps_pbh(e));
+    }
+    float total = mmpipe_hsum8(acc);
+    for (; i < n; i++) {
+        const float e = _mm256_cvtss_f32(exp8(_mm256_set1_ps(row[i] - m)));
+        total += e;
+        p[i] = bf16_round(e);
+    }
+    if (n % 2) p[n] = 0;
+    return total > 0 ? 1.0f / total : 0.0f;
+}
+
+#define BF16_ROWS(C)                                                                   \
+    switch (R) {                                                                       \
+    case 1: values_bf16(p, ldp, 1, pairs, vp, C, inv, o, ldo); break;                  \
+    case 2: values_bf16(p, ldp, 2, pairs, vp, C, inv, o, ldo); break;                  \
+    case 3: values_bf16(p, ldp, 3, pairs, vp, C, inv, o, ldo); break;                  \
+    default: values_bf16(p, ldp, 4, pairs, vp, C, inv, o, ldo); break;                 \
+    }
+
+BF16 int mmpipe_softmax_values_bf16(float *scores, int rows, int lk, int lds, const uint16_t *vp, int dv,
+                                    float *out, int ldo) {
+    if (dv % 16 != 0 || dv > 64 || dv == 0 || lk <= 0 || lds < lk) return 0;
+    const int pairs = (lk + 1) / 2;
+    const size_t ldp = (size_t)lds * 2;
+    /* Four rows at a time: 16 accumulators with 64 columns, none spilled to the stack (six
+     * rows' 24 were). */
+    for (int r0 = 0; r0 < rows; r0 += 4) {
+        const int R = rows - r0 < 4 ? rows - r0 : 4;
+        float inv[4];
+        for (int r = 0; r < R; r++) inv[r] = exp_row_bf16(scores + (size_t)(r0 + r) * lds, lk);
+        const uint16_t *p = (const uint16_t *)(scores + (size_t)r0 * lds);
+        float *o = out + (size_t)r0 * ldo;
+        switch (dv / 16) {
+        case 1: BF16_ROWS(1) break;
+        case 2: BF16_ROWS(2) break;
+        case 3: BF16_ROWS(3) break;
+        default: BF16_ROWS(4) break;
+        }
+    }
+    return 1;
+}
+
 #else
 void mmpipe_softmax_f32(const float *src, float *dst, int n) {}
 double mmpipe_sum_exp_f32(const float *p, int n, float shift) { return 0; }
 void mmpipe_gelu_f32(const float *src, float *dst, size_t n) {}
 int mmpipe_attend_few_avx512(const float *q, int ldq, int rows, int d, const float *kt, int ldk, int lk,
                              const float *v, int ldv, int dv, float scale, float *scores, float *out, int ldo) { return 0; }
+void mmpipe_pack_values_bf16(const float *v, int ldv, int lk, int dv, uint16_t *out) {}
+int mmpipe_softmax_values_bf16(float *scores, int rows, int lk, int lds, const uint16_t *vp, int dv,
+                               float *out, int ldo) { return 0; }
 #endif

@@ -190,6 +190,8 @@ extension Compute {
         lines.append("blas: \(choice.explanation)")
         lines.append("blas library: \(choice.library), \(choice.config)")
         lines.append("int8 kernel (--compute-type int8): \(CPUFeatures.int8Kernel)")
+        lines.append("int8 encoder attention (--compute-type int8): int8 scores, bfloat16 weights x values on "
+            + (CPUFeatures.avx512BF16 ? "avx512-bf16" : "float32 products (no AVX-512 BF16)"))
         lines.append("threads: \(threads) in mmpipe's compute pool (MMPIPE_THREADS or --threads, else the cores); "
             + "OpenBLAS runs single-threaded inside it, idle threads sleep")
         return lines

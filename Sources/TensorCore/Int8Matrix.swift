@@ -16,6 +16,13 @@ extension CPUFeatures {
     /// AVX-512F: the few-query attention kernel of decoding steps.
     public static let avx512F: Bool = CPUFeatureSet.current.features.contains("avx512f")
 
+    /// AVX-512 BF16 (with VL and BW): the int8 compute type's attention weights times values
+    /// (`Tensor.attention`'s `lowPrecision`) with `vdpbf16ps`.
+    public static let avx512BF16: Bool = {
+        let f = CPUFeatureSet.current.features
+        return f.contains("avx512f") && f.contains("avx512bw") && f.contains("avx512vl") && f.contains("avx512_bf16")
+    }()
+
     /// Which int8 kernel `Tensor.linear` runs here.
     public static var int8Kernel: String { avx512VNNI ? "avx512-vnni" : avx2FMA ? "avx2" : "portable" }
 }
@@ -44,11 +51,13 @@ public final class Int8Matrix: @unchecked Sendable {
         let n = weight.shape[0], k = weight.shape[1]
         rows = n
         cols = k
-        let w = weight.contiguous()
+        // Rows with a unit inner stride are read in place (one head's keys of an encoder).
+        let w = weight.strides[1] == 1 ? weight : weight.contiguous()
+        let ld = n == 1 ? k : w.strides[0]
         let p = UnsafeMutablePointer<Int8>.allocate(capacity: max(1, mmpipe_i8_packed_bytes(Int32(n), Int32(k))))
         var s = [Float](repeating: 0, count: n), sums = [Int32](repeating: 0, count: n)
         withExtendedLifetime(w) {
-            mmpipe_i8_quantize_pack(w.pointer, Int32(n), Int32(k), p, &s, &sums)
+            mmpipe_i8_quantize_pack(w.pointer, Int32(n), Int32(k), Int32(ld), p, &s, &sums, CPUFeatures.avx2FMA ? 1 : 0)
         }
         packed = p
         scales = s

@@ -12,15 +12,25 @@ extension Tensor {
     /// so a single query after a KV cache sees every key. `keyMask` `[B, Lk]`: 0 hides a key.
     /// Returns `[B, H, Lq, Dv]`.
     ///
-    /// `int8Scores`: long sequences (at least 64 queries and keys, an encoder's) compute the
-    /// scores `q k^T` as an int8 product, each head's keys and each query quantised per row
-    /// as `Int8Matrix` does (the softmax and the product with the values stay float32). A
-    /// quarter of the bytes and the CPU's int8 dot products; the scores differ from float32's
-    /// by the quantisation error of both operands. Other shapes, masks and causal attention
-    /// ignore it.
+    /// `lowPrecision`: the int8 compute type's attention over long sequences (at least 64
+    /// queries and keys, unmasked, not causal: an encoder's). The scores `q k^T` are an int8
+    /// product (each query and each head's keys quantised per row as `Int8Matrix` does); the
+    /// attention weights `exp(s - max)` and the values are rounded to bfloat16 and multiplied
+    /// with float32 sums (AVX-512 BF16's dot products where the CPU has them, else float32
+    /// products of the rounded values), each row divided by its float32 sum of weights. The
+    /// scores differ from float32's by the quantisation error of both operands, the weights
+    /// and values by bfloat16's rounding (2^-9 relative). Other shapes ignore it.
     public static func attention(query q: Tensor, key k: Tensor, value v: Tensor,
                                  scale: Float? = nil, causal: Bool = false, keyMask: Tensor? = nil,
-                                 int8Scores: Bool = false) -> Tensor {
+                                 lowPrecision: Bool = false) -> Tensor {
+        attention(query: q, key: k, value: v, scale: scale, causal: causal, keyMask: keyMask,
+                  lowPrecision: lowPrecision, bf16Kernel: CPUFeatures.avx512BF16)
+    }
+
+    /// `bf16Kernel`: low-precision products on the AVX-512 BF16 kernel (else the portable
+    /// path; tests run both).
+    static func attention(query q: Tensor, key k: Tensor, value v: Tensor, scale: Float?, causal: Bool, keyMask: Tensor?,
+                          lowPrecision: Bool, bf16Kernel: Bool) -> Tensor {
         precondition(q.rank == 4 && k.rank == 4 && v.rank == 4, "attention: q, k, v must be 4-D")
         let b = q.shape[0], h = q.shape[1], lq = q.shape[2], d = q.shape[3]
         let lk = k.shape[2], dv = v.shape[3], g = k.shape[0]
@@ -63,10 +73,10 @@ extension Tensor {
         let long = lq >= 64 && lk >= 64
         let block = long ? 256 : lq
         let heads = b * h
-        let quantized = int8Scores && long && mask == nil && !causal && kk.strides[3] == 1
-        // One head's keys as the int8 right operand of its scores.
-        func int8Keys(_ keyRow: Int, _ hi: Int) -> Int8Matrix? {
-            quantized ? Int8Matrix(quantizing: kk.select(axis: 0, keyRow).select(axis: 0, hi)) : nil
+        let reduced = lowPrecision && long && mask == nil && !causal && kk.strides[3] == 1
+        func lowPrecisionHead(_ keyRow: Int, _ hi: Int) -> LowPrecisionHead? {
+            reduced ? LowPrecisionHead(keys: kk.select(axis: 0, keyRow).select(axis: 0, hi),
+                                       values: vv.select(axis: 0, keyRow).select(axis: 0, hi), bf16Kernel: bf16Kernel) : nil
         }
         withExtendedLifetime((qq, kk, vv, mask)) {
             if heads >= Compute.threads && Compute.threads > 1 && heads * lq * lk * (d + dv) >= 1 << 17 {
@@ -77,7 +87,7 @@ extension Tensor {
                     defer { sc.deallocate() }
                     attentionRows(qq, kk, vv, bi: bi, keyRow: bi / perGroup, hi: hi, rows: 0..<lq, block: block, scale: s,
                                   causal: causal, mask: mask.map { $0.pointer + bi * lk }, scores: sc,
-                                  out: out.outputPointer + p * lq * dv, int8Keys: int8Keys(bi / perGroup, hi))
+                                  out: out.outputPointer + p * lq * dv, lowPrecision: lowPrecisionHead(bi / perGroup, hi))
                 }
                 return
             }
@@ -89,7 +99,7 @@ extension Tensor {
                     attentionRows(qq, kk, vv, bi: bi, keyRow: bi / perGroup, hi: hi, rows: 0..<lq, block: block, scale: s,
                                   causal: causal, mask: mask.map { $0.pointer + bi * lk }, scores: sc,
                                   out: out.outputPointer + (bi * h + hi) * lq * dv, parallelSoftmax: long,
-                                  int8Keys: int8Keys(bi / perGroup, hi))
+                                  lowPrecision: lowPrecisionHead(bi / perGroup, hi))
                 }
             }
         }
@@ -143,12 +153,12 @@ extension Tensor {
 
     /// One (batch, head) of attention over query `rows`, `block` rows at a time: scores
     /// `[block, lk]` (scratch), softmax, times values into `out` (`[lq, dv]`, contiguous).
-    /// `keyRow`: the batch row of `k` and `v` that query row `bi` reads. `int8Keys`: this
-    /// head's keys quantised, for scores as an int8 product.
+    /// `keyRow`: the batch row of `k` and `v` that query row `bi` reads. `lowPrecision`: this
+    /// head's keys and values for the int8 compute type's attention.
     static func attentionRows(_ q: Tensor, _ k: Tensor, _ v: Tensor, bi: Int, keyRow: Int, hi: Int, rows: Range<Int>, block: Int,
                               scale: Float, causal: Bool, mask: UnsafePointer<Float>?,
                               scores: UnsafeMutablePointer<Float>, out: UnsafeMutablePointer<Float>,
-                              parallelSoftmax: Bool = false, int8Keys: Int8Matrix? = nil) {
+                              parallelSoftmax: Bool = false, lowPrecision: LowPrecisionHead? = nil) {
         let lq = q.shape[2], d = q.shape[3], lk = k.shape[2], dv = v.shape[3]
         let qp = q.pointer + bi * q.strides[0] + hi * q.strides[1]
         let kp = k.pointer + keyRow * k.strides[0] + hi * k.strides[1]
@@ -158,8 +168,12 @@ extension Tensor {
         var r0 = rows.lowerBound
         while r0 < rows.upperBound {
             let m = Swift.min(block, rows.upperBound - r0)
-            if let int8Keys {
-                int8Keys.product(qp + r0 * qStride, rows: m, lda: qStride, into: scores, ldc: lk, alpha: scale, accumulate: false)
+            if let lowPrecision {
+                lowPrecision.keys.product(qp + r0 * qStride, rows: m, lda: qStride, into: scores, ldc: lk, alpha: scale,
+                                          accumulate: false)
+                lowPrecision.softmaxTimesValues(scores, rows: m, out: out + r0 * dv, parallel: parallelSoftmax && m * lk >= 1 << 16)
+                r0 += m
+                continue
             } else {
                 BLAS.sgemm(transA: false, transB: transB, m: m, n: lk, k: d, alpha: scale,
                            a: qp + r0 * qStride, lda: qStride, b: kp, ldb: ldb,
@@ -207,6 +221,79 @@ extension Tensor {
             }
             if visible < lk { (row + visible).initialize(repeating: 0, count: lk - visible) }
         }
+    }
+}
+
+/// One head's keys and values for the int8 compute type's attention over a long sequence
+/// (`Tensor.attention`'s `lowPrecision`): the keys quantised per row, the values rounded to
+/// bfloat16 (packed in pairs of positions for the BF16 kernel, else as float32 rows).
+final class LowPrecisionHead {
+    let keys: Int8Matrix
+    let count: Int, width: Int
+    private let packed: UnsafeMutablePointer<UInt16>?
+    private let rounded: Tensor?
+
+    /// keys `[Lk, D]`, values `[Lk, Dv]`, each with a unit inner stride.
+    init(keys k: Tensor, values v: Tensor, bf16Kernel: Bool) {
+        keys = Int8Matrix(quantizing: k)
+        let lk = v.shape[0], dv = v.shape[1]
+        count = lk
+        width = dv
+        let ldv = lk == 1 ? dv : v.strides[0]
+        if bf16Kernel && dv % 16 == 0 && dv <= 64 && v.strides[1] == 1 {
+            let p = UnsafeMutablePointer<UInt16>.allocate(capacity: (lk + 1) / 2 * dv * 2)
+            withExtendedLifetime(v) { mmpipe_pack_values_bf16(v.pointer, Int32(ldv), Int32(lk), Int32(dv), p) }
+            packed = p
+            rounded = nil
+        } else {
+            packed = nil
+            rounded = Tensor(shape: v.shape, scalars: v.contiguous().scalars.map(LowPrecisionHead.bfloat16))
+        }
+    }
+
+    deinit { packed?.deallocate() }
+
+    /// `x` rounded to the nearest bfloat16 (ties to even), as a float.
+    static func bfloat16(_ x: Float) -> Float {
+        let b = x.bitPattern
+        return Float(bitPattern: (b &+ 0x7fff &+ ((b >> 16) & 1)) & 0xffff_0000)
+    }
+
+    /// `out[r] = sum_j p[r, j] v[j] / sum_j p[r, j]` with `p = bfloat16(exp(s - max s))`, for
+    /// scores `[rows, Lk]` (overwritten) into `out` `[rows, Dv]`.
+    func softmaxTimesValues(_ scores: UnsafeMutablePointer<Float>, rows: Int, out: UnsafeMutablePointer<Float>, parallel: Bool) {
+        let lk = count, dv = width
+        let chunk = 12
+        let parts = parallel ? (rows + chunk - 1) / chunk : 1
+        let rowsPerPart = parallel ? chunk : rows
+        if let packed {
+            Compute.parallelFor(parts) { c in
+                let lo = c * rowsPerPart, hi = Swift.min(rows, lo + rowsPerPart)
+                _ = mmpipe_softmax_values_bf16(scores + lo * lk, Int32(hi - lo), Int32(lk), Int32(lk), packed, Int32(dv),
+                                               out + lo * dv, Int32(dv))
+            }
+            return
+        }
+        guard let rounded else { return }
+        var inverse = [Float](repeating: 0, count: rows)
+        inverse.withUnsafeMutableBufferPointer { inv in
+            Compute.parallelFor(parts) { c in
+                for r in (c * rowsPerPart)..<Swift.min(rows, (c + 1) * rowsPerPart) {
+                    let row = scores + r * lk
+                    var m = -Float.infinity
+                    for j in 0..<lk { m = Swift.max(m, row[j]) }
+                    VectorMath.map(row, row, lk) { VectorMath.exp($0 - m) }
+                    var total: Float = 0
+                    for j in 0..<lk { total += row[j]; row[j] = LowPrecisionHead.bfloat16(row[j]) }
+                    inv[r] = total > 0 ? 1 / total : 0
+                }
+            }
+        }
+        withExtendedLifetime(rounded) {
+            BLAS.sgemm(transA: false, transB: false, m: rows, n: dv, k: lk, a: scores, lda: lk, b: rounded.pointer, ldb: dv,
+                       c: out, ldc: dv)
+        }
+        for r in 0..<rows { for c in 0..<dv { out[r * dv + c] *= inverse[r] } }
     }
 }
 

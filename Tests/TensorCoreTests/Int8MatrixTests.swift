@@ -82,34 +82,56 @@ struct Int8MatrixTests {
         #expect(int8.byteCount < WeightMatrix(w).byteCount / 3)
     }
 
-    /// `Tensor.attention(int8Scores:)` is float attention of the queries and keys quantised
-    /// per row (each position of each head): the same scores up to float rounding. Heads
-    /// split from `[B, L, H, D]` as an encoder's are (strided rows); one head (the products
-    /// split over the pool) and several (heads in parallel).
-    @Test(arguments: [(1, 1, 70, 90, 32), (2, 3, 130, 130, 64)])
-    func int8ScoresAreFloatAttentionOfQuantisedRows(_ shape: (b: Int, h: Int, lq: Int, lk: Int, d: Int)) {
-        let (b, h, lq, lk, d) = shape
-        func heads(_ l: Int, seed: UInt64, scale: Float) -> Tensor {
-            Tensor(shape: [b, l, h, d], scalars: Self.values(b * l * h * d, seed: seed, scale: scale)).permuted([0, 2, 1, 3])
+    /// `Tensor.attention(lowPrecision:)` against its definition computed here in double:
+    /// scores from the queries and keys quantised per row (each position of each head),
+    /// weights `exp(s - max)` and values rounded to bfloat16, each row divided by its sum of
+    /// unrounded weights. Both kernels (AVX-512 BF16 where the CPU has it, the portable
+    /// path); heads split from `[B, L, H, D]` as an encoder's are (strided rows); one head
+    /// (the work split over the pool) and several (heads in parallel); an odd number of keys
+    /// (the last pair padded) and a value width the BF16 kernel does not take.
+    @Test(arguments: [(1, 1, 70, 91, 32, 32), (2, 3, 130, 130, 64, 64), (1, 2, 64, 66, 16, 24)])
+    func lowPrecisionAttentionIsItsDefinition(_ shape: (b: Int, h: Int, lq: Int, lk: Int, d: Int, dv: Int)) {
+        let (b, h, lq, lk, d, dv) = shape
+        func heads(_ l: Int, _ w: Int, seed: UInt64, scale: Float) -> Tensor {
+            Tensor(shape: [b, l, h, w], scalars: Self.values(b * l * h * w, seed: seed, scale: scale)).permuted([0, 2, 1, 3])
         }
-        func quantised(_ t: Tensor) -> Tensor {
-            let c = t.contiguous().scalars
-            return Tensor(shape: t.shape, scalars: stride(from: 0, to: c.count, by: d).flatMap { i -> [Float] in
-                let (q, s) = Self.quantize(c[i..<(i + d)])
+        func quantised(_ t: Tensor) -> [Float] {
+            let c = t.contiguous().scalars, w = t.shape[3]
+            return stride(from: 0, to: c.count, by: w).flatMap { i -> [Float] in
+                let (q, s) = Self.quantize(c[i..<(i + w)])
                 return q.map { Float($0) * s }
-            })
+            }
         }
-        let q = heads(lq, seed: 5, scale: 2), k = heads(lk, seed: 6, scale: 1.5), v = heads(lk, seed: 7, scale: 1)
-        let got = Tensor.attention(query: q, key: k, value: v, int8Scores: true).scalars
-        let want = Tensor.attention(query: quantised(q), key: quantised(k), value: v).scalars
-        let err = zip(got, want).map { abs($0 - $1) }.max()!
-        #expect(err < 1e-5, "\(shape): int8 scores off the quantised rows' float attention by \(err)")
-        // ... which is near float32's, and not float32's itself (the option took effect).
+        let q = heads(lq, d, seed: 5, scale: 2), k = heads(lk, d, seed: 6, scale: 1.5), v = heads(lk, dv, seed: 7, scale: 1)
+        let qd = quantised(q), kd = quantised(k), vr = v.contiguous().scalars.map(LowPrecisionHead.bfloat16)
+        let scale = 1 / Double(d).squareRoot()
+        var want = [Float](repeating: 0, count: b * h * lq * dv)
+        for bh in 0..<(b * h) {
+            for i in 0..<lq {
+                let qi = (bh * lq + i) * d
+                let s = (0..<lk).map { j in scale * (0..<d).reduce(0.0) { $0 + Double(qd[qi + $1]) * Double(kd[(bh * lk + j) * d + $1]) } }
+                let m = s.max()!, e = s.map { Foundation.exp($0 - m) }, total = e.reduce(0, +)
+                for c in 0..<dv {
+                    let dot = (0..<lk).reduce(0.0) { $0 + Double(LowPrecisionHead.bfloat16(Float(e[$1]))) * Double(vr[(bh * lk + $1) * dv + c]) }
+                    want[(bh * lq + i) * dv + c] = Float(dot / total)
+                }
+            }
+        }
         let exact = Tensor.attention(query: q, key: k, value: v).scalars
-        let drift = zip(got, exact).map { abs($0 - $1) }.max()!
-        #expect(drift > 0 && drift < 0.05, "\(shape): int8 scores off float32 attention by \(drift)")
-        // Causal attention keeps float32 scores.
-        #expect(Tensor.attention(query: q, key: k, value: v, causal: true, int8Scores: true).scalars
+        for kernel in CPUFeatures.avx512BF16 ? [true, false] : [false] {
+            let got = Tensor.attention(query: q, key: k, value: v, scale: nil, causal: false, keyMask: nil,
+                                       lowPrecision: true, bf16Kernel: kernel).scalars
+            // A weight whose float exp lands on the other side of a bfloat16 rounding boundary
+            // than double's moves its term by 2^-8 of it: rare, so the mean stays far smaller.
+            let errors = zip(got, want).map { abs($0 - $1) }
+            let err = errors.max()!, mean = errors.reduce(0, +) / Float(errors.count)
+            #expect(err < 1e-3 && mean < 1e-5, "\(shape) bf16 kernel \(kernel): off its definition by \(err) (mean \(mean))")
+            // ... which is near float32's attention, and not float32's itself (it took effect).
+            let drift = zip(got, exact).map { abs($0 - $1) }.max()!
+            #expect(drift > 0 && drift < 0.05, "\(shape) bf16 kernel \(kernel): off float32 attention by \(drift)")
+        }
+        // Causal attention stays float32.
+        #expect(Tensor.attention(query: q, key: k, value: v, causal: true, lowPrecision: true).scalars
                 == Tensor.attention(query: q, key: k, value: v, causal: true).scalars)
     }
 

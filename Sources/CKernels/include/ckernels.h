@@ -43,4 +43,17 @@ void mmpipe_gelu_f32(const float *src, float *dst, size_t n);
 int mmpipe_attend_few_avx512(const float *q, int ldq, int rows, int d, const float *kt, int ldk, int lk,
                              const float *v, int ldv, int dv, float scale, float *scores, float *out, int ldo);
 
+/* Values v [lk, dv] (rows ldv apart) rounded to bfloat16 (nearest even) in pairs of
+ * positions: out[(jp * dv + c) * 2 + t] = v[2 jp + t][c], zero past lk; (lk + 1) / 2 * dv * 2
+ * values. */
+void mmpipe_pack_values_bf16(const float *v, int ldv, int lk, int dv, uint16_t *out);
+
+/* AVX-512 BF16 (call only where the CPU has it). For each row r of scores [rows, lk] (rows
+ * lds >= lk floats apart; overwritten): p = exp(s - max s) rounded to bfloat16, and
+ * out[r * ldo + c] = sum_j p[j] v[j][c] / sum_j p[j] (the sum of the unrounded values), v
+ * packed by mmpipe_pack_values_bf16. Returns 0 (and does nothing) unless dv is 16, 32, 48
+ * or 64. */
+int mmpipe_softmax_values_bf16(float *scores, int rows, int lk, int lds, const uint16_t *vp, int dv,
+                               float *out, int ldo);
+
 #endif

@@ -15,9 +15,10 @@
 /* Bytes of a packed [n, k] matrix. */
 size_t mmpipe_i8_packed_bytes(int n, int k);
 
-/* Quantises w [n, k] (row-major float32) per row: scale[j] = max |w[j]| / 127 (1 for an
- * all-zero row), q = round(w / scale); writes the packed bytes and rowsum[j] = sum_i q[j, i]. */
-void mmpipe_i8_quantize_pack(const float *w, int n, int k, int8_t *packed, float *scale, int32_t *rowsum);
+/* Quantises w [n, k] (rows ldw apart) per row: scale[j] = max |w[j]| / 127 (1 for an
+ * all-zero row), q = round(w / scale), exactly as mmpipe_i8_quantize_rows quantises
+ * activations; writes the packed bytes and rowsum[j] = sum_i q[j, i]. avx2: as there. */
+void mmpipe_i8_quantize_pack(const float *w, int n, int k, int ldw, int8_t *packed, float *scale, int32_t *rowsum, int avx2);
 
 /* Unpacks rows j0..<j1 of a packed matrix to int8 [j1 - j0, k] row-major. */
 void mmpipe_i8_unpack_rows(const int8_t *packed, int n, int k, int j0, int j1, int8_t *out);

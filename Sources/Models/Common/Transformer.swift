@@ -84,24 +84,24 @@ public struct MultiHeadAttention: Sendable {
     /// Self-attention of `x` `[N, T, D]` -> `[N, T, D]`. `causal`: position `i` sees
     /// positions `<= i`; `keyMask` `[N, T]`: 0 hides a key. With a `cache`, the new keys and
     /// values are appended to it and the queries attend causally to everything cached
-    /// (incremental decoding). With int8 weights (`--compute-type int8`), the scores of long
-    /// unmasked sequences (an encoder's) are an int8 product too (`Tensor.attention`'s
-    /// `int8Scores`).
+    /// (incremental decoding). With int8 weights (`--compute-type int8`), attention over long
+    /// unmasked sequences (an encoder's) runs in low precision too (`Tensor.attention`'s
+    /// `lowPrecision`: int8 scores, bfloat16 weights and values).
     public func callAsFunction(_ x: Tensor, causal: Bool = false, keyMask: Tensor? = nil, cache: KVCache? = nil) -> Tensor {
         let (q, k, v) = project(x)
         if let cache {
             cache.append(key: k, value: v)
             return attend(q, key: cache.key, value: cache.value, causal: true, keyMask: keyMask)
         }
-        return attend(q, key: k, value: v, causal: causal, keyMask: keyMask, int8Scores: out.matrix.precision == .int8)
+        return attend(q, key: k, value: v, causal: causal, keyMask: keyMask, lowPrecision: out.matrix.precision == .int8)
     }
 
     /// `out(attention(query, key, value))` with heads merged: query `[N, H, Tq, Dh]`, key and
     /// value `[N, H, Tk, Dh]` -> `[N, Tq, D]`.
     public func attend(_ query: Tensor, key: Tensor, value: Tensor, causal: Bool = false, keyMask: Tensor? = nil,
-                       int8Scores: Bool = false) -> Tensor {
+                       lowPrecision: Bool = false) -> Tensor {
         out(MultiHeadAttention.mergeHeads(Tensor.attention(query: query, key: key, value: value, causal: causal, keyMask: keyMask,
-                                                           int8Scores: int8Scores)))
+                                                           lowPrecision: lowPrecision)))
     }
 }
 
