@@ -174,11 +174,10 @@ extension Tensor {
                 lowPrecision.softmaxTimesValues(scores, rows: m, out: out + r0 * dv, parallel: parallelSoftmax && m * lk >= 1 << 16)
                 r0 += m
                 continue
-            } else {
-                BLAS.sgemm(transA: false, transB: transB, m: m, n: lk, k: d, alpha: scale,
-                           a: qp + r0 * qStride, lda: qStride, b: kp, ldb: ldb,
-                           c: scores, ldc: lk)
             }
+            BLAS.sgemm(transA: false, transB: transB, m: m, n: lk, k: d, alpha: scale,
+                       a: qp + r0 * qStride, lda: qStride, b: kp, ldb: ldb,
+                       c: scores, ldc: lk)
             if parallelSoftmax && m * lk >= 1 << 16 {
                 let chunk = 8
                 Compute.parallelFor((m + chunk - 1) / chunk) { c in
@@ -230,28 +229,34 @@ extension Tensor {
 final class LowPrecisionHead {
     let keys: Int8Matrix
     let count: Int, width: Int
-    private let packed: UnsafeMutablePointer<UInt16>?
-    private let rounded: Tensor?
+    private enum Values {
+        /// `mmpipe_pack_values_bf16`'s pairs, for the BF16 kernel.
+        case pairs(UnsafeMutablePointer<UInt16>)
+        /// `[Lk, Dv]` rounded, as float32, for BLAS.
+        case rounded(Tensor)
+    }
+    private let values: Values
 
-    /// keys `[Lk, D]`, values `[Lk, Dv]`, each with a unit inner stride.
+    /// keys `[Lk, D]` with a unit inner stride, values `[Lk, Dv]`.
     init(keys k: Tensor, values v: Tensor, bf16Kernel: Bool) {
         keys = Int8Matrix(quantizing: k)
         let lk = v.shape[0], dv = v.shape[1]
         count = lk
         width = dv
-        let ldv = lk == 1 ? dv : v.strides[0]
         if bf16Kernel && dv % 16 == 0 && dv <= 64 && v.strides[1] == 1 {
             let p = UnsafeMutablePointer<UInt16>.allocate(capacity: (lk + 1) / 2 * dv * 2)
-            withExtendedLifetime(v) { mmpipe_pack_values_bf16(v.pointer, Int32(ldv), Int32(lk), Int32(dv), p) }
-            packed = p
-            rounded = nil
+            withExtendedLifetime(v) {
+                mmpipe_pack_values_bf16(v.pointer, Int32(lk == 1 ? dv : v.strides[0]), Int32(lk), Int32(dv), p)
+            }
+            values = .pairs(p)
         } else {
-            packed = nil
-            rounded = Tensor(shape: v.shape, scalars: v.contiguous().scalars.map(LowPrecisionHead.bfloat16))
+            values = .rounded(Tensor(shape: v.shape, scalars: v.contiguous().scalars.map(LowPrecisionHead.bfloat16)))
         }
     }
 
-    deinit { packed?.deallocate() }
+    deinit {
+        if case .pairs(let p) = values { p.deallocate() }
+    }
 
     /// `x` rounded to the nearest bfloat16 (ties to even), as a float.
     static func bfloat16(_ x: Float) -> Float {
@@ -260,40 +265,40 @@ final class LowPrecisionHead {
     }
 
     /// `out[r] = sum_j p[r, j] v[j] / sum_j p[r, j]` with `p = bfloat16(exp(s - max s))`, for
-    /// scores `[rows, Lk]` (overwritten) into `out` `[rows, Dv]`.
+    /// scores `[rows, Lk]` (overwritten) into `out` `[rows, Dv]`; `parallel`: rows split over
+    /// the pool.
     func softmaxTimesValues(_ scores: UnsafeMutablePointer<Float>, rows: Int, out: UnsafeMutablePointer<Float>, parallel: Bool) {
         let lk = count, dv = width
-        let chunk = 12
-        let parts = parallel ? (rows + chunk - 1) / chunk : 1
-        let rowsPerPart = parallel ? chunk : rows
-        if let packed {
+        let perPart = parallel ? 12 : rows
+        let parts = (rows + perPart - 1) / perPart
+        switch values {
+        case .pairs(let pairs):
             Compute.parallelFor(parts) { c in
-                let lo = c * rowsPerPart, hi = Swift.min(rows, lo + rowsPerPart)
-                _ = mmpipe_softmax_values_bf16(scores + lo * lk, Int32(hi - lo), Int32(lk), Int32(lk), packed, Int32(dv),
+                let lo = c * perPart, hi = Swift.min(rows, lo + perPart)
+                _ = mmpipe_softmax_values_bf16(scores + lo * lk, Int32(hi - lo), Int32(lk), Int32(lk), pairs, Int32(dv),
                                                out + lo * dv, Int32(dv))
             }
-            return
-        }
-        guard let rounded else { return }
-        var inverse = [Float](repeating: 0, count: rows)
-        inverse.withUnsafeMutableBufferPointer { inv in
-            Compute.parallelFor(parts) { c in
-                for r in (c * rowsPerPart)..<Swift.min(rows, (c + 1) * rowsPerPart) {
-                    let row = scores + r * lk
-                    var m = -Float.infinity
-                    for j in 0..<lk { m = Swift.max(m, row[j]) }
-                    VectorMath.map(row, row, lk) { VectorMath.exp($0 - m) }
-                    var total: Float = 0
-                    for j in 0..<lk { total += row[j]; row[j] = LowPrecisionHead.bfloat16(row[j]) }
-                    inv[r] = total > 0 ? 1 / total : 0
+        case .rounded(let rounded):
+            var inverse = [Float](repeating: 0, count: rows)
+            inverse.withUnsafeMutableBufferPointer { inv in
+                Compute.parallelFor(parts) { c in
+                    for r in (c * perPart)..<Swift.min(rows, (c + 1) * perPart) {
+                        let row = scores + r * lk
+                        var m = -Float.infinity
+                        for j in 0..<lk { m = Swift.max(m, row[j]) }
+                        VectorMath.map(row, row, lk) { VectorMath.exp($0 - m) }
+                        var total: Float = 0
+                        for j in 0..<lk { total += row[j]; row[j] = LowPrecisionHead.bfloat16(row[j]) }
+                        inv[r] = total > 0 ? 1 / total : 0
+                    }
                 }
             }
+            withExtendedLifetime(rounded) {
+                BLAS.sgemm(transA: false, transB: false, m: rows, n: dv, k: lk, a: scores, lda: lk, b: rounded.pointer, ldb: dv,
+                           c: out, ldc: dv)
+            }
+            for r in 0..<rows { for c in 0..<dv { out[r * dv + c] *= inverse[r] } }
         }
-        withExtendedLifetime(rounded) {
-            BLAS.sgemm(transA: false, transB: false, m: rows, n: dv, k: lk, a: scores, lda: lk, b: rounded.pointer, ldb: dv,
-                       c: out, ldc: dv)
-        }
-        for r in 0..<rows { for c in 0..<dv { out[r * dv + c] *= inverse[r] } }
     }
 }
 
