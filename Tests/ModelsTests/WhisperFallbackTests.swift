@@ -72,3 +72,22 @@ struct WhisperFallbackTests {
         for t in texts.all { #expect(t == t.trimmingCharacters(in: .whitespacesAndNewlines), "\(t.prefix(40).debugDescription)") }
     }
 }
+
+/// Beam search's candidate pick: the k largest logits, best first, `-inf` (suppressed
+/// tokens) never, against a full sort, on a vocabulary-sized row whose block skipping
+/// matters (most blocks of 8 lose to the k-th) and on short odd rows (the tail).
+@Suite("WhisperDecoder.topIndices")
+struct WhisperTopIndicesTests {
+    @Test(arguments: [(51_864, 10), (51_864, 1), (13, 5), (7, 10), (100, 0)])
+    func largestFirstAsAFullSortGivesThem(_ shape: (n: Int, k: Int)) {
+        var state: UInt64 = 42
+        let x: [Float] = (0..<shape.n).map { i in
+            state = state &* 6364136223846793005 &+ 1442695040888963407
+            // Every third suppressed; distinct finite values otherwise.
+            return i % 3 == 1 ? -.infinity : Float(Int64(bitPattern: state >> 11) % 1_000_003) / 1000 + Float(i) * 1e-7
+        }
+        let want = Array(x.indices.filter { x[$0] > -.infinity }.sorted { x[$0] > x[$1] }.prefix(shape.k))
+        let got = x.withUnsafeBufferPointer { WhisperDecoder.topIndices($0.baseAddress!, shape.n, shape.k) }
+        #expect(got == want)
+    }
+}
