@@ -89,6 +89,18 @@ func tensorBench(repeats: Int) {
                         flops: 4.0 * Double(b * h * l * l * d), rawSameShape: nil))
     }
 
+    // A batched decoding step's cross-attention: 8 chunks x 5 beams, one query each, against
+    // each chunk's 1500 positions (keys stored transposed): memory-bound, so also in GB/s.
+    do {
+        let (g, beams, h, l, d) = (8, 5, 6, 1500, 64)
+        let q = deterministic([g * beams, 1, h, d], seed: 7).permuted([0, 2, 1, 3])
+        let k = Tensor.keysForFewQueries(deterministic([g, l, h, d], seed: 8).permuted([0, 2, 1, 3]))
+        let v = deterministic([g, l, h, d], seed: 9).permuted([0, 2, 1, 3]).contiguous()
+        let s = Benchmark.medianSeconds(repeats: repeats) { _ = Tensor.attention(query: q, key: k, value: v) }
+        rows.append(Row(name: "attention whisper cross", shape: "G\(g)x\(beams) H\(h) Lk\(l) D\(d): \(fmt(Double(2 * g * h * l * d * 4) / s / 1e9)) GB/s",
+                        seconds: s, flops: 4.0 * Double(g * beams * h * l * d), rawSameShape: nil))
+    }
+
     print(pad("op", 24) + pad("shape", 34) + pad("ms", 9) + pad("GFLOPS", 9) + pad("÷ peak", 9) + "÷ raw sgemm, same GEMM shape")
     for r in rows {
         let same = r.rawSameShape.map { "\(fmt(r.gflops / $0, 2))  (raw \(fmt($0)) GFLOPS)" } ?? "-"

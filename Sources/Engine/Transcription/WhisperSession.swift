@@ -22,8 +22,11 @@ public final class WhisperSession: @unchecked Sendable {
     public init(folder: URL, name: String, melFilters: URL, computeType: WhisperComputeType = .default) throws {
         self.name = name
         self.folder = folder
+        // The tokenizer (tokenizer.json, 2 MB of JSON: a sixth of a short file's run) is read on
+        // its own thread while the weights load.
+        let reading = OnItsOwnThread { try WhisperTokenizerLoader.load(folder: folder) }
         let (weights, extras) = try WhisperLoader.load(directory: folder, store: computeType.loading)
-        let tokenizer = try WhisperTokenizerLoader.load(folder: folder)
+        let tokenizer = try reading.result()
         guard tokenizer.vocabularySize == weights.dims.nVocab || tokenizer.vocabularySize + 1 == weights.dims.nVocab else {
             throw ItemFailure(path: folder.path, reason: "tokenizer has \(tokenizer.vocabularySize) tokens but the model \(weights.dims.nVocab)")
         }
@@ -65,5 +68,26 @@ public final class WhisperSession: @unchecked Sendable {
         } catch {
             return Transcript(language: request.language ?? "en", segments: done, duration: Double(samples.count) / 16_000)
         }
+    }
+}
+
+/// `work` run on a thread of its own from the start; `result()` waits for it.
+final class OnItsOwnThread<Value>: @unchecked Sendable {
+    private var outcome: Result<Value, any Error>?
+    private let done = DispatchSemaphore(value: 0)
+
+    init(_ work: @escaping () throws -> Value) {
+        let t = Thread { [self] in
+            outcome = Result(catching: work)
+            done.signal()
+        }
+        t.stackSize = 8 << 20
+        t.start()
+    }
+
+    func result() throws -> Value {
+        done.wait()
+        done.signal()   // a later call returns at once
+        return try outcome!.get()
     }
 }
