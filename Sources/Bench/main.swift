@@ -99,6 +99,12 @@ func tensorBench(repeats: Int) {
         let s = Benchmark.medianSeconds(repeats: repeats) { _ = Tensor.attention(query: q, key: k, value: v) }
         rows.append(Row(name: "attention whisper cross", shape: "G\(g)x\(beams) H\(h) Lk\(l) D\(d): \(fmt(Double(2 * g * h * l * d * 4) / s / 1e9)) GB/s",
                         seconds: s, flops: 4.0 * Double(g * beams * h * l * d), rawSameShape: nil))
+        let half = AttentionMemory(key: k, value: v, halfPrecision: true)
+        if half.isHalfPrecision {
+            let sh = Benchmark.medianSeconds(repeats: repeats) { _ = Tensor.attention(query: q, memory: half) }
+            rows.append(Row(name: "  float16 memory", shape: "G\(g)x\(beams) H\(h) Lk\(l) D\(d): \(fmt(Double(2 * g * h * l * d * 2) / sh / 1e9)) GB/s",
+                            seconds: sh, flops: 4.0 * Double(g * beams * h * l * d), rawSameShape: nil))
+        }
     }
 
     print(pad("op", 24) + pad("shape", 34) + pad("ms", 9) + pad("GFLOPS", 9) + pad("÷ peak", 9) + "÷ raw sgemm, same GEMM shape")

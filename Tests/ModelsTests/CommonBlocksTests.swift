@@ -120,7 +120,7 @@ struct CommonBlocksTests {
                                      mlp: MLP(fc1: Self.linear(2 * d, d, seed: 92), fc2: Self.linear(d, 2 * d, seed: 94), activation: .gelu))
         let audio = Self.random([2, s, d], seed: 96)
         let (mk, mv) = block.crossAttention!.attention.keysAndValues(audio)
-        let memory = (key: mk.contiguous(), value: mv.contiguous())
+        let memory = AttentionMemory(key: mk, value: mv)
         let x = Self.random([2, 6, d], seed: 98)
         var seen: [[Int]] = []
         let full = block(x, causal: true, memory: memory, crossQueries: { seen.append($0.shape) })

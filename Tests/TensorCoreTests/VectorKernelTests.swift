@@ -70,4 +70,39 @@ struct VectorKernelTests {
         #expect(want.count == got.count)
         for i in want.indices { #expect(abs(want[i] - got[i]) <= 1e-5, "\(i): \(got[i]) vs \(want[i])") }
     }
+
+    /// Half-precision cross-attention memory: the same attention as float32 keys and values
+    /// rounded to half precision (single grouped queries on the AVX-512 kernel, many queries
+    /// through the float32 conversion), and near the unrounded float32's; dropping groups
+    /// (`rows`) keeps each group's own attention, in both storages.
+    @Test(arguments: [(10, 2, 1), (6, 3, 1), (1, 1, 1), (4, 2, 5)])
+    func halfPrecisionMemoryIsRoundedFloat32(rows: Int, groups: Int, lq: Int) {
+        let h = 3, lk = 1500, d = 64
+        let q = Tensor(shape: [rows, h, lq, d], scalars: Self.values(rows * h * lq * d, seed: 21, spread: 1))
+        let k = Tensor(shape: [groups, h, lk, d], scalars: Self.values(groups * h * lk * d, seed: 22, spread: 2))
+        let v = Tensor(shape: [groups, h, lk, d], scalars: Self.values(groups * h * lk * d, seed: 23, spread: 3))
+        let half = AttentionMemory(key: k, value: v, halfPrecision: true)
+        let single = AttentionMemory(key: k, value: v)
+        #expect(half.isHalfPrecision == AttentionMemory.halfPrecisionAvailable && !single.isHalfPrecision)
+        func rounded(_ t: Tensor) -> Tensor { Tensor(shape: t.shape, scalars: t.scalars.map { Float(Float16($0)) }) }
+        let want = Tensor.attention(query: q, key: rounded(k), value: rounded(v)).scalars
+        let exact = Tensor.attention(query: q, key: k, value: v).scalars
+        let got = Tensor.attention(query: q, memory: half).scalars
+        #expect(Tensor.attention(query: q, memory: single).scalars == exact)
+        #expect(got.count == want.count)
+        let err = zip(got, want).map { abs($0 - $1) }.max()!, drift = zip(got, exact).map { abs($0 - $1) }.max()!
+        #expect(err <= 1e-5, "half memory off rounded float32 by \(err)")
+        #expect(drift < 5e-3, "half memory off float32 by \(drift)")
+        if half.isHalfPrecision { #expect(half.key.scalars == rounded(k).scalars && half.value.scalars == rounded(v).scalars) }
+        // The last group alone (queries of its rows), from each storage.
+        let per = rows / groups, last = groups - 1
+        let qLast = q.slice(axis: 0, (last * per)..<rows)
+        let lastWant = Tensor.attention(query: qLast, key: k.slice(axis: 0, last..<groups), value: v.slice(axis: 0, last..<groups)).scalars
+        for memory in [half, single] {
+            let kept = memory.rows([last])
+            #expect(kept.groups == 1)
+            let out = Tensor.attention(query: qLast, memory: kept).scalars
+            #expect(zip(out, lastWant).allSatisfy { abs($0 - $1) < 5e-3 })
+        }
+    }
 }

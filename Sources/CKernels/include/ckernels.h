@@ -42,6 +42,9 @@ void mmpipe_gelu_f32(const float *src, float *dst, size_t n);
  * nothing) unless dv is 16, 32, 48 or 64. */
 int mmpipe_attend_few_avx512(const float *q, int ldq, int rows, int d, const float *kt, int ldk, int lk,
                              const float *v, int ldv, int dv, float scale, float *scores, float *out, int ldo);
+/* The same with keys and values stored in float16 (half the bytes each step reads). */
+int mmpipe_attend_few_f16_avx512(const float *q, int ldq, int rows, int d, const uint16_t *kt, int ldk, int lk,
+                                 const uint16_t *v, int ldv, int dv, float scale, float *scores, float *out, int ldo);
 
 /* Values v [lk, dv] (rows ldv apart) rounded to bfloat16 (nearest even) in pairs of
  * positions: out[(jp * dv + c) * 2 + t] = v[2 jp + t][c], zero past lk; (lk + 1) / 2 * dv * 2

@@ -96,6 +96,11 @@ public struct MultiHeadAttention: Sendable {
         return attend(q, key: k, value: v, causal: causal, keyMask: keyMask, lowPrecision: out.matrix.precision == .int8)
     }
 
+    /// `out(attention(query, memory))` with heads merged: query `[N, H, Tq, Dh]` -> `[N, Tq, D]`.
+    public func attend(_ query: Tensor, memory: AttentionMemory) -> Tensor {
+        out(MultiHeadAttention.mergeHeads(Tensor.attention(query: query, memory: memory)))
+    }
+
     /// `out(attention(query, key, value))` with heads merged: query `[N, H, Tq, Dh]`, key and
     /// value `[N, H, Tk, Dh]` -> `[N, Tq, D]`.
     public func attend(_ query: Tensor, key: Tensor, value: Tensor, causal: Bool = false, keyMask: Tensor? = nil,
@@ -154,10 +159,11 @@ public struct TransformerBlock: Sendable {
 
     /// The layer over `x` `[N, T, D]`. `causal`, `keyMask` and `cache` go to the
     /// self-attention (see `MultiHeadAttention.callAsFunction`). `memory`: the keys and values
-    /// `[N, H, S, Dh]` the cross-attention reads (required when the block has one);
-    /// `crossQueries` sees its queries `[N, H, T, Dh]` (word alignment reads them).
+    /// `[G, H, S, Dh]` the cross-attention reads (required when the block has one; N a
+    /// multiple of G); `crossQueries` sees its queries `[N, H, T, Dh]` (word alignment reads
+    /// them).
     public func callAsFunction(_ x: Tensor, causal: Bool = false, keyMask: Tensor? = nil, cache: KVCache? = nil,
-                               memory: (key: Tensor, value: Tensor)? = nil,
+                               memory: AttentionMemory? = nil,
                                crossQueries: ((Tensor) -> Void)? = nil) -> Tensor {
         if placement == .post {
             let h = attentionNorm(attention(x, causal: causal, keyMask: keyMask, cache: cache) + x)
@@ -170,7 +176,7 @@ public struct TransformerBlock: Sendable {
             guard let memory else { preconditionFailure("TransformerBlock: a cross-attention block needs its memory") }
             let q = crossAttention.attention.queries(crossAttention.norm(h))
             crossQueries?(q)
-            h = h + crossAttention.attention.attend(q, key: memory.key, value: memory.value)
+            h = h + crossAttention.attention.attend(q, memory: memory)
         }
         var z = mlp(mlpNorm(h))
         if let s = mlpScale { z = z * s }

@@ -75,7 +75,7 @@ public struct WhisperWordAligner: Sendable {
                                   crossQueries: { layer, q in
             for (i, h) in heads.enumerated() where h.layer == layer {
                 let qh = q.slice(axis: 0, 0..<1).slice(axis: 1, h.head..<(h.head + 1)).reshaped([t, dh])
-                let kh = cross.keys[layer].slice(axis: 0, 0..<1).slice(axis: 1, h.head..<(h.head + 1))
+                let kh = cross.layers[layer].key.slice(axis: 0, 0..<1).slice(axis: 1, h.head..<(h.head + 1))
                     .reshaped([model.dims.nAudioCtx, dh]).slice(axis: 0, 0..<usable)
                 let scores = (Tensor.matmul(qh, kh.transposed()) * scale).softmax()
                 weights[i] = scores.contiguous().scalars

@@ -13,7 +13,9 @@ public enum WhisperComputeType: String, Sendable, CaseIterable {
     case float16
     /// The linear layers of the encoder and decoder and the vocabulary projection quantised
     /// to int8 per output channel, activations per row on the fly (`Int8Matrix`):
-    /// CTranslate2's int8, faster and smaller, with slightly different numbers.
+    /// CTranslate2's int8, faster and smaller, with slightly different numbers. Attention
+    /// follows: the encoder's in low precision (`Tensor.attention`'s `lowPrecision`), the
+    /// decoder's cross-attention keys and values in half precision (`AttentionMemory`).
     case int8
 }
 
@@ -111,26 +113,23 @@ public final class WhisperModel: @unchecked Sendable {
     /// read window `b` (see `Tensor.attention`), so beams share their audio's keys uncopied.
     /// Keys are stored transposed (`Tensor.keysForFewQueries`).
     public struct CrossKV: @unchecked Sendable {
-        public let keys: [Tensor]
-        public let values: [Tensor]
-        public var batch: Int { keys.first?.shape[0] ?? 0 }
+        /// Each decoder layer's cross-attention keys and values.
+        public let layers: [AttentionMemory]
+        public var batch: Int { layers.first?.groups ?? 0 }
 
         /// The windows `rows`, in that order (copies): finished windows dropped from a batch.
-        public func rows(_ rows: [Int]) -> CrossKV {
-            func pick(_ t: Tensor) -> Tensor { Tensor.concat(rows.map { t.slice(axis: 0, $0..<($0 + 1)) }, axis: 0) }
-            // Keys: rows of their stored [B, H, Dh, nAudioCtx] layout, viewed as before.
-            return CrossKV(keys: keys.map { pick($0.permuted([0, 1, 3, 2])).permuted([0, 1, 3, 2]) }, values: values.map(pick))
-        }
+        public func rows(_ rows: [Int]) -> CrossKV { CrossKV(layers: layers.map { $0.rows(rows) }) }
     }
 
+    /// The cross-attention keys and values of `audio` `[B, nAudioCtx, nAudioState]`, each
+    /// layer's computed once per window. With int8 (`--compute-type int8`) they are kept in
+    /// half precision where the CPU's kernels read it (`AttentionMemory`): every decoding
+    /// step streams all of them.
     public func crossKV(_ audio: Tensor) -> CrossKV {
-        var ks: [Tensor] = [], vs: [Tensor] = []
-        for block in decoderBlocks {
+        CrossKV(layers: decoderBlocks.map { block in
             let (k, v) = block.crossAttention!.attention.keysAndValues(audio)
-            ks.append(Tensor.keysForFewQueries(k))
-            vs.append(v.contiguous())
-        }
-        return CrossKV(keys: ks, values: vs)
+            return AttentionMemory(key: k, value: v, halfPrecision: computeType == .int8)
+        })
     }
 
     /// Self-attention caches for `batch` decoding rows.
@@ -171,7 +170,7 @@ public final class WhisperModel: @unchecked Sendable {
             }
         }
         for (l, block) in decoderBlocks.enumerated() {
-            x = block(x, cache: caches[l], memory: (cross.keys[l], cross.values[l]),
+            x = block(x, cache: caches[l], memory: cross.layers[l],
                       crossQueries: crossQueries.map { f in { f(l, $0) } })
         }
         precondition(positions.allSatisfy { $0 >= 0 && $0 < t }, "decode: positions \(positions) outside 0..<\(t)")
