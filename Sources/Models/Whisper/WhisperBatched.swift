@@ -122,13 +122,15 @@ extension Whisper {
         var next = 0
         while next < work.count {
             // The next batch: chunks whose audio could be read.
-            var group: [(input: Int, chunk: Range<Int>, features: Tensor)] = []
+            // `encoded`: the chunk's encoder output when language detection already made it.
+            var group: [(input: Int, chunk: Range<Int>, features: Tensor, encoded: Tensor?)] = []
             while group.count < batch.batchSize && next < work.count {
                 let (i, c) = work[next]
                 next += 1
                 if failures[i] != nil { continue }
                 do {
                     let features = try stages.features.chunk(readers[i].samples(c, stop: stop))
+                    var encoded: Tensor?
                     if languages[i] == nil {
                         // faster-whisper detects on the first 30 s of the input's first batch
                         // of chunk features end to end.
@@ -139,9 +141,13 @@ extension Whisper {
                         }
                         let joined = LogMelSpectrogram.segment(Tensor.concat(first, axis: 1), start: 0)
                         try stop.checkStop()
-                        languages[i] = detectLanguage(audio: try stages.encoder.encode(windows: joined.unsqueezed(0))).code
+                        let audio = try stages.encoder.encode(windows: joined.unsqueezed(0))
+                        languages[i] = detectLanguage(audio: audio).code
+                        // One chunk alone (a short file's speech, or 30 s of it): the very
+                        // window the chunk is encoded as below, so its encoding is this one.
+                        if first.count == 1 { encoded = audio }
                     }
-                    group.append((i, c, features))
+                    group.append((i, c, features, encoded))
                 } catch let e where !(e is CancellationError) && !(e is WhisperError) {
                     failures[i] = e
                     group.removeAll { $0.input == i }
@@ -155,7 +161,7 @@ extension Whisper {
             var encoded: [Tensor] = []
             for g in group {
                 try stop.checkStop()
-                encoded.append(try stages.encoder.encode(windows: LogMelSpectrogram.segment(g.features, start: 0).unsqueezed(0)))
+                encoded.append(try g.encoded ?? stages.encoder.encode(windows: LogMelSpectrogram.segment(g.features, start: 0).unsqueezed(0)))
             }
             let audio = encoded.count == 1 ? encoded[0] : Tensor.concat(encoded, axis: 0)
             // One decoding per language in the batch (one prompt each), in batch order.
@@ -176,7 +182,7 @@ extension Whisper {
                     decodeOptions[r] = o
                 }
             }
-            for (row, (i, chunk, _)) in group.enumerated() {
+            for (row, (i, chunk, _, _)) in group.enumerated() {
                 guard let d = decoded[row], let o = decodeOptions[row] else { continue }
                 let offset = Double(chunk.lowerBound) / rate, duration = Double(chunk.count) / rate
                 let tokens = d.result.tokens
