@@ -240,8 +240,9 @@ def main():
         for mode in modes:
             ours_type, fw_type, is_batched = MODES[mode]
             extra = ["--batch-size", str(batch)] if is_batched else []
-            ours_cmd = [ours_bin, "transcribe", str(audio), "--model", name, "--beam-size", "5", "--threads", str(threads),
-                        "--compute-type", ours_type, *extra, "--quiet"]
+            # English given to both sides (faster-whisper's runs name it): no language detection.
+            ours_cmd = [ours_bin, "transcribe", str(audio), "--model", name, "--language", "en", "--beam-size", "5",
+                        "--threads", str(threads), "--compute-type", ours_type, *extra, "--quiet"]
             fw_cmd = [venv_python, str(fw_script), str(folder), str(threads), fw_type, str(batch if is_batched else 0),
                       str(audio)]
             ours, fw = measure(ours_cmd, fw_cmd, env)
@@ -267,7 +268,7 @@ def main():
                 ours_type, fw_type, is_batched = MODES[mode]
                 extra = ["--batch-size", str(batch)] if is_batched else []
                 out_dir = work / "short-out"
-                ours_cmd = [ours_bin, "transcribe", *map(str, files), "--model", name, "--beam-size", "5",
+                ours_cmd = [ours_bin, "transcribe", *map(str, files), "--model", name, "--language", "en", "--beam-size", "5",
                             "--threads", str(threads), "--compute-type", ours_type, *extra, "--quiet",
                             "--output-dir", str(out_dir), "--overwrite"]
                 fw_cmd = [venv_python, str(fw_script), str(folder), str(threads), fw_type,
