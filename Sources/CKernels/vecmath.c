@@ -49,6 +49,18 @@ TARGET static inline void store_partial(float *p, __m256 v, int count) {
     for (int i = 0; i < count; i++) p[i] = t[i];
 }
 
+TARGET int mmpipe_first_above_f32(const float *x, int n, float t) {
+    const __m256 tv = _mm256_set1_ps(t);
+    int i = 0;
+    for (; i + 8 <= n; i += 8) {
+        const int m = _mm256_movemask_ps(_mm256_cmp_ps(_mm256_loadu_ps(x + i), tv, _CMP_GT_OQ));
+        if (m) return i + __builtin_ctz((unsigned)m);
+    }
+    for (; i < n; i++)
+        if (x[i] > t) return i;
+    return n;
+}
+
 TARGET void mmpipe_softmax_f32(const float *src, float *dst, int n) {
     if (n <= 0) return;
     int i = 0;
@@ -341,6 +353,7 @@ BF16 int mmpipe_softmax_values_bf16(float *scores, int rows, int lk, int lds, co
 }
 
 #else
+int mmpipe_first_above_f32(const float *x, int n, float t) { return n; }
 void mmpipe_softmax_f32(const float *src, float *dst, int n) {}
 double mmpipe_sum_exp_f32(const float *p, int n, float shift) { return 0; }
 void mmpipe_gelu_f32(const float *src, float *dst, size_t n) {}

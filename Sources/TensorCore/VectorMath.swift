@@ -8,6 +8,14 @@ import Foundation
 ///   The hot row operations (softmax, `sumExp`, GELU) run as AVX2/FMA kernels of the same
 ///   polynomials (CKernels' vecmath.c) where the CPU has them.
 public enum VectorMath {
+    /// The first `i < n` with `x[i] > t` (NaN never is), else `n`: AVX2, 8 at a time, where
+    /// the CPU has it (beam search's scan of the vocabulary for a better candidate).
+    public static func firstIndex(_ x: UnsafePointer<Float>, _ n: Int, above t: Float) -> Int {
+        if CPUFeatures.avx2FMA { return Int(mmpipe_first_above_f32(x, Int32(n), t)) }
+        for i in 0..<n where x[i] > t { return i }
+        return n
+    }
+
     public typealias V = SIMD8<Float>
     typealias VI = SIMD8<Int32>
     public static let lanes = V.scalarCount

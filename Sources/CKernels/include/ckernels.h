@@ -25,6 +25,9 @@ int mmpipe_f32_to_f16(const float *src, uint16_t *dst, size_t n);
 /* half -> float32 (exact) for n values. */
 void mmpipe_f16_to_f32(const uint16_t *src, float *dst, size_t n);
 
+/* The first i < n with x[i] > t (NaN never is), else n. AVX2. */
+int mmpipe_first_above_f32(const float *x, int n, float t);
+
 /* Softmax of n floats (src may equal dst): max, exp(x - max), sum, scale. */
 void mmpipe_softmax_f32(const float *src, float *dst, int n);
 
