@@ -17,7 +17,13 @@ public enum Interrupts {
                 count += 1
                 let n = count
                 lock.unlock()
-                if n > 1 { exit(130) }
+                if n > 1 {
+                    // At once: no exit handlers. Compute threads may be inside OpenBLAS, whose
+                    // exit-time destructor unmaps the buffers they read (the process then died
+                    // of SIGSEGV, not 130). Outputs are written atomically, so none is torn.
+                    fflush(stdout)
+                    _exit(130)
+                }
                 job.progress.warn("interrupted: finishing the items in flight and saving results (press Ctrl-C again to quit at once)")
                 job.cancel()
                 onFirst()
