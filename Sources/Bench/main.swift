@@ -64,28 +64,17 @@ func tensorBench(repeats: Int) {
                         rawSameShape: flops / raw / 1e9))
     }
 
-    // Attention: ViT-B/16 at batch 8, 12 heads, 197 tokens, head dim 64.
-    do {
-        let (b, h, l, d) = (8, 12, 197, 64)
+    // Self-attention, heads split from [B, L, H, D]: ViT-B/16 at batch 8 (12 heads, 197
+    // tokens), and Whisper tiny's encoder over one 30 s window (6 heads, 1500 positions) in
+    // float32 and in the int8 compute type's low precision.
+    for (name, b, h, l, d, lowPrecision) in [("attention vit-b/16", 8, 12, 197, 64, false),
+                                             ("attention whisper enc", 1, 6, 1500, 64, false),
+                                             ("  low precision (int8)", 1, 6, 1500, 64, true)] {
         let q = deterministic([b, l, h, d], seed: 7).permuted([0, 2, 1, 3])
         let k = deterministic([b, l, h, d], seed: 8).permuted([0, 2, 1, 3])
         let v = deterministic([b, l, h, d], seed: 9).permuted([0, 2, 1, 3])
-        let s = Benchmark.medianSeconds(repeats: repeats) { _ = Tensor.attention(query: q, key: k, value: v) }
-        rows.append(Row(name: "attention vit-b/16", shape: "B\(b) H\(h) L\(l) D\(d)", seconds: s,
-                        flops: 4.0 * Double(b * h * l * l * d), rawSameShape: nil))
-    }
-
-    // Attention: Whisper tiny's encoder, one 30 s window, 6 heads over 1500 positions.
-    do {
-        let (b, h, l, d) = (1, 6, 1500, 64)
-        let q = deterministic([b, l, h, d], seed: 7).permuted([0, 2, 1, 3])
-        let k = deterministic([b, l, h, d], seed: 8).permuted([0, 2, 1, 3])
-        let v = deterministic([b, l, h, d], seed: 9).permuted([0, 2, 1, 3])
-        let s = Benchmark.medianSeconds(repeats: repeats) { _ = Tensor.attention(query: q, key: k, value: v) }
-        rows.append(Row(name: "attention whisper enc", shape: "B\(b) H\(h) L\(l) D\(d)", seconds: s,
-                        flops: 4.0 * Double(b * h * l * l * d), rawSameShape: nil))
-        let s8 = Benchmark.medianSeconds(repeats: repeats) { _ = Tensor.attention(query: q, key: k, value: v, lowPrecision: true) }
-        rows.append(Row(name: "  low precision (int8)", shape: "B\(b) H\(h) L\(l) D\(d)", seconds: s8,
+        let s = Benchmark.medianSeconds(repeats: repeats) { _ = Tensor.attention(query: q, key: k, value: v, lowPrecision: lowPrecision) }
+        rows.append(Row(name: name, shape: "B\(b) H\(h) L\(l) D\(d)", seconds: s,
                         flops: 4.0 * Double(b * h * l * l * d), rawSameShape: nil))
     }
 

@@ -12,6 +12,10 @@ struct VectorKernelTests {
         return (0..<n).map { _ in (Float(g.next() % 20001) / 10000 - 1) * spread }
     }
 
+    static func tensor(_ shape: [Int], seed: UInt64, spread: Float) -> Tensor {
+        Tensor(shape: shape, scalars: values(shape.reduce(1, *), seed: seed, spread: spread))
+    }
+
     @Test(arguments: [1, 7, 8, 9, 63, 1500, 2049, 51865])
     func softmaxRowAgreesWithPortableAndDouble(n: Int) {
         var x = Self.values(n, seed: UInt64(n))
@@ -60,9 +64,9 @@ struct VectorKernelTests {
     @Test(arguments: [(8, 2, 1), (6, 3, 1), (1, 1, 1), (2, 2, 70)])
     func transposedKeysGiveTheSameAttention(rows: Int, groups: Int, lq: Int) {
         let h = 3, lk = 97, d = 16
-        let q = Tensor(shape: [rows, h, lq, d], scalars: Self.values(rows * h * lq * d, seed: 11, spread: 1))
-        let k = Tensor(shape: [groups, h, lk, d], scalars: Self.values(groups * h * lk * d, seed: 12, spread: 1))
-        let v = Tensor(shape: [groups, h, lk, d], scalars: Self.values(groups * h * lk * d, seed: 13, spread: 1))
+        let q = Self.tensor([rows, h, lq, d], seed: 11, spread: 1)
+        let k = Self.tensor([groups, h, lk, d], seed: 12, spread: 1)
+        let v = Self.tensor([groups, h, lk, d], seed: 13, spread: 1)
         let packed = Tensor.keysForFewQueries(k)
         #expect(packed.strides[2] == 1 && packed.shape == k.shape)
         let want = Tensor.attention(query: q, key: k, value: v).scalars
@@ -78,9 +82,9 @@ struct VectorKernelTests {
     @Test(arguments: [(10, 2, 1), (6, 3, 1), (1, 1, 1), (4, 2, 5)])
     func halfPrecisionMemoryIsRoundedFloat32(rows: Int, groups: Int, lq: Int) {
         let h = 3, lk = 1500, d = 64
-        let q = Tensor(shape: [rows, h, lq, d], scalars: Self.values(rows * h * lq * d, seed: 21, spread: 1))
-        let k = Tensor(shape: [groups, h, lk, d], scalars: Self.values(groups * h * lk * d, seed: 22, spread: 2))
-        let v = Tensor(shape: [groups, h, lk, d], scalars: Self.values(groups * h * lk * d, seed: 23, spread: 3))
+        let q = Self.tensor([rows, h, lq, d], seed: 21, spread: 1)
+        let k = Self.tensor([groups, h, lk, d], seed: 22, spread: 2)
+        let v = Self.tensor([groups, h, lk, d], seed: 23, spread: 3)
         let half = AttentionMemory(key: k, value: v, halfPrecision: true)
         let single = AttentionMemory(key: k, value: v)
         #expect(half.isHalfPrecision == AttentionMemory.halfPrecisionAvailable && !single.isHalfPrecision)
