@@ -130,12 +130,12 @@ func halfBench(repeats: Int) {
 
 /// `mmpipe-bench int8`: products with a weight in float32, float16 and int8 (`Int8Matrix`,
 /// activations quantised per row on the fly) at Whisper tiny's shapes: a decoding step's few
-/// rows (5 beams) and the encoder's 1500.
+/// rows (5 beams; 40 = a batched step of 8 chunks x 5 beams) and the encoder's 1500.
 func int8Bench(repeats: Int) {
     print("threads: \(Compute.threads)   blas: \(Compute.blasDescription)   int8 kernel: \(CPUFeatures.int8Kernel)")
     print(pad("product", 30) + pad("rows", 6) + pad("f32 ms", 10) + pad("f16 ms", 10) + pad("int8 ms", 10) + "f32/int8  f16/int8")
-    for (name, inF, outF, rowsList) in [("dec fc1 [1536, 384]", 384, 1536, [5]), ("dec fc2 [384, 1536]", 1536, 384, [5]),
-                                        ("vocab [51864, 384]", 384, 51864, [1, 5]),
+    for (name, inF, outF, rowsList) in [("dec fc1 [1536, 384]", 384, 1536, [5, 40]), ("dec fc2 [384, 1536]", 1536, 384, [5, 40]),
+                                        ("vocab [51864, 384]", 384, 51864, [1, 5, 40]),
                                         ("enc qkv [1152, 384]", 384, 1152, [1500]), ("enc fc1 [1536, 384]", 384, 1536, [1500]),
                                         ("enc fc2 [384, 1536]", 1536, 384, [1500])] {
         let w = Tensor(shape: [outF, inF], scalars: deterministic([outF, inF], seed: 11).scalars.map { ($0 * 1024).rounded() / 1024 })

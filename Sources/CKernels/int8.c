@@ -58,7 +58,8 @@ static void quantize_rows_scalar(const float *x, int rows, int k, int ldx, uint8
 }
 
 void mmpipe_i8_gemm_portable(const uint8_t *qx, int rows, int k, const int8_t *packed,
-                             const float *sx, const float *sw, int n, int j0, int j1, float *c, int ldc, int accumulate) {
+                             const float *sx, const float *sw, const float *bias, int n, int j0, int j1, float *c, int ldc,
+                             int accumulate) {
     (void)n;
     const int k4 = groups4(k), kp = k4 * 4;
     for (int r = 0; r < rows; r++) {
@@ -68,7 +69,8 @@ void mmpipe_i8_gemm_portable(const uint8_t *qx, int rows, int k, const int8_t *p
             int32_t s = 0;
             for (int g = 0; g < k4; g++)
                 for (int t = 0; t < 4; t++) s += (int32_t)x[g * 4 + t] * (int32_t)blk[(size_t)g * 64 + t];
-            const float v = (float)s * sx[r] * sw[j];
+            float v = (float)s * sx[r] * sw[j];
+            if (bias) v += bias[j];
             float *o = c + (size_t)r * ldc + j;
             *o = accumulate ? *o + v : v;
         }
@@ -123,11 +125,31 @@ static inline int32_t load4(const uint8_t *p) {
     return v;
 }
 
+/* What a tile's results become: c[r, j] (+)= (acc - 128 rowsum[j]) * sx[r] * sw[j] (+ bias[j]),
+ * for the columns [ja, jz) of the tile (at most 32). */
+struct vnni_out {
+    const int32_t *rowsum;
+    const float *sx, *sw, *bias;
+    float *c;
+    int ldc, accumulate;
+};
+
+/* Stores one row's two 16-column halves from their accumulators (masked at the block's end). */
+VNNI static inline void vnni_store(const struct vnni_out *e, int r, __m512i acc, __m512i corr, __m512 sw, __m512 bias,
+                                   int j, __mmask16 m) {
+    __m512 v = _mm512_mul_ps(_mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_sub_epi32(acc, corr)), _mm512_set1_ps(e->sx[r])), sw);
+    if (e->bias) v = _mm512_add_ps(v, bias);
+    float *o = e->c + (size_t)r * e->ldc + j;
+    if (e->accumulate) v = _mm512_add_ps(_mm512_maskz_loadu_ps(m, o), v);
+    _mm512_mask_storeu_ps(o, m, v);
+}
+
 /* AVX-512 VNNI: a tile of R rows x 32 output columns (two 16-column blocks), accumulated in
- * 2R registers over the k groups; one broadcast of 4 activation bytes feeds two vpdpbusd. */
+ * 2R registers over the k groups; one broadcast of 4 activation bytes feeds two vpdpbusd.
+ * The results go straight from the registers to c (scaled, corrected, biased). */
 #define VNNI_TILE(R)                                                                               \
 VNNI static void vnni_tile##R(const uint8_t *qx, int kp, int k4, const int8_t *p0, const int8_t *p1,\
-                              int32_t *out) {                                                      \
+                              const struct vnni_out *e, int r0, int ja, int jz) {                 \
     __m512i a0[R], a1[R];                                                                          \
     for (int r = 0; r < R; r++) { a0[r] = _mm512_setzero_si512(); a1[r] = _mm512_setzero_si512(); }\
     for (int g = 0; g < k4; g++) {                                                                 \
@@ -139,18 +161,26 @@ VNNI static void vnni_tile##R(const uint8_t *qx, int kp, int k4, const int8_t *p
             a1[r] = _mm512_dpbusd_epi32(a1[r], b, w1);                                             \
         }                                                                                          \
     }                                                                                              \
+    const int n0 = jz - ja < 16 ? jz - ja : 16, n1 = jz - ja - n0;                                \
+    const __mmask16 m0 = (__mmask16)((1u << n0) - 1), m1 = (__mmask16)((1u << n1) - 1);           \
+    const __m512i c0 = _mm512_slli_epi32(_mm512_maskz_loadu_epi32(m0, e->rowsum + ja), 7);         \
+    const __m512i c1 = _mm512_slli_epi32(_mm512_maskz_loadu_epi32(m1, e->rowsum + ja + 16), 7);    \
+    const __m512 s0 = _mm512_maskz_loadu_ps(m0, e->sw + ja), s1 = _mm512_maskz_loadu_ps(m1, e->sw + ja + 16); \
+    const __m512 b0 = e->bias ? _mm512_maskz_loadu_ps(m0, e->bias + ja) : _mm512_setzero_ps();    \
+    const __m512 b1 = e->bias ? _mm512_maskz_loadu_ps(m1, e->bias + ja + 16) : _mm512_setzero_ps(); \
     for (int r = 0; r < R; r++) {                                                                  \
-        _mm512_storeu_si512((void *)(out + r * 32), a0[r]);                                        \
-        _mm512_storeu_si512((void *)(out + r * 32 + 16), a1[r]);                                   \
+        vnni_store(e, r0 + r, a0[r], c0, s0, b0, ja, m0);                                          \
+        if (n1 > 0) vnni_store(e, r0 + r, a1[r], c1, s1, b1, ja + 16, m1);                         \
     }                                                                                              \
 }
 VNNI_TILE(1) VNNI_TILE(2) VNNI_TILE(3) VNNI_TILE(4) VNNI_TILE(5) VNNI_TILE(6) VNNI_TILE(7) VNNI_TILE(8)
 
 VNNI void mmpipe_i8_gemm_vnni512(const uint8_t *qx, int rows, int k, const int8_t *packed, const int32_t *rowsum,
-                                 const float *sx, const float *sw, int n, int j0, int j1, float *c, int ldc, int accumulate) {
+                                 const float *sx, const float *sw, const float *bias, int n, int j0, int j1, float *c,
+                                 int ldc, int accumulate) {
     (void)n;
     const int k4 = groups4(k), kp = k4 * 4;
-    int32_t acc[8 * 32];
+    const struct vnni_out e = {rowsum, sx, sw, bias, c, ldc, accumulate};
     for (int jb = j0 / 16; jb * 16 < j1; jb += 2) {
         const int8_t *p0 = packed + (size_t)jb * k4 * 64;
         const int8_t *p1 = (jb + 1) * 16 < j1 ? p0 + (size_t)k4 * 64 : p0;
@@ -159,22 +189,14 @@ VNNI void mmpipe_i8_gemm_vnni512(const uint8_t *qx, int rows, int k, const int8_
             const int R = rows - r0 < 8 ? rows - r0 : 8;
             const uint8_t *x = qx + (size_t)r0 * kp;
             switch (R) {
-            case 1: vnni_tile1(x, kp, k4, p0, p1, acc); break;
-            case 2: vnni_tile2(x, kp, k4, p0, p1, acc); break;
-            case 3: vnni_tile3(x, kp, k4, p0, p1, acc); break;
-            case 4: vnni_tile4(x, kp, k4, p0, p1, acc); break;
-            case 5: vnni_tile5(x, kp, k4, p0, p1, acc); break;
-            case 6: vnni_tile6(x, kp, k4, p0, p1, acc); break;
-            case 7: vnni_tile7(x, kp, k4, p0, p1, acc); break;
-            default: vnni_tile8(x, kp, k4, p0, p1, acc); break;
-            }
-            for (int r = 0; r < R; r++) {
-                float *o = c + (size_t)(r0 + r) * ldc;
-                const float s = sx[r0 + r];
-                for (int j = ja; j < jz; j++) {
-                    const float v = (float)(acc[r * 32 + (j - ja)] - 128 * rowsum[j]) * s * sw[j];
-                    o[j] = accumulate ? o[j] + v : v;
-                }
+            case 1: vnni_tile1(x, kp, k4, p0, p1, &e, r0, ja, jz); break;
+            case 2: vnni_tile2(x, kp, k4, p0, p1, &e, r0, ja, jz); break;
+            case 3: vnni_tile3(x, kp, k4, p0, p1, &e, r0, ja, jz); break;
+            case 4: vnni_tile4(x, kp, k4, p0, p1, &e, r0, ja, jz); break;
+            case 5: vnni_tile5(x, kp, k4, p0, p1, &e, r0, ja, jz); break;
+            case 6: vnni_tile6(x, kp, k4, p0, p1, &e, r0, ja, jz); break;
+            case 7: vnni_tile7(x, kp, k4, p0, p1, &e, r0, ja, jz); break;
+            default: vnni_tile8(x, kp, k4, p0, p1, &e, r0, ja, jz); break;
             }
         }
     }
@@ -206,7 +228,8 @@ AVX2 static void avx2_tile##R(const uint8_t *qx, int kp, int k4, const int8_t *p
 AVX2_TILE(1) AVX2_TILE(2) AVX2_TILE(3) AVX2_TILE(4)
 
 AVX2 void mmpipe_i8_gemm_avx2(const uint8_t *qx, int rows, int k, const int8_t *packed,
-                              const float *sx, const float *sw, int n, int j0, int j1, float *c, int ldc, int accumulate) {
+                              const float *sx, const float *sw, const float *bias, int n, int j0, int j1, float *c, int ldc,
+                              int accumulate) {
     (void)n;
     const int k4 = groups4(k), kp = k4 * 4;
     int32_t acc[4 * 16];
@@ -227,7 +250,8 @@ AVX2 void mmpipe_i8_gemm_avx2(const uint8_t *qx, int rows, int k, const int8_t *
                 const float s = sx[r0 + r];
                 for (int j = ja; j < jz; j++) {
                     /* Lanes: the first register holds columns 0..7 of the block, the second 8..15. */
-                    const float v = (float)acc[r * 16 + (j - ja)] * s * sw[j];
+                    float v = (float)acc[r * 16 + (j - ja)] * s * sw[j];
+                    if (bias) v += bias[j];
                     o[j] = accumulate ? o[j] + v : v;
                 }
             }
@@ -242,9 +266,11 @@ void mmpipe_i8_quantize_rows(const float *x, int rows, int k, int ldx, uint8_t *
 
 #else
 void mmpipe_i8_gemm_vnni512(const uint8_t *qx, int rows, int k, const int8_t *packed, const int32_t *rowsum,
-                            const float *sx, const float *sw, int n, int j0, int j1, float *c, int ldc, int accumulate) {}
+                            const float *sx, const float *sw, const float *bias, int n, int j0, int j1, float *c, int ldc,
+                            int accumulate) {}
 void mmpipe_i8_gemm_avx2(const uint8_t *qx, int rows, int k, const int8_t *packed,
-                         const float *sx, const float *sw, int n, int j0, int j1, float *c, int ldc, int accumulate) {}
+                         const float *sx, const float *sw, const float *bias, int n, int j0, int j1, float *c, int ldc,
+                         int accumulate) {}
 void mmpipe_i8_quantize_rows(const float *x, int rows, int k, int ldx, uint8_t *q, float *scale, int offset, int avx2) {
     (void)avx2;
     quantize_rows_scalar(x, rows, k, ldx, q, scale, offset);

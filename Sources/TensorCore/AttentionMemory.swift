@@ -87,12 +87,23 @@ final class HalfBuffer: @unchecked Sendable {
     let base: UnsafeMutablePointer<UInt16>
     let count: Int
 
-    /// `t` (any strides) in row-major order, rounded to half precision.
+    /// `t` (any strides) in row-major order, rounded to half precision. A tensor of rank 3 or
+    /// more is converted a leading `[i, j]` part at a time on the pool (a view, as a decoder's
+    /// keys transposed per head, is gathered part by part rather than copied whole first).
     init(_ t: Tensor) {
-        let c = t.contiguous()
-        count = c.count
+        count = t.count
         base = .allocate(capacity: max(1, count))
-        withExtendedLifetime(c) { _ = mmpipe_f32_to_f16(c.pointer, base, count) }
+        guard t.rank >= 3, count > 0 else {
+            let c = t.contiguous()
+            withExtendedLifetime(c) { _ = mmpipe_f32_to_f16(c.pointer, base, count) }
+            return
+        }
+        let (n0, n1) = (t.shape[0], t.shape[1]), part = count / (n0 * n1)
+        let out = base
+        Compute.parallelParts(n0 * n1) { p in
+            let c = t.select(axis: 0, p / n1).select(axis: 0, p % n1).contiguous()
+            withExtendedLifetime(c) { _ = mmpipe_f32_to_f16(c.pointer, out + p * part, part) }
+        }
     }
 
     private init(count: Int) {
@@ -121,8 +132,9 @@ final class HalfBuffer: @unchecked Sendable {
 extension Tensor {
     /// `softmax(scale q k^T) v` per row and head against `memory` (see
     /// `attention(query:key:value:)`): q `[B, H, Lq, D]`, B a multiple of the memory's G (row
-    /// `r` reads group `r / (B / G)`). One query per row against half-precision memory runs
-    /// on the AVX-512 few-query kernel; other shapes convert the memory to float32 first.
+    /// `r` reads group `r / (B / G)`). Half-precision memory is read by the AVX-512 few-query
+    /// kernel, each position of each row one query (up to 16 positions: a decoding step's
+    /// one, a prompt's few); longer queries convert the memory to float32 first.
     public static func attention(query q: Tensor, memory: AttentionMemory) -> Tensor {
         guard case .float16(let keys, let values) = memory.storage else {
             return attention(query: q, key: memory.key, value: memory.value)
@@ -131,8 +143,17 @@ extension Tensor {
         let g = memory.groups, lk = memory.length, dv = memory.valueWidth
         precondition(q.rank == 4 && h == memory.heads && d == memory.keyWidth && g > 0 && b % g == 0,
                      "attention: query \(q.shape) for memory [\(g), \(memory.heads), \(lk), \(memory.keyWidth)]")
-        guard lq == 1, dv % 16 == 0, dv <= 64 else {
+        guard dv % 16 == 0, dv <= 64 else {
             return attention(query: q, key: memory.key, value: memory.value)
+        }
+        if lq > 1 {
+            // A few positions (a prompt): each is one more query of its row's group, so the
+            // positions become rows, `[B * Lq, H, 1, D]` (a view when q's heads were split
+            // from `[B, Lq, H * D]`), and the memory stays in half precision. Many positions
+            // (a long initial prompt) read the memory once per 6 rows: float32 and BLAS then.
+            guard lq <= 16 else { return attention(query: q, key: memory.key, value: memory.value) }
+            let rowsFirst = q.permuted([0, 2, 1, 3]).contiguous().reshaped([b * lq, h, 1, d])
+            return attention(query: rowsFirst, memory: memory).reshaped([b, lq, h, dv]).permuted([0, 2, 1, 3])
         }
         let qq = q.strides[3] == 1 ? q : q.contiguous()
         let out = Tensor(uninitializedShape: [b, h, 1, dv])

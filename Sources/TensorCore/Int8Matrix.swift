@@ -56,8 +56,19 @@ public final class Int8Matrix: @unchecked Sendable {
         let ld = n == 1 ? k : w.strides[0]
         let p = UnsafeMutablePointer<Int8>.allocate(capacity: max(1, mmpipe_i8_packed_bytes(Int32(n), Int32(k))))
         var s = [Float](repeating: 0, count: n), sums = [Int32](repeating: 0, count: n)
+        // Blocks of 16 rows pack on their own: 256 rows a part on the pool (a vocabulary of
+        // 51 864 rows is most of a model's quantisation at load).
+        let perPart = 256, packedPerRow = mmpipe_i8_packed_bytes(16, Int32(k)) / 16, avx2: Int32 = CPUFeatures.avx2FMA ? 1 : 0
         withExtendedLifetime(w) {
-            mmpipe_i8_quantize_pack(w.pointer, Int32(n), Int32(k), Int32(ld), p, &s, &sums, CPUFeatures.avx2FMA ? 1 : 0)
+            s.withUnsafeMutableBufferPointer { sp in
+                sums.withUnsafeMutableBufferPointer { sump in
+                    Compute.parallelFor((n + perPart - 1) / perPart) { part in
+                        let j0 = part * perPart, j1 = Swift.min(n, j0 + perPart)
+                        mmpipe_i8_quantize_pack(w.pointer + j0 * ld, Int32(j1 - j0), Int32(k), Int32(ld), p + j0 * packedPerRow,
+                                                sp.baseAddress! + j0, sump.baseAddress! + j0, avx2)
+                    }
+                }
+            }
         }
         packed = p
         scales = s
@@ -107,11 +118,12 @@ public final class Int8Matrix: @unchecked Sendable {
     /// The kernels (tests run each one the CPU has).
     enum Kernel { case best, vnni, avx2, portable }
 
-    /// `c = alpha x w^T (+ c)` for `x` `[m, cols]` (rows `lda` apart, `cols` by default),
-    /// `c` `[m, rows]` (rows `ldc` apart, `rows` by default), in parallel over blocks of
-    /// output columns.
+    /// `c = alpha x w^T (+ bias) (+ c)` for `x` `[m, cols]` (rows `lda` apart, `cols` by
+    /// default), `bias` `[rows]`, `c` `[m, rows]` (rows `ldc` apart, `rows` by default), in
+    /// parallel over blocks of output columns. The kernels add the bias as they write each
+    /// result, so `c` is written once.
     func product(_ x: UnsafePointer<Float>, rows m: Int, lda: Int? = nil, into c: UnsafeMutablePointer<Float>, ldc: Int? = nil,
-                 alpha: Float = 1, accumulate: Bool, kernel: Kernel = .best) {
+                 alpha: Float = 1, bias: UnsafePointer<Float>? = nil, accumulate: Bool, kernel: Kernel = .best) {
         let k = cols, n = rows, ldx = lda ?? cols, ldo = ldc ?? rows
         let kp = (k + 3) / 4 * 4
         let vnni = kernel == .vnni || (kernel == .best && CPUFeatures.avx512VNNI)
@@ -130,13 +142,13 @@ public final class Int8Matrix: @unchecked Sendable {
                         let j0 = Int32(part * chunk), j1 = Int32(min(n, (part + 1) * chunk))
                         if vnni {
                             mmpipe_i8_gemm_vnni512(q, Int32(m), Int32(k), packed, sums.baseAddress, sxp.baseAddress, swp.baseAddress,
-                                                   Int32(n), j0, j1, c, Int32(ldo), accumulate ? 1 : 0)
+                                                   bias, Int32(n), j0, j1, c, Int32(ldo), accumulate ? 1 : 0)
                         } else if avx2 {
                             mmpipe_i8_gemm_avx2(q, Int32(m), Int32(k), packed, sxp.baseAddress, swp.baseAddress,
-                                                Int32(n), j0, j1, c, Int32(ldo), accumulate ? 1 : 0)
+                                                bias, Int32(n), j0, j1, c, Int32(ldo), accumulate ? 1 : 0)
                         } else {
                             mmpipe_i8_gemm_portable(q, Int32(m), Int32(k), packed, sxp.baseAddress, swp.baseAddress,
-                                                    Int32(n), j0, j1, c, Int32(ldo), accumulate ? 1 : 0)
+                                                    bias, Int32(n), j0, j1, c, Int32(ldo), accumulate ? 1 : 0)
                         }
                     }
                 }

@@ -112,11 +112,13 @@ extension Tensor {
         if out.count == 0 { return out }
         let c = out.outputPointer
         var beta: Float = 0
-        if let bias {
+        // The int8 kernels add the bias as they write each result (one pass over the output);
+        // the others start from it.
+        if let bias, weight.precision != .int8 {
             let bc = bias.contiguous()
             for r in 0..<rows { (c + r * outF).update(from: bc.pointer, count: outF) }
             beta = 1
-        } else if inF == 0 {
+        } else if inF == 0 && weight.precision != .int8 {
             c.initialize(repeating: 0, count: out.count)
             return out
         }
@@ -136,8 +138,8 @@ extension Tensor {
                 gemm(x2, w.transposed(), into: c, ldc: outF, beta: beta)
             }
         case .int8(let q):
-            let xc = x2.contiguous()
-            withExtendedLifetime((xc, q)) { q.product(xc.pointer, rows: rows, into: c, accumulate: beta != 0) }
+            let xc = x2.contiguous(), bc = bias?.contiguous()
+            withExtendedLifetime((xc, q, bc)) { q.product(xc.pointer, rows: rows, into: c, bias: bc?.pointer, accumulate: false) }
         case .float16(let h):
             let xc = x2.contiguous()
             withExtendedLifetime(xc) {

@@ -44,17 +44,25 @@ struct Int8MatrixTests {
             }
         }
         #expect(q.scales == wq.map(\.1))
+        // A bias, added to each row as the kernels write it (n not a multiple of 16 or 32
+        // checks the last block's partial columns).
+        let bias = (0..<n).map { Float($0 % 7) - 3.5 }
         for kernel in Self.kernels {
             for accumulate in [false, true] {
-                var c = [Float](repeating: accumulate ? 1 : -7, count: m * n)
-                x.withUnsafeBufferPointer { xp in
-                    c.withUnsafeMutableBufferPointer { cp in
-                        q.product(xp.baseAddress!, rows: m, into: cp.baseAddress!, accumulate: accumulate, kernel: kernel)
+                for withBias in [false, true] {
+                    var c = [Float](repeating: accumulate ? 1 : -7, count: m * n)
+                    x.withUnsafeBufferPointer { xp in
+                        bias.withUnsafeBufferPointer { bp in
+                            c.withUnsafeMutableBufferPointer { cp in
+                                q.product(xp.baseAddress!, rows: m, into: cp.baseAddress!, bias: withBias ? bp.baseAddress : nil,
+                                          accumulate: accumulate, kernel: kernel)
+                            }
+                        }
                     }
+                    let want = expected.indices.map { i in expected[i] + (accumulate ? 1 : 0) + (withBias ? bias[i % n] : 0) }
+                    let err = zip(c, want).map { abs($0 - $1) / max(1, abs($1)) }.max() ?? 0
+                    #expect(err < 1e-5, "\(kernel) \(shape) accumulate \(accumulate) bias \(withBias): max relative error \(err)")
                 }
-                let want = expected.map { accumulate ? $0 + 1 : $0 }
-                let err = zip(c, want).map { abs($0 - $1) / max(1, abs($1)) }.max() ?? 0
-                #expect(err < 1e-5, "\(kernel) \(shape) accumulate \(accumulate): max relative error \(err)")
             }
         }
     }

@@ -76,10 +76,10 @@ struct VectorKernelTests {
     }
 
     /// Half-precision cross-attention memory: the same attention as float32 keys and values
-    /// rounded to half precision (single grouped queries on the AVX-512 kernel, many queries
-    /// through the float32 conversion), and near the unrounded float32's; dropping groups
-    /// (`rows`) keeps each group's own attention, in both storages.
-    @Test(arguments: [(10, 2, 1), (6, 3, 1), (1, 1, 1), (4, 2, 5)])
+    /// rounded to half precision (one position per row and a prompt's few, up to 16, on the
+    /// AVX-512 kernel; more through the float32 conversion), and near the unrounded float32's;
+    /// dropping groups (`rows`) keeps each group's own attention, in both storages.
+    @Test(arguments: [(10, 2, 1), (6, 3, 1), (1, 1, 1), (4, 2, 5), (2, 2, 3), (3, 1, 16), (2, 1, 17)])
     func halfPrecisionMemoryIsRoundedFloat32(rows: Int, groups: Int, lq: Int) {
         let h = 3, lk = 1500, d = 64
         let q = Self.tensor([rows, h, lq, d], seed: 21, spread: 1)

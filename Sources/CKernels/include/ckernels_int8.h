@@ -28,13 +28,17 @@ void mmpipe_i8_unpack_rows(const int8_t *packed, int n, int k, int j0, int j1, i
  * CPU has AVX2 (else a portable loop). */
 void mmpipe_i8_quantize_rows(const float *x, int rows, int k, int ldx, uint8_t *q, float *scale, int offset, int avx2);
 
-/* c[r * ldc + j] (+)= sx[r] * sw[j] * dot(qx[r], qw[j]) for r < rows, j in [j0, j1); j0 a
- * multiple of 16. qx as quantised above (offset 128 for vnni512, 0 for the others). */
+/* c[r * ldc + j] (+)= sx[r] * sw[j] * dot(qx[r], qw[j]) (+ bias[j], when bias is not NULL)
+ * for r < rows, j in [j0, j1); j0 a multiple of 16. qx as quantised above (offset 128 for
+ * vnni512, 0 for the others). */
 void mmpipe_i8_gemm_vnni512(const uint8_t *qx, int rows, int k, const int8_t *packed, const int32_t *rowsum,
-                            const float *sx, const float *sw, int n, int j0, int j1, float *c, int ldc, int accumulate);
+                            const float *sx, const float *sw, const float *bias, int n, int j0, int j1, float *c, int ldc,
+                            int accumulate);
 void mmpipe_i8_gemm_avx2(const uint8_t *qx, int rows, int k, const int8_t *packed,
-                         const float *sx, const float *sw, int n, int j0, int j1, float *c, int ldc, int accumulate);
+                         const float *sx, const float *sw, const float *bias, int n, int j0, int j1, float *c, int ldc,
+                         int accumulate);
 void mmpipe_i8_gemm_portable(const uint8_t *qx, int rows, int k, const int8_t *packed,
-                             const float *sx, const float *sw, int n, int j0, int j1, float *c, int ldc, int accumulate);
+                             const float *sx, const float *sw, const float *bias, int n, int j0, int j1, float *c, int ldc,
+                             int accumulate);
 
 #endif

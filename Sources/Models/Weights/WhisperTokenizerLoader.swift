@@ -18,7 +18,7 @@ public enum WhisperTokenizerLoader {
     }
 
     public static func load(tokenizerJSON url: URL, mergeOrder: WhisperTokenizer.MergeOrder = .vocabularyRank) throws -> WhisperTokenizer {
-        try WhisperTokenizer(vocabulary: try vocabulary(tokenizerJSON: url), mergeOrder: mergeOrder)
+        try WhisperTokenizer(vocabulary: try vocabulary(tokenizerJSON: url, merges: mergeOrder == .mergeList), mergeOrder: mergeOrder)
     }
 
     /// An openai-whisper asset (`gpt2.tiktoken`, `multilingual.tiktoken`); specials are built
@@ -42,7 +42,9 @@ public enum WhisperTokenizerLoader {
         return b
     }
 
-    public static func vocabulary(tokenizerJSON url: URL) throws -> WhisperTokenizer.Vocabulary {
+    /// `merges`: read `model.merges` too (only `MergeOrder.mergeList` uses them; the default
+    /// order by vocabulary rank does not, and their 50 000 pairs are half of the load).
+    public static func vocabulary(tokenizerJSON url: URL, merges readMerges: Bool = true) throws -> WhisperTokenizer.Vocabulary {
         let path = url.path
         let data = try read(url)
         guard let root = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
@@ -74,9 +76,12 @@ public enum WhisperTokenizerLoader {
         var id = eot
         while let s = names[id] { specials.append(s); id += 1 }
 
+        var merges: [(Int, Int)] = []
+        guard readMerges else {
+            return WhisperTokenizer.Vocabulary(pieces: pieces, specials: specials, merges: nil, source: path)
+        }
         var ids = [[UInt8]: Int](minimumCapacity: pieces.count)
         for (i, p) in pieces.enumerated() where ids[p] == nil { ids[p] = i }
-        var merges: [(Int, Int)] = []
         let rawMerges = (model["merges"] as? [Any]) ?? []
         merges.reserveCapacity(rawMerges.count)
         for (rank, m) in rawMerges.enumerated() {

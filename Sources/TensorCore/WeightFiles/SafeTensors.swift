@@ -22,7 +22,11 @@ public enum DType: String, Sendable, CaseIterable {
             // F16C's conversion, 8 at a time: loading a float16 checkpoint (Whisper's) spent
             // most of its time in the compiler's one-at-a-time software conversion.
             if CPUFeatures.avx2FMAF16C {
-                mmpipe_f16_to_f32(src.assumingMemoryBound(to: UInt16.self), dst, n)
+                // A large matrix (a vocabulary embedding) in parts on the pool.
+                let h = src.assumingMemoryBound(to: UInt16.self), part = 1 << 20
+                Compute.parallelFor((n + part - 1) / part) { i in
+                    mmpipe_f16_to_f32(h + i * part, dst + i * part, Swift.min(part, n - i * part))
+                }
                 return
             }
             #if arch(x86_64) || arch(arm64)
