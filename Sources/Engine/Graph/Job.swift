@@ -134,6 +134,38 @@ final class StageStats: @unchecked Sendable {
 ///
 /// - Important: stages run on plain threads, not the Swift concurrency pool: decoders and
 ///   BLAS block, and a blocked cooperative pool would stall everything.
+/// Stops a job from outside when Ctrl-C does not: a server's request whose client went away
+/// or whose time ran out. `Runner.run(control:)` attaches the job; a cancel that comes first
+/// stops it as soon as it starts.
+public final class JobControl: @unchecked Sendable {
+    private let lock = NSLock()
+    private var job: Job?
+    private var stopped = false
+
+    public init() {}
+
+    public func cancel() {
+        lock.lock()
+        stopped = true
+        let j = job
+        lock.unlock()
+        j?.cancel()
+    }
+
+    public var isCancelled: Bool {
+        lock.lock(); defer { lock.unlock() }
+        return stopped
+    }
+
+    func attach(_ job: Job) {
+        lock.lock()
+        self.job = job
+        let s = stopped
+        lock.unlock()
+        if s { job.cancel() }
+    }
+}
+
 public final class Job: @unchecked Sendable {
     let window: Window
     let windowSize: Int

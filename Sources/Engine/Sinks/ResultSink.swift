@@ -194,3 +194,26 @@ public enum RecordFormat: String, Sendable, CaseIterable {
         }
     }
 }
+
+/// Keeps every item's record or failure in memory, in input order (a server's request: one
+/// response from a job's few items).
+public final class CollectingSink<R>: ResultSink, @unchecked Sendable {
+    private let lock = NSLock()
+    private var collected: [(source: SourceItem, result: Result<R, ItemFailure>)] = []
+
+    public init() {}
+
+    public func write(_ record: R, for source: SourceItem) throws {
+        lock.lock(); collected.append((source, .success(record))); lock.unlock()
+    }
+
+    public func failed(_ failure: ItemFailure, for source: SourceItem) throws {
+        lock.lock(); collected.append((source, .failure(failure))); lock.unlock()
+    }
+
+    /// What reached the sink so far, in input order.
+    public var results: [(source: SourceItem, result: Result<R, ItemFailure>)] {
+        lock.lock(); defer { lock.unlock() }
+        return collected
+    }
+}

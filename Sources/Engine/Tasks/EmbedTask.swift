@@ -68,35 +68,69 @@ public final class EmbedTask: @unchecked Sendable {
             identity = RequestIdentity([("task", "embed"), ("model", modelName), ("weights", RequestIdentity.weightsStamp(session.weights)),
                                         ("layer", request.layer.rawValue), ("video_fps", "\(images.fps)"), ("max_frames", "\(images.maxFrames)")])
         case .texts:
-            let model = request.model ?? EmbedTask.defaultTextModel
-            let textModels = catalog.cards.filter { $0.kind == .text || $0.family == "clip" }.map(\.name)
-            guard let card = catalog.card(model), card.kind == .text || card.family == "clip" else {
-                throw RequestError("\(model) is not a text model; text models: \(textModels.joined(separator: ", "))")
-            }
+            let encoder = try EmbedTask.textEncoder(request.model ?? EmbedTask.defaultTextModel, weights: request.weights,
+                                                    store: store, catalog: catalog)
             vision = nil
-            let weights: URL
-            if card.family == "clip" {
-                // CLIP's text tower: projected, not normalised (as open_clip's encode_text).
-                let clip = try VisionSession.loadCLIP(model: model, weights: request.weights, store: store, catalog: catalog)
-                encodeTexts = { clip.encodeTexts($0) }
-                (modelName, dimension) = (clip.name + ":text", clip.embeddingDimension)
-                weights = try catalog.weights(for: card, given: request.weights, store: store)
-            } else {
-                let session = try TextSession(model: card.name, weights: request.weights, store: store, catalog: catalog)
-                encodeTexts = { session.embed($0) }
-                (modelName, dimension) = (session.modelName, session.encoder.dimension)
-                weights = session.weights
-            }
-            identity = RequestIdentity([("task", "embed"), ("model", modelName), ("weights", RequestIdentity.weightsStamp(weights))])
+            (encodeTexts, modelName, dimension, identity) = (encoder.encode, encoder.name, encoder.dimension, encoder.identity)
         }
     }
 
+    /// Texts with an encoder already loaded (a server's, shared by its requests).
+    public init(texts: [(SourceItem, String)], encoder: TextEncoder) {
+        var r = EmbedRequest(input: .texts(texts))
+        r.model = encoder.model
+        request = r
+        vision = nil
+        (encodeTexts, modelName, dimension, identity) = (encoder.encode, encoder.name, encoder.dimension, encoder.identity)
+    }
+
+    /// A loaded text encoder: a sentence encoder (all-minilm-l6-v2) or CLIP's text tower.
+    public struct TextEncoder: Sendable {
+        /// Rows `[n, dimension]`, one per text.
+        public let encode: @Sendable ([String]) -> Tensor
+        /// As the manifest names it (`clip-vit-b-32:text` for CLIP's text tower).
+        public let name: String
+        /// The registered model it was loaded as.
+        public let model: String
+        public let dimension: Int
+        /// Tokens of a text as the encoder reads it (its special tokens included, cut to its
+        /// longest input): what OpenAI's `usage` counts.
+        public let tokenCount: @Sendable (String) -> Int
+        let identity: RequestIdentity
+    }
+
+    /// Loads the text encoder `model` (a text model, or a CLIP model's text tower).
+    public static func textEncoder(_ model: String, weights given: String? = nil, store: ModelStore,
+                                   catalog: ModelCatalog = .standard) throws -> TextEncoder {
+        let textModels = catalog.cards.filter { $0.kind == .text || $0.family == "clip" }.map(\.name)
+        guard let card = catalog.card(model), card.kind == .text || card.family == "clip" else {
+            throw RequestError("\(model) is not a text model; text models: \(textModels.joined(separator: ", "))")
+        }
+        let weights: URL, encode: @Sendable ([String]) -> Tensor, name: String, dimension: Int, count: @Sendable (String) -> Int
+        if card.family == "clip" {
+            // CLIP's text tower: projected, not normalised (as open_clip's encode_text).
+            let clip = try VisionSession.loadCLIP(model: model, weights: given, store: store, catalog: catalog)
+            encode = { clip.encodeTexts($0) }
+            count = { clip.tokenizer.encode($0, contextLength: clip.contextLength).count }
+            (name, dimension) = (clip.name + ":text", clip.embeddingDimension)
+            weights = try catalog.weights(for: card, given: given, store: store)
+        } else {
+            let session = try TextSession(model: card.name, weights: given, store: store, catalog: catalog)
+            encode = { session.embed($0) }
+            count = { session.encoder.encode($0).ids.count }
+            (name, dimension) = (session.modelName, session.encoder.dimension)
+            weights = session.weights
+        }
+        return TextEncoder(encode: encode, name: name, model: card.name, dimension: dimension, tokenCount: count,
+                           identity: RequestIdentity([("task", "embed"), ("model", name), ("weights", RequestIdentity.weightsStamp(weights))]))
+    }
+
     /// Embeds every input into `sink` (in input order).
-    public func run(into sink: any ResultSink<EmbeddingRecord>, progress: Progress) throws -> JobSummary {
+    public func run(into sink: any ResultSink<EmbeddingRecord>, progress: Progress, control: JobControl? = nil) throws -> JobSummary {
         switch request.input {
         case .images(let images):
             let (session, logits) = (vision!, request.layer == .logits)
-            return try Runner.run(into: sink, window: images.window, progress: progress) { job, skip in
+            return try Runner.run(into: sink, window: images.window, progress: progress, control: control) { job, skip in
                 images.encode(job, session: session, skip: skip).map("rows", workers: 1) { value, _ in
                     let (prepared, features) = value
                     return EmbeddingRecord(rows: logits ? features.logits! : features.pooled,
@@ -106,7 +140,7 @@ public final class EmbedTask: @unchecked Sendable {
         case .texts(let values):
             let encode = encodeTexts!
             let texts = Dictionary(values.map { ($0.0.path, $0.1) }, uniquingKeysWith: { a, _ in a })
-            return try Runner.run(into: sink, window: 256, progress: progress) { job, skip in
+            return try Runner.run(into: sink, window: 256, progress: progress, control: control) { job, skip in
                 job.source(values: values.filter { !skip($0.0) })
                     .batch(TextEncodeStage(maxBatch: 64) { encode($0) })
                     .map("rows", workers: 1) { row, item in EmbeddingRecord(rows: row, fields: [RowFields(text: texts[item.path] ?? "")]) }

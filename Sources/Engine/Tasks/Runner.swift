@@ -29,11 +29,12 @@ public struct RequestError: Error, CustomStringConvertible, Sendable {
 /// Runs a task's stage graph into a sink: the one place where a job is started, stopped by
 /// Ctrl-C, delivered in input order and committed, for every task and front end.
 public enum Runner {
-    /// `graph` builds the flow from the job and the sink's resume check.
-    public static func run<R: Sendable>(into sink: any ResultSink<R>, window: Int, progress: Progress,
+    /// `graph` builds the flow from the job and the sink's resume check. `control`: the job is
+    /// stopped through it (a server's request) instead of by SIGINT / SIGTERM (the CLI).
+    public static func run<R: Sendable>(into sink: any ResultSink<R>, window: Int, progress: Progress, control: JobControl? = nil,
                                         graph: (Job, @escaping @Sendable (SourceItem) -> Bool) -> Flow<R>) throws -> JobSummary {
         let job = Job(window: window, progress: progress)
-        Interrupts.cancel(job)
+        if let control { control.attach(job) } else { Interrupts.cancel(job) }
         let box = UncheckedBox(sink)
         try sink.begin()
         let summary = graph(job) { box.value.isDone($0) }.sink { e in

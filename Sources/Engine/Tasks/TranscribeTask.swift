@@ -68,7 +68,26 @@ public final class TranscribeTask: @unchecked Sendable {
     public let vadSession: VADSession?
 
     /// Loads the model (through the catalog) and checks the request against it.
-    public init(_ request: TranscribeRequest, store: ModelStore, catalog: ModelCatalog = .standard) throws {
+    public convenience init(_ request: TranscribeRequest, store: ModelStore, catalog: ModelCatalog = .standard) throws {
+        try self.init(request, catalog: catalog) {
+            (try WhisperSession(model: request.model, store: store, catalog: catalog, computeType: request.computeType),
+             try request.vadInEffect.map { _ in try VADSession(store: store, catalog: catalog) })
+        }
+    }
+
+    /// The same with models already loaded (a server's, shared by its requests): `session`
+    /// must be `request.model` at `request.computeType`, `vadSession` given when the request
+    /// uses the VAD (`vadInEffect`).
+    public convenience init(_ request: TranscribeRequest, session: WhisperSession, vadSession: VADSession?,
+                            catalog: ModelCatalog = .standard) throws {
+        if request.vadInEffect != nil && vadSession == nil {
+            throw RequestError("this request uses the VAD, and no VAD model was given")
+        }
+        try self.init(request, catalog: catalog) { (session, vadSession) }
+    }
+
+    private init(_ request: TranscribeRequest, catalog: ModelCatalog,
+                 load: () throws -> (WhisperSession, VADSession?)) throws {
         self.request = request
         do { try request.options.validate() } catch { throw RequestError("\(error)") }      // every numeric option in range
         do { try request.vadInEffect?.validate() } catch { throw RequestError("\(error)") }
@@ -87,8 +106,7 @@ public final class TranscribeTask: @unchecked Sendable {
         if let card = catalog.card(request.model), card.kind != .speech {
             throw RequestError("\(request.model) is not a speech model; Whisper models: \(catalog.cards(.speech).map(\.name).joined(separator: ", "))")
         }
-        session = try WhisperSession(model: request.model, store: store, catalog: catalog, computeType: request.computeType)
-        vadSession = try request.vadInEffect.map { _ in try VADSession(store: store, catalog: catalog) }
+        (session, vadSession) = try load()
         modelName = catalog.card(request.model)?.name ?? request.model
         let o = request.options
         if (o.language.map { $0 != "en" } ?? false || o.translate) && !session.tokenizer.isMultilingual {
@@ -105,7 +123,7 @@ public final class TranscribeTask: @unchecked Sendable {
     /// segment reaches `onSegment` (and a `TranscriptSegmentSink`) as soon as it is final; the
     /// progress line shows the position in the audio of the input in work.
     public func run(into sink: any ResultSink<TranscriptRecord>, progress: Progress,
-                    onSegment: SegmentObserver? = nil) throws -> JobSummary {
+                    onSegment: SegmentObserver? = nil, control: JobControl? = nil) throws -> JobSummary {
         let whisper = session.whisper, options = request.options
         let live = sink as? any TranscriptSegmentSink
         let observe: SegmentObserver = { s, item in
@@ -119,7 +137,7 @@ public final class TranscribeTask: @unchecked Sendable {
             // Batched: the files of a batch stage's group in flight together with the next
             // group's first passes.
             let window = batch.map { 2 * $0.batchSize + 2 } ?? 4
-            return try Runner.run(into: sink, window: window, progress: progress) { job, skip in
+            return try Runner.run(into: sink, window: window, progress: progress, control: control) { job, skip in
                 let stop: @Sendable () -> Bool = { job.cancelled }
                 let firstPasses = job.source(InputPaths(inputs) { MediaFormat.hasExtension($0, of: [.audio, .video]) }, skip: skip)
                     .map("decode", workers: 1) { _, item in
@@ -173,7 +191,7 @@ public final class TranscribeTask: @unchecked Sendable {
         case .live(let fd, let name, let raw):
             let item = SourceItem(path: name, size: 0, mtime: 0)
             let vad = vadSession.map { ($0.vad, request.vad ?? VADOptions()) }
-            return try Runner.run(into: sink, window: 1, progress: progress) { job, _ in
+            return try Runner.run(into: sink, window: 1, progress: progress, control: control) { job, _ in
                 job.source(values: [(item, ())]).map("transcribe", workers: 1) { _, item in
                     var o = options
                     o.shouldStop = { job.cancelled }

@@ -1,0 +1,96 @@
+import Dispatch
+import Engine
+import Foundation
+
+/// Where every request's compute runs: one job at a time (each job uses all of the compute
+/// pool's cores, as the CLI's does), at most `capacity` jobs waiting or running. A request
+/// beyond that is refused at once (429 with `Retry-After`), so memory stays bounded however
+/// many clients ask.
+final class ComputeQueue: @unchecked Sendable {
+    let capacity: Int
+    private let queue = DispatchQueue(label: "mmpipe.compute")
+    private let lock = NSLock()
+    private var inFlight = 0
+    /// Seconds of the jobs done, smoothed (for `Retry-After`).
+    private var meanSeconds = 1.0
+    /// Called with the number of jobs waiting or running whenever it changes.
+    var onDepth: @Sendable (Int) -> Void = { _ in }
+
+    init(capacity: Int) {
+        precondition(capacity > 0, "ComputeQueue: capacity must be positive")
+        self.capacity = capacity
+    }
+
+    /// Jobs waiting or running.
+    var depth: Int {
+        lock.lock(); defer { lock.unlock() }
+        return inFlight
+    }
+
+    /// Takes a place in the queue, or refuses (429 with the seconds to wait). Every admitted
+    /// request is then `run` (which gives the place back).
+    func admit() throws {
+        let (admitted, depth, wait) = reserve()
+        guard admitted else {
+            throw APIError(.tooManyRequests, "The server is busy (\(capacity) requests waiting or running); retry in \(wait) s",
+                           type: "rate_limit_exceeded", code: "rate_limit_exceeded", retryAfter: wait)
+        }
+        onDepth(depth)
+    }
+
+    /// Runs `work` when its turn comes (after `admit`), and returns its result. `control`
+    /// stops it: the caller's task being cancelled (its client went away) or `timeout`
+    /// seconds passing cancel it, and `work` sees its job cancelled and returns early.
+    /// Throws `APIError` 504 when the time ran out.
+    func run<T: Sendable>(control: JobControl, timeout: Double, _ work: @escaping @Sendable (JobControl) throws -> T) async throws -> T {
+        let timedOut = TimedOut()
+        let expire = DispatchWorkItem { timedOut.set(); control.cancel() }
+        DispatchQueue.global().asyncAfter(deadline: .now() + timeout, execute: expire)
+        defer { expire.cancel() }
+        let result: Result<T, Error> = await withTaskCancellationHandler {
+            await withCheckedContinuation { (done: CheckedContinuation<Result<T, Error>, Never>) in
+                queue.async { [self] in
+                    let start = DispatchTime.now().uptimeNanoseconds
+                    let r: Result<T, Error> = control.isCancelled ? .failure(CancellationError()) : Result { try work(control) }
+                    finish(seconds: Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)
+                    done.resume(returning: r)
+                }
+            }
+        } onCancel: {
+            control.cancel()
+        }
+        if timedOut.value {
+            throw APIError(.gatewayTimeout, "The request took longer than this server's limit of \(Int(timeout)) s",
+                           type: "timeout", code: "timeout")
+        }
+        return try result.get()
+    }
+
+    /// Gives back a place that `admit` took when the request ends before `run`.
+    func release() { finish(seconds: nil) }
+
+    private func reserve() -> (Bool, Int, Int) {
+        lock.lock(); defer { lock.unlock() }
+        let wait = max(1, Int((meanSeconds * Double(inFlight)).rounded(.up)))
+        guard inFlight < capacity else { return (false, inFlight, wait) }
+        inFlight += 1
+        return (true, inFlight, wait)
+    }
+
+    private func finish(seconds: Double?) {
+        lock.lock()
+        inFlight -= 1
+        if let seconds { meanSeconds = 0.8 * meanSeconds + 0.2 * seconds }
+        let d = inFlight
+        lock.unlock()
+        onDepth(d)
+    }
+}
+
+/// A flag set once, read from another thread.
+private final class TimedOut: @unchecked Sendable {
+    private let lock = NSLock()
+    private var flag = false
+    func set() { lock.lock(); flag = true; lock.unlock() }
+    var value: Bool { lock.lock(); defer { lock.unlock() }; return flag }
+}

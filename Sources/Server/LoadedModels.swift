@@ -1,0 +1,59 @@
+import Engine
+import Foundation
+import Models
+
+/// The models a server has loaded, shared by every request: each is loaded once, on first
+/// use (or at start with `--preload`), on the compute queue, and kept.
+final class LoadedModels: @unchecked Sendable {
+    let store: ModelStore
+    let catalog: ModelCatalog
+    let computeType: WhisperComputeType
+    private let lock = NSLock()
+    private var speech: [String: WhisperSession] = [:]
+    private var vad: VADSession?
+    private var text: [String: EmbedTask.TextEncoder] = [:]
+    /// Called with a model's registered name each time one is loaded.
+    var onLoad: @Sendable (String) -> Void = { _ in }
+
+    init(store: ModelStore, catalog: ModelCatalog, computeType: WhisperComputeType) {
+        self.store = store
+        self.catalog = catalog
+        self.computeType = computeType
+    }
+
+    /// The Whisper model registered as `name` (a card's name or alias).
+    func whisper(_ name: String) throws -> WhisperSession {
+        guard let card = catalog.card(name), card.kind == .speech else { throw RequestError("\(name) is not a speech model") }
+        lock.lock(); defer { lock.unlock() }
+        if let s = speech[card.name] { return s }
+        let s = try WhisperSession(model: card.name, store: store, catalog: catalog, computeType: computeType)
+        speech[card.name] = s
+        onLoad(card.name)
+        return s
+    }
+
+    func voiceActivity() throws -> VADSession {
+        lock.lock(); defer { lock.unlock() }
+        if let v = vad { return v }
+        let v = try VADSession(store: store, catalog: catalog)
+        vad = v
+        onLoad(VADSession.defaultModel)
+        return v
+    }
+
+    /// The text encoder registered as `name` (a text model, or a CLIP model's text tower).
+    func textEncoder(_ name: String) throws -> EmbedTask.TextEncoder {
+        let key = catalog.card(name)?.name ?? name
+        lock.lock(); defer { lock.unlock() }
+        if let e = text[key] { return e }
+        let e = try EmbedTask.textEncoder(key, store: store, catalog: catalog)
+        text[key] = e
+        onLoad(key)
+        return e
+    }
+
+    /// Registered names a request may use for `kind` (names and aliases).
+    func names(_ accepts: (ModelCard) -> Bool) -> [String] {
+        catalog.cards.filter(accepts).flatMap { [$0.name] + $0.aliases }
+    }
+}

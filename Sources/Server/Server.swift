@@ -1,0 +1,187 @@
+import Engine
+import Foundation
+import Hummingbird
+import Logging
+import Metrics
+import Models
+import NIOCore
+import Prometheus
+import ServiceLifecycle
+
+/// How `mmpipe serve` runs.
+public struct ServeOptions: Sendable {
+    public var host = "127.0.0.1"
+    public var port = 8080
+    /// Bearer key every endpoint but `/health` asks for (nil: none).
+    public var apiKey: String?
+    /// Largest request body (bytes): a larger one is refused with 413.
+    public var maxBodyBytes = 200 << 20
+    /// Requests waiting or running at once; more are refused with 429.
+    public var queueCapacity = 16
+    /// Longest a request may take, from its first byte to its answer (408 while the body is
+    /// still arriving, 504 after).
+    public var timeoutSeconds: Double = 600
+    /// The Whisper model that `whisper-1` (or no model) means.
+    public var transcriptionModel = TranscribeTask.defaultModel
+    /// The text model that `/v1/embeddings` uses when asked for none.
+    public var embeddingModel = EmbedTask.defaultTextModel
+    public var computeType: WhisperComputeType = .default
+    /// Models loaded before the first request (names as `mmpipe models` lists them).
+    public var preload: [String] = []
+
+    public init() {}
+}
+
+/// `mmpipe serve`: the application layer's tasks over HTTP. OpenAI's audio transcription and
+/// translation and its embeddings endpoints (so its clients work unchanged), the models list,
+/// health and Prometheus metrics. Every request becomes the same request the CLI makes
+/// (`TranscribeRequest`, `EmbedTask`) on models loaded once; compute runs one job at a time
+/// from a bounded queue.
+public final class MMPipeServer: @unchecked Sendable {
+    let options: ServeOptions
+    let models: LoadedModels
+    let queue: ComputeQueue
+    let registry = PrometheusCollectorRegistry()
+    let uploads: URL
+    private let logger: Logger
+
+    public init(options: ServeOptions, store: ModelStore, catalog: ModelCatalog = .standard) throws {
+        self.options = options
+        if let k = options.apiKey, k.isEmpty { throw RequestError("--api-key is empty") }
+        guard (1...65_535).contains(options.port) || options.port == 0 else { throw RequestError("port \(options.port) is out of range: use 1 to 65535 (0: any free port)") }
+        guard options.queueCapacity >= 1 else { throw RequestError("--queue must be at least 1") }
+        guard options.maxBodyBytes >= 1024 else { throw RequestError("--max-body-mb is too small") }
+        guard options.timeoutSeconds > 0 else { throw RequestError("--timeout must be above 0 seconds") }
+        guard let card = catalog.card(options.transcriptionModel), card.kind == .speech else {
+            throw RequestError("\(options.transcriptionModel) is not a speech model; use one of: \(catalog.cards(.speech).map(\.name).joined(separator: ", "))")
+        }
+        _ = card
+        models = LoadedModels(store: store, catalog: catalog, computeType: options.computeType)
+        queue = ComputeQueue(capacity: options.queueCapacity)
+        uploads = FileManager.default.temporaryDirectory.appendingPathComponent("mmpipe-serve-\(getpid())")
+        var logger = Logger(label: "mmpipe.serve")
+        logger.logLevel = .info
+        self.logger = logger
+        let depth = registry.makeGauge(name: "mmpipe_queue_depth", help: "Requests waiting for or running on the compute queue")
+        queue.onDepth = { depth.set(Int64($0)) }
+        let loads = registry.makeCounter(name: "mmpipe_model_loads_total", help: "Models loaded since the server started")
+        models.onLoad = { _ in loads.increment() }
+    }
+
+    /// Serves until SIGTERM or SIGINT: then stops accepting, lets the requests in flight
+    /// finish, and returns. `onReady` gets the bound port.
+    public func run(onReady: @escaping @Sendable (Int) -> Void = { _ in }) async throws {
+        try FileManager.default.createDirectory(at: uploads, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: uploads) }
+        for name in options.preload { try preload(name) }
+        MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
+        let router = Router(context: BasicRequestContext.self)
+        router.middlewares.add(APIErrorMiddleware())
+        router.middlewares.add(MetricsMiddleware())
+        if let key = options.apiKey { router.middlewares.add(BearerAuthMiddleware(key: key)) }
+        routes(router)
+        let app = Application(
+            router: router,
+            configuration: .init(address: .hostname(options.host, port: options.port), serverName: "mmpipe"),
+            onServerRunning: { channel in onReady(channel.localAddress?.port ?? 0) },
+            logger: logger)
+        try await app.runService()
+    }
+
+    private func preload(_ name: String) throws {
+        guard let card = models.catalog.card(name) else {
+            throw RequestError("--preload \(name): no such model; models: \(models.catalog.cards.map(\.name).joined(separator: ", "))")
+        }
+        switch card.kind {
+        case .speech: _ = try models.whisper(card.name)
+        case .text: _ = try models.textEncoder(card.name)
+        case .vad: _ = try models.voiceActivity()
+        default:
+            if card.family == "clip" { _ = try models.textEncoder(card.name) }
+            else { throw RequestError("--preload \(name): this server has no endpoint for \(card.kind) models yet") }
+        }
+    }
+
+    func routes(_ router: Router<BasicRequestContext>) {
+        router.get("health") { _, _ in
+            Response(status: .ok, headers: [.contentType: "application/json"],
+                     body: .init(byteBuffer: ByteBuffer(string: "{\"status\":\"ok\",\"queue\":\(self.queue.depth)}")))
+        }
+        router.get("metrics") { _, _ in
+            Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4"],
+                     body: .init(byteBuffer: ByteBuffer(bytes: self.registry.emitToBuffer())))
+        }
+        router.get("v1/models") { _, _ in try self.json(ModelList(self.models.catalog)) }
+        router.get("v1/models/:id") { _, context in
+            let id = context.parameters.get("id") ?? ""
+            guard let entry = ModelList(self.models.catalog).data.first(where: { $0.id == id }) else {
+                throw APIError.unknownModel(id, known: ModelList(self.models.catalog).data.map(\.id))
+            }
+            return try self.json(entry)
+        }
+        router.post("v1/audio/transcriptions") { request, _ in try await self.transcribe(request, translate: false) }
+        router.post("v1/audio/translations") { request, _ in try await self.transcribe(request, translate: true) }
+        router.post("v1/embeddings") { request, _ in try await self.embeddings(request) }
+    }
+
+    // MARK: bodies
+
+    /// The request's body, at most `maxBodyBytes` (413) and within the request's time (408),
+    /// with `onClose` called if the client goes away later (its work is cancelled).
+    func withBody<T: Sendable>(_ request: Request, onClose: @escaping @Sendable () -> Void,
+                               _ body: @escaping @Sendable (ByteBuffer) async throws -> T) async throws -> T {
+        let limit = options.maxBodyBytes, timeout = options.timeoutSeconds
+        return try await request.body.consumeWithInboundCloseHandler({ stream in
+            let buffer = try await withThrowingTaskGroup(of: ByteBuffer?.self) { group in
+                group.addTask {
+                    do {
+                        return try await stream.collect(upTo: limit)
+                    } catch let e as HTTPError where e.status == .contentTooLarge {
+                        throw APIError(.contentTooLarge, "The request body is over this server's limit of \(limit / (1 << 20)) MB",
+                                       code: "request_too_large")
+                    }
+                }
+                group.addTask {
+                    try await Task.sleep(nanoseconds: UInt64(timeout * 1e9))
+                    return nil
+                }
+                let first = try await group.next()!
+                group.cancelAll()
+                guard let b = first else {
+                    throw APIError(.requestTimeout, "The request body did not arrive within \(Int(timeout)) s", code: "timeout")
+                }
+                return b
+            }
+            return try await body(buffer)
+        }, onInboundClosed: onClose)
+    }
+
+    func json<T: Encodable>(_ value: T, status: HTTPResponse.Status = .ok) throws -> Response {
+        let e = JSONEncoder()
+        e.outputFormatting = [.withoutEscapingSlashes]
+        return Response(status: status, headers: [.contentType: "application/json"],
+                        body: .init(byteBuffer: ByteBuffer(bytes: try e.encode(value))))
+    }
+
+    func text(_ value: String, type: String = "text/plain; charset=utf-8") -> Response {
+        Response(status: .ok, headers: [.contentType: type], body: .init(byteBuffer: ByteBuffer(string: value)))
+    }
+}
+
+/// OpenAI's models list: every registered model, by its name and its aliases.
+struct ModelList: Encodable {
+    struct Entry: Encodable {
+        let id: String
+        let object = "model"
+        let created = 0
+        let owned_by: String
+    }
+    let object = "list"
+    let data: [Entry]
+
+    init(_ catalog: ModelCatalog) {
+        data = catalog.cards.flatMap { card in
+            ([card.name] + card.aliases).map { Entry(id: $0, owned_by: "mmpipe (\(card.kind))") }
+        } + [Entry(id: "whisper-1", owned_by: "mmpipe (the default speech model)")]
+    }
+}

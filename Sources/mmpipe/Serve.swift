@@ -1,0 +1,103 @@
+import ArgumentParser
+import Engine
+import Foundation
+import Models
+import Server
+
+struct Serve: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Serve the models over HTTP: OpenAI's audio and embeddings API, models, health and metrics.",
+        discussion: """
+            Endpoints: POST /v1/audio/transcriptions and /v1/audio/translations (OpenAI's \
+            multipart form: file, model, language, prompt, response_format json|text|srt|vtt|verbose_json, \
+            temperature, timestamp_granularities[], stream), POST /v1/embeddings (input, model, \
+            encoding_format float|base64), GET /v1/models, GET /health, GET /metrics (Prometheus).
+
+            Models load once (on first use, or at start with --preload) and are shared by every \
+            request. Compute runs one request at a time from a queue of --queue places; when it \
+            is full the server answers 429 with Retry-After. SIGTERM or Ctrl-C: stop accepting, \
+            finish the requests in flight, exit 0.
+
+            Examples:
+              mmpipe serve
+              mmpipe serve --port 9000 --compute-type int8 --preload tiny.en
+              MMPIPE_API_KEY=secret mmpipe serve --host 0.0.0.0
+              curl -F file=@Samples/speech.wav -F model=whisper-1 localhost:8080/v1/audio/transcriptions
+            """)
+
+    @Option(help: "Address to listen on (default: this machine only).")
+    var host = "127.0.0.1"
+
+    @Option(help: "Port (0: any free port, printed at start).")
+    var port = 8080
+
+    @Option(help: "Require 'Authorization: Bearer <key>' on every endpoint but /health (default: MMPIPE_API_KEY, else none).")
+    var apiKey: String?
+
+    @Option(help: "The Whisper model that whisper-1 (OpenAI's name) means.")
+    var model = TranscribeTask.defaultModel
+
+    @Option(help: "The text model /v1/embeddings uses when a request names none.")
+    var embeddingModel = EmbedTask.defaultTextModel
+
+    @Option(help: "How Whisper's matrices are stored: default, float32, float16 or int8.")
+    var computeType: WhisperComputeType = .default
+
+    @Option(help: "Requests waiting or running at once; more get 429.")
+    var queue = 16
+
+    @Option(help: "Largest request body, in MB; a larger one gets 413.")
+    var maxBodyMb = 200
+
+    @Option(help: "Longest a request may take, in seconds (408 while its body arrives, 504 after).")
+    var timeout: Double = 600
+
+    @Option(parsing: .upToNextOption, help: "Models to load before the first request (names as `mmpipe models` lists them).")
+    var preload: [String] = []
+
+    @Option(parsing: .unconditional, help: "Compute threads (default: MMPIPE_THREADS or all cores).")
+    var threads: Int?
+
+    func run() throws {
+        let settings = RunSettings(threads: threads, quiet: true)
+        do { try settings.validate() } catch { throw commandError(error) }
+        settings.apply()
+        var o = ServeOptions()
+        o.host = host
+        o.port = port
+        o.apiKey = apiKey ?? ProcessInfo.processInfo.environment["MMPIPE_API_KEY"].flatMap { $0.isEmpty ? nil : $0 }
+        o.transcriptionModel = model
+        o.embeddingModel = embeddingModel
+        o.computeType = computeType
+        o.queueCapacity = queue
+        o.maxBodyBytes = maxBodyMb * (1 << 20)
+        o.timeoutSeconds = timeout
+        o.preload = preload
+        guard (1...1 << 20).contains(maxBodyMb) else { throw ValidationError("--max-body-mb must be 1 to 1048576") }
+        let server: MMPipeServer
+        do { server = try MMPipeServer(options: o, store: try ModelStore()) } catch { throw commandError(error) }
+        let failure = ServeOutcome()
+        let done = DispatchSemaphore(value: 0)
+        let (host, auth) = (o.host, o.apiKey != nil)
+        Task.detached {
+            do {
+                try await server.run { port in
+                    FileHandle.standardError.write(Data("mmpipe: serving on http://\(host):\(port)\(auth ? " (Bearer key required)" : "")\n".utf8))
+                }
+            } catch {
+                failure.set(error)
+            }
+            done.signal()
+        }
+        done.wait()
+        if let e = failure.error { throw commandError(e) }
+    }
+}
+
+/// The error the server stopped with, handed from its task to the command's thread.
+private final class ServeOutcome: @unchecked Sendable {
+    private let lock = NSLock()
+    private var value: Error?
+    func set(_ e: Error) { lock.lock(); value = e; lock.unlock() }
+    var error: Error? { lock.lock(); defer { lock.unlock() }; return value }
+}
