@@ -128,17 +128,31 @@ public final class MMPipeServer: @unchecked Sendable {
 
     /// The request's body, at most `maxBodyBytes` (413) and within the request's time (408),
     /// with `onClose` called if the client goes away later (its work is cancelled).
-    func withBody<T: Sendable>(_ request: Request, onClose: @escaping @Sendable () -> Void,
-                               _ body: @escaping @Sendable (ByteBuffer) async throws -> T) async throws -> T {
+    /// The connection is closed after the answer (watching for the client going away reads
+    /// the connection past the request), and the answer says so, so that a client does not
+    /// send its next request on it.
+    func withBody(_ request: Request, onClose: @escaping @Sendable () -> Void,
+                  _ body: @escaping @Sendable (ByteBuffer) async throws -> Response) async throws -> Response {
         let limit = options.maxBodyBytes, timeout = options.timeoutSeconds
+        var response = try await withBodyCollected(request, limit: limit, timeout: timeout, onClose: onClose, body)
+        response.headers[.connection] = "close"
+        return response
+    }
+
+    private func withBodyCollected(_ request: Request, limit: Int, timeout: Double, onClose: @escaping @Sendable () -> Void,
+                                   _ body: @escaping @Sendable (ByteBuffer) async throws -> Response) async throws -> Response {
+        let tooLarge = APIError(.contentTooLarge, "The request body is over this server's limit of \(limit / (1 << 20)) MB",
+                                code: "request_too_large")
+        if let length = request.headers[.contentLength].flatMap(Int.init), length > limit { throw tooLarge }
         return try await request.body.consumeWithInboundCloseHandler({ stream in
             let buffer = try await withThrowingTaskGroup(of: ByteBuffer?.self) { group in
                 group.addTask {
                     do {
                         return try await stream.collect(upTo: limit)
                     } catch let e as HTTPError where e.status == .contentTooLarge {
-                        throw APIError(.contentTooLarge, "The request body is over this server's limit of \(limit / (1 << 20)) MB",
-                                       code: "request_too_large")
+                        throw tooLarge
+                    } catch is NIOTooManyBytesError {
+                        throw tooLarge
                     }
                 }
                 group.addTask {
