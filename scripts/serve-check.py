@@ -137,6 +137,13 @@ def main():
     cli("embed", *sum((["--text", t] for t in texts), []), "--output", str(emb_dir), "--quiet")
     cli_rows = npy_rows(emb_dir / "features-00000.npy")
 
+    cat, coffee = ROOT / "Samples" / "cat.jpg", ROOT / "Samples" / "coffee.jpg"
+    cli_classes = [json.loads(l) for l in cli("classify", str(cat), str(coffee), "--top-k", "3", "--format", "json", "-q").splitlines()]
+    cli_zero = [json.loads(l) for l in cli("classify", str(cat), "--labels", "a cat,a dog,a cup of coffee", "--format", "json", "-q").splitlines()]
+    img_dir = work / "img"
+    cli("embed", str(cat), str(coffee), "--output", str(img_dir), "--quiet")
+    cli_img_rows = npy_rows(img_dir / "features-00000.npy")
+
     server = Server("--api-key", KEY, "--queue", "4", "--max-body-mb", "2", "--timeout", "120", "--preload", "tiny.en")
     port = server.port
     client = openai.OpenAI(base_url=f"http://127.0.0.1:{port}/v1", api_key=KEY, max_retries=0, timeout=300)
@@ -277,6 +284,35 @@ def main():
         stopped = time.time() - t0
         check(depth_before == 1 and stopped < 3.0,
               f"client disconnect: its job (1 in the queue) was cancelled {stopped:.1f} s after it left")
+
+        # --- the image endpoints, with curl
+        def curl(*args):
+            r = subprocess.run(["curl", "-s", "-H", f"Authorization: Bearer {KEY}", *args], capture_output=True, text=True, timeout=300)
+            return json.loads(r.stdout)
+
+        url = f"http://127.0.0.1:{port}"
+        got = curl("-F", f"file=@{cat}", "-F", f"file=@{coffee}", "-F", "top_k=3", f"{url}/v1/images/classifications")
+        same = [{k: v for k, v in r.items() if k != "path"} for r in got.get("data", [])] == [{k: v for k, v in r.items() if k != "path"} for r in cli_classes]
+        check(same and [r["path"] for r in got["data"]] == ["cat.jpg", "coffee.jpg"],
+              f"curl classifications (ImageNet): records equal the CLI's JSON ({got['data'][0]['predictions'][0]['label'] if same else got})")
+        got = curl("-F", f"file=@{cat}", "-F", "labels=a cat,a dog,a cup of coffee", f"{url}/v1/images/classifications")
+        same = [{k: v for k, v in r.items() if k != "path"} for r in got.get("data", [])] == [{k: v for k, v in r.items() if k != "path"} for r in cli_zero]
+        check(same, f"curl classifications (zero-shot labels, {got.get('model')}): the CLI's scores")
+        got = curl("-F", f"file=@{cat}", "-F", f"file=@{coffee}", "-F", f"file=@{SPEECH}", f"{url}/v1/images/embeddings")
+        rows = [d["embedding"] for d in got.get("data", []) if "embedding" in d]
+        failed = [d for d in got.get("data", []) if "error" in d]
+        diff = max((abs(a - b) for r, ref in zip(rows, cli_img_rows) for a, b in zip(r, ref)), default=1.0)
+        check(len(rows) == 2 and diff < 1e-6 and len(failed) == 1 and failed[0]["path"] == "speech.wav",
+              f"curl image embeddings: 2 rows equal mmpipe embed's (max |diff| {diff}), the audio file named with its error")
+        got = curl("-F", f"file=@{cat}", "-F", "encoding_format=base64", f"{url}/v1/images/embeddings")
+        v = struct.unpack(f"<{len(cli_img_rows[0])}f", base64.b64decode(got["data"][0]["embedding"]))
+        check(max(abs(a - b) for a, b in zip(v, cli_img_rows[0])) < 1e-6, "curl image embeddings, base64: the same floats")
+        got = curl("-F", f"file=@{SPEECH}", f"{url}/v1/images/classifications")
+        check("error" in got and "not an image" in got["error"]["message"], f"curl classifications of audio only: {got.get('error', {}).get('message')}")
+        got = curl("-F", f"file=@{cat}", "-F", "labels=only one", f"{url}/v1/images/classifications")
+        check("error" in got and "two labels" in got["error"]["message"], f"one label without multi_label: {got.get('error', {}).get('message')}")
+        spec = curl(f"{url}/openapi.json")
+        check(spec.get("openapi", "").startswith("3.") and "/v1/images/classifications" in spec.get("paths", {}), "GET /openapi.json: OpenAPI 3 with the image endpoints")
 
         # --- metrics
         status, _, data = raw(port, "GET", "/metrics")

@@ -63,9 +63,19 @@ struct APIErrorMiddleware<Context: RequestContext>: RouterMiddleware {
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         do {
             return try await next(request, context)
-        } catch let e as APIError {
+        } catch {
+            return APIError.response(for: error, request: request)
+        }
+    }
+}
+
+extension APIError {
+    /// Any error as OpenAI's error object.
+    static func response(for error: Error, request: Request) -> Response {
+        switch error {
+        case let e as APIError:
             return e.response
-        } catch let e as HTTPError {
+        case let e as HTTPError:
             let message: String
             switch e.status {
             case .notFound: message = "No such endpoint: \(request.method) \(request.uri.path)"
@@ -75,9 +85,9 @@ struct APIErrorMiddleware<Context: RequestContext>: RouterMiddleware {
             }
             let type = e.status.code >= 500 ? "server_error" : "invalid_request_error"
             return APIError(e.status, message, type: type).response
-        } catch is CancellationError {
+        case is CancellationError:
             return APIError(.init(code: 499, reasonPhrase: "Client Closed Request"), "The request was cancelled").response
-        } catch {
+        default:
             return APIError(.internalServerError, "\(error)", type: "server_error").response
         }
     }

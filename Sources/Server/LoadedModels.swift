@@ -52,6 +52,33 @@ final class LoadedModels: @unchecked Sendable {
         return e
     }
 
+    private var vision: [String: VisionSession] = [:]
+    private var zeroShotModels: [String: ClassifierModels] = [:]
+
+    /// The image encoder registered as `name` (its own weights, fetched into the store).
+    func imageEncoder(_ name: String) throws -> VisionSession {
+        let key = catalog.card(name)?.name ?? name
+        lock.lock(); defer { lock.unlock() }
+        if let v = vision[key] { return v }
+        let v = try VisionSession(model: key, weights: nil, store: store, catalog: catalog)
+        vision[key] = v
+        onLoad(key)
+        return v
+    }
+
+    /// What a classification with `model` needs: its own classes, or (`zeroShot`) the zero-shot
+    /// model `model` (nil: an installed CLIP, else lite0-minilm).
+    func classifier(_ model: String?, zeroShot: Bool) throws -> ClassifierModels {
+        if !zeroShot { return .imageNet(try imageEncoder(model ?? ClassifyTask.defaultModel)) }
+        let key = model.flatMap { catalog.card($0)?.name } ?? model ?? "default"
+        lock.lock(); defer { lock.unlock() }
+        if let m = zeroShotModels[key] { return m }
+        let m = try ClassifierModels.load(model: model, weights: nil, zeroShot: true, store: store, catalog: catalog)
+        zeroShotModels[key] = m
+        onLoad(m.name)
+        return m
+    }
+
     /// Registered names a request may use for `kind` (names and aliases).
     func names(_ accepts: (ModelCard) -> Bool) -> [String] {
         catalog.cards.filter(accepts).flatMap { [$0.name] + $0.aliases }

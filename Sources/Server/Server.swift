@@ -122,6 +122,11 @@ public final class MMPipeServer: @unchecked Sendable {
         router.post("v1/audio/transcriptions") { request, _ in try await self.transcribe(request, translate: false) }
         router.post("v1/audio/translations") { request, _ in try await self.transcribe(request, translate: true) }
         router.post("v1/embeddings") { request, _ in try await self.embeddings(request) }
+        router.post("v1/images/classifications") { request, _ in try await self.classifications(request) }
+        router.post("v1/images/embeddings") { request, _ in try await self.imageEmbeddings(request) }
+        router.get("openapi.json") { _, _ in
+            Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(string: OpenAPI.document)))
+        }
     }
 
     // MARK: bodies
@@ -134,7 +139,12 @@ public final class MMPipeServer: @unchecked Sendable {
     func withBody(_ request: Request, onClose: @escaping @Sendable () -> Void,
                   _ body: @escaping @Sendable (ByteBuffer) async throws -> Response) async throws -> Response {
         let limit = options.maxBodyBytes, timeout = options.timeoutSeconds
-        var response = try await withBodyCollected(request, limit: limit, timeout: timeout, onClose: onClose, body)
+        var response: Response
+        do {
+            response = try await withBodyCollected(request, limit: limit, timeout: timeout, onClose: onClose, body)
+        } catch {
+            response = APIError.response(for: error, request: request)
+        }
         response.headers[.connection] = "close"
         return response
     }

@@ -13,6 +13,8 @@ public struct ClassifyRequest: Sendable {
     public var labels: [String]?
     /// Prompt templates: `default`, `imagenet` (CLIP's 80) or a file of lines with `{}`.
     public var templates = "default"
+    /// The templates themselves (each with `{}`), instead of `templates` (a server's request).
+    public var templateList: [String]?
     public var multiLabel = false
     public var threshold: Float?
     /// lite0-minilm: the ImageNet classes behind each label's score.
@@ -137,19 +139,26 @@ public final class ClassifyTask: @unchecked Sendable {
     public var csvHeader: [String] { request.labels == nil ? ClassifyRecord.imageNetCSVHeader : ClassifyRecord.zeroShotCSVHeader }
 
     /// Loads the model (and, zero-shot, the label embeddings) for the request.
-    public init(_ request: ClassifyRequest, store: ModelStore, catalog: ModelCatalog = .standard) throws {
-        self.request = request
+    public convenience init(_ request: ClassifyRequest, store: ModelStore, catalog: ModelCatalog = .standard) throws {
         try request.validate()
         try request.images.checkStandardInput()
+        try self.init(request, models: try ClassifierModels.load(model: request.model, weights: request.weights,
+                                                                  zeroShot: request.labels != nil, store: store, catalog: catalog))
+    }
+
+    /// The same on models already loaded (a server's, shared by its requests): `models` must
+    /// be what `ClassifierModels.load` gives for the request's model and labels.
+    public init(_ request: ClassifyRequest, models: ClassifierModels) throws {
+        self.request = request
+        try request.validate()
         let k = request.topK
         guard let labelList = request.labels else {
-            let model = request.model ?? ClassifyTask.defaultModel
-            if let card = catalog.card(model), card.kind != .image {
-                throw RequestError("\(model) is a zero-shot model: give --labels or --labels-file")
+            guard case .imageNet(let session) = models else {
+                throw RequestError("\(models.name) is a zero-shot model: give labels")
             }
-            session = try VisionSession(model: model, weights: request.weights, store: store, catalog: catalog)
+            self.session = session
             guard let classes = session.encoder.labels else {
-                throw RequestError("\(model): these weights have no classifier head (use embed, or give --labels)")
+                throw RequestError("\(session.modelName): these weights have no classifier head (use embed, or give --labels)")
             }
             modelName = session.modelName
             threshold = 0
@@ -159,17 +168,13 @@ public final class ClassifyTask: @unchecked Sendable {
             }
             return
         }
-        // The answering model: --model, else CLIP when --weights or installed CLIP weights
-        // say so, else the offline lite0-minilm.
-        let chosen = request.model ?? (request.weights != nil ? "clip" : VisionSession.installedCLIP(store: store, catalog: catalog) ?? Lite0MiniLM.name)
-        guard let card = catalog.card(chosen), card.kind == .zeroShot else {
-            throw ItemFailure(path: chosen, reason: "zero-shot models: \(catalog.cards(.zeroShot).filter { $0.name != "clip" }.map { $0.name }.joined(separator: ", "))")
-        }
         let multi = request.multiLabel
         let explainTop = request.explain ? 3 : 0
-        if card.family == "lite0-minilm" {
-            let zs = try Lite0MiniLM(store: store)
-            let set = ZeroShotLabels(labels: labelList, templates: try ZeroShotLabels.templates(request.templates, default: Lite0MiniLM.defaultTemplates))
+        switch models {
+        case .imageNet(let session):
+            throw RequestError("\(session.modelName) classifies into its own classes: drop the labels, or use a zero-shot model")
+        case .lite0MiniLM(let zs):
+            let set = ZeroShotLabels(labels: labelList, templates: try request.templateList ?? ZeroShotLabels.templates(request.templates, default: Lite0MiniLM.defaultTemplates))
             let affinity = try zs.affinity(set)
             session = zs.vision
             modelName = Lite0MiniLM.name
@@ -182,18 +187,15 @@ public final class ClassifyTask: @unchecked Sendable {
                     [.labels(ClassifyTask.order($0, labels: labelList, multi: multi, threshold: threshold, k: k))]
                 }
             }
-        } else {
+        case .clip(let vision, let zs):
             if request.explain { throw RequestError("--explain is for lite0-minilm (CLIP has no classes to show)") }
-            session = try VisionSession(model: card.name, weights: request.weights, store: store, catalog: catalog)
-            let weightsPath = request.weights.map { URL(fileURLWithPath: $0).standardizedFileURL.path }
-                ?? store.directory.appendingPathComponent(card.name).path
-            let zs = try CLIPZeroShot(vision: session, store: store, weightsIdentity: weightsPath)
-            let set = ZeroShotLabels(labels: labelList, templates: try ZeroShotLabels.templates(request.templates, default: CLIPZeroShot.defaultTemplates))
+            session = vision
+            let set = ZeroShotLabels(labels: labelList, templates: try request.templateList ?? ZeroShotLabels.templates(request.templates, default: CLIPZeroShot.defaultTemplates))
             let labelRows = try zs.labelEmbeddings(set)
-            modelName = session.modelName
+            modelName = vision.modelName
             let threshold = request.threshold ?? 0.25
             self.threshold = threshold
-            identity = ClassifyTask.identity(request, model: modelName, weights: [session.weights], templates: set.templates, threshold: threshold)
+            identity = ClassifyTask.identity(request, model: modelName, weights: [vision.weights], templates: set.templates, threshold: threshold)
             score = { f, _ in
                 zs.classify(imageEmbeddings: f.pooled, labels: labelRows, multiLabel: multi).map {
                     [.labels(ClassifyTask.order($0, labels: labelList, multi: multi, threshold: threshold, k: k))]
@@ -231,9 +233,9 @@ public final class ClassifyTask: @unchecked Sendable {
     }
 
     /// Classifies every image and sampled video frame into `sink`, a record per image/frame.
-    public func run(into sink: any ResultSink<ClassifyRecord>, progress: Progress) throws -> JobSummary {
+    public func run(into sink: any ResultSink<ClassifyRecord>, progress: Progress, control: JobControl? = nil) throws -> JobSummary {
         let (images, session, score, model, multi, threshold) = (request.images, session, score, modelName, request.multiLabel, threshold)
-        return try Runner.run(rowsInto: sink, window: images.window, progress: progress) { job, skip in
+        return try Runner.run(rowsInto: sink, window: images.window, progress: progress, control: control) { job, skip in
             images.encode(job, session: session, skip: skip).map("score", workers: 1) { value, item in
                 let (prepared, features) = value
                 return score(features, nil).enumerated().map { row, parts in
@@ -249,5 +251,45 @@ public final class ClassifyTask: @unchecked Sendable {
                 }
             }
         }
+    }
+}
+
+/// The models a classification runs on, loaded once: an ImageNet classifier, the offline
+/// lite0-minilm, or CLIP with its zero-shot text side.
+public enum ClassifierModels: @unchecked Sendable {
+    case imageNet(VisionSession)
+    case lite0MiniLM(Lite0MiniLM)
+    case clip(VisionSession, CLIPZeroShot)
+
+    /// The model a record names.
+    public var name: String {
+        switch self {
+        case .imageNet(let s): return s.modelName
+        case .lite0MiniLM: return Lite0MiniLM.name
+        case .clip(let s, _): return s.modelName
+        }
+    }
+
+    /// Loads what a request for `model` needs: the model's own classes, or (`zeroShot`, labels
+    /// given) the zero-shot model: `model`, else CLIP when `weights` or installed CLIP weights
+    /// say so, else the offline lite0-minilm.
+    public static func load(model: String?, weights: String?, zeroShot: Bool, store: ModelStore,
+                            catalog: ModelCatalog = .standard) throws -> ClassifierModels {
+        guard zeroShot else {
+            let model = model ?? ClassifyTask.defaultModel
+            if let card = catalog.card(model), card.kind != .image {
+                throw RequestError("\(model) is a zero-shot model: give --labels or --labels-file")
+            }
+            return .imageNet(try VisionSession(model: model, weights: weights, store: store, catalog: catalog))
+        }
+        let chosen = model ?? (weights != nil ? "clip" : VisionSession.installedCLIP(store: store, catalog: catalog) ?? Lite0MiniLM.name)
+        guard let card = catalog.card(chosen), card.kind == .zeroShot else {
+            throw ItemFailure(path: chosen, reason: "zero-shot models: \(catalog.cards(.zeroShot).filter { $0.name != "clip" }.map { $0.name }.joined(separator: ", "))")
+        }
+        if card.family == "lite0-minilm" { return .lite0MiniLM(try Lite0MiniLM(store: store)) }
+        let session = try VisionSession(model: card.name, weights: weights, store: store, catalog: catalog)
+        let weightsPath = weights.map { URL(fileURLWithPath: $0).standardizedFileURL.path }
+            ?? store.directory.appendingPathComponent(card.name).path
+        return .clip(session, try CLIPZeroShot(vision: session, store: store, weightsIdentity: weightsPath))
     }
 }

@@ -58,21 +58,34 @@ public final class EmbedTask: @unchecked Sendable {
                 throw RequestError("\(model) is a text model: embed texts with --text or --text-file, or images with an image model (\(imageModels.joined(separator: ", ")))")
             }
             let session = try VisionSession(model: model, weights: request.weights, store: store, catalog: catalog)
-            if request.layer == .logits && !session.encoder.hasClassifier {
-                throw RequestError("\(model): these weights have no classifier head; use --layer pooled")
-            }
-            vision = session
-            encodeTexts = nil
-            modelName = session.modelName + (request.layer == .logits ? ":logits" : "")
-            dimension = nil
-            identity = RequestIdentity([("task", "embed"), ("model", modelName), ("weights", RequestIdentity.weightsStamp(session.weights)),
-                                        ("layer", request.layer.rawValue), ("video_fps", "\(images.fps)"), ("max_frames", "\(images.maxFrames)")])
+            (vision, encodeTexts, modelName, dimension, identity) = try EmbedTask.images(request, images, session: session)
         case .texts:
             let encoder = try EmbedTask.textEncoder(request.model ?? EmbedTask.defaultTextModel, weights: request.weights,
                                                     store: store, catalog: catalog)
             vision = nil
             (encodeTexts, modelName, dimension, identity) = (encoder.encode, encoder.name, encoder.dimension, encoder.identity)
         }
+    }
+
+    /// Images with an image encoder already loaded (a server's, shared by its requests).
+    public init(images: ImageInputs, session: VisionSession, layer: EmbedRequest.Layer = .pooled) throws {
+        var r = EmbedRequest(input: .images(images))
+        r.model = session.modelName
+        r.layer = layer
+        request = r
+        try r.validate()
+        (vision, encodeTexts, modelName, dimension, identity) = try EmbedTask.images(r, images, session: session)
+    }
+
+    private static func images(_ request: EmbedRequest, _ images: ImageInputs, session: VisionSession) throws
+        -> (VisionSession?, (@Sendable ([String]) -> Tensor)?, String, Int?, RequestIdentity) {
+        if request.layer == .logits && !session.encoder.hasClassifier {
+            throw RequestError("\(session.modelName): these weights have no classifier head; use --layer pooled")
+        }
+        let name = session.modelName + (request.layer == .logits ? ":logits" : "")
+        return (session, nil, name, nil,
+                RequestIdentity([("task", "embed"), ("model", name), ("weights", RequestIdentity.weightsStamp(session.weights)),
+                                 ("layer", request.layer.rawValue), ("video_fps", "\(images.fps)"), ("max_frames", "\(images.maxFrames)")]))
     }
 
     /// Texts with an encoder already loaded (a server's, shared by its requests).

@@ -36,9 +36,9 @@ public struct ImageInputs: Sendable {
 
 extension Runner {
     /// As `run(into:...)` for tasks whose inputs give several records each (video frames).
-    public static func run<R: Sendable>(rowsInto sink: any ResultSink<R>, window: Int, progress: Progress,
+    public static func run<R: Sendable>(rowsInto sink: any ResultSink<R>, window: Int, progress: Progress, control: JobControl? = nil,
                                         graph: (Job, @escaping @Sendable (SourceItem) -> Bool) -> Flow<[R]>) throws -> JobSummary {
-        try run(into: RowsSink(sink), window: window, progress: progress, graph: graph)
+        try run(into: RowsSink(sink), window: window, progress: progress, control: control, graph: graph)
     }
 }
 
