@@ -27,32 +27,54 @@ final class ComputeQueue: @unchecked Sendable {
         return inFlight
     }
 
-    /// Takes a place in the queue, or refuses (429 with the seconds to wait). Every admitted
-    /// request is then `run` (which gives the place back).
-    func admit() throws {
+    /// A place in the queue, taken by `admit` before the request's body is read (so at most
+    /// `capacity` bodies are held), used by `run`, and given back when its job ends or the
+    /// request ends without one (`giveBack` is idempotent).
+    final class Place: @unchecked Sendable {
+        private let queue: ComputeQueue
+        private let lock = NSLock()
+        private var returned = false
+        /// A streamed answer's task runs the job after the handler has returned.
+        var handedOver = false
+
+        fileprivate init(_ queue: ComputeQueue) { self.queue = queue }
+
+        func giveBack(seconds: Double? = nil) {
+            lock.lock()
+            let first = !returned
+            returned = true
+            lock.unlock()
+            if first { queue.finish(seconds: seconds) }
+        }
+    }
+
+    /// Takes a place in the queue, or refuses (429 with the seconds to wait).
+    func admit() throws -> Place {
         let (admitted, depth, wait) = reserve()
         guard admitted else {
             throw APIError(.tooManyRequests, "The server is busy (\(capacity) requests waiting or running); retry in \(wait) s",
                            type: "rate_limit_exceeded", code: "rate_limit_exceeded", retryAfter: wait)
         }
         onDepth(depth)
+        return Place(self)
     }
 
-    /// Runs `work` when its turn comes (after `admit`), and returns its result. `control`
-    /// stops it: the caller's task being cancelled (its client went away) or `timeout`
-    /// seconds passing cancel it, and `work` sees its job cancelled and returns early.
-    /// Throws `APIError` 504 when the time ran out.
-    func run<T: Sendable>(control: JobControl, timeout: Double, _ work: @escaping @Sendable (JobControl) throws -> T) async throws -> T {
+    /// Runs `work` in `place`'s turn, and returns its result; the place is given back when
+    /// it ends. `control` stops it: the caller's task being cancelled (its client went away)
+    /// or `timeout` seconds passing cancel it, and `work` sees its job cancelled and returns
+    /// early. Throws `APIError` 504 when the time ran out.
+    func run<T: Sendable>(_ place: Place, control: JobControl, timeout: Double,
+                          _ work: @escaping @Sendable (JobControl) throws -> T) async throws -> T {
         let timedOut = TimedOut()
         let expire = DispatchWorkItem { timedOut.set(); control.cancel() }
         DispatchQueue.global().asyncAfter(deadline: .now() + timeout, execute: expire)
         defer { expire.cancel() }
         let result: Result<T, Error> = await withTaskCancellationHandler {
             await withCheckedContinuation { (done: CheckedContinuation<Result<T, Error>, Never>) in
-                queue.async { [self] in
+                queue.async {
                     let start = DispatchTime.now().uptimeNanoseconds
                     let r: Result<T, Error> = control.isCancelled ? .failure(CancellationError()) : Result { try work(control) }
-                    finish(seconds: Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)
+                    place.giveBack(seconds: Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)
                     done.resume(returning: r)
                 }
             }
@@ -66,9 +88,6 @@ final class ComputeQueue: @unchecked Sendable {
         return try result.get()
     }
 
-    /// Gives back a place that `admit` took when the request ends before `run`.
-    func release() { finish(seconds: nil) }
-
     private func reserve() -> (Bool, Int, Int) {
         lock.lock(); defer { lock.unlock() }
         let wait = max(1, Int((meanSeconds * Double(inFlight)).rounded(.up)))
@@ -77,7 +96,7 @@ final class ComputeQueue: @unchecked Sendable {
         return (true, inFlight, wait)
     }
 
-    private func finish(seconds: Double?) {
+    fileprivate func finish(seconds: Double?) {
         lock.lock()
         inFlight -= 1
         if let seconds { meanSeconds = 0.8 * meanSeconds + 0.2 * seconds }

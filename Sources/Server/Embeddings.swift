@@ -77,13 +77,12 @@ extension MMPipeServer {
 
     func embeddings(_ request: Request) async throws -> Response {
         let control = JobControl()
-        return try await withBody(request, onClose: { control.cancel() }) { data in
+        return try await compute(request, control: control) { data, place in
             let body = try EmbeddingsBody(data)
             let asked = body.model ?? self.options.embeddingModel
             let textModels = self.models.names { $0.kind == .text || $0.family == "clip" }
             guard textModels.contains(asked) else { throw APIError.unknownModel(asked, known: textModels) }
-            try self.queue.admit()
-            let (rows, tokens, name) = try await self.queue.run(control: control, timeout: self.options.timeoutSeconds) { control in
+            let (rows, tokens, name) = try await self.queue.run(place, control: control, timeout: self.options.timeoutSeconds) { control in
                 let encoder: EmbedTask.TextEncoder
                 do { encoder = try self.models.textEncoder(asked) } catch {
                     throw APIError(.internalServerError, "Could not load \(asked): \(ErrorText.describe(error))", type: "server_error")

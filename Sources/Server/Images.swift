@@ -61,7 +61,7 @@ extension MMPipeServer {
     func classifications(_ request: Request) async throws -> Response {
         let control = JobControl()
         let contentType = request.headers[.contentType]
-        return try await withBody(request, onClose: { control.cancel() }) { body in
+        return try await compute(request, control: control) { body, place in
             let form = try FormData(contentType: contentType, body: body)
             // Labels: comma-separated, or one per `labels[]` field.
             var labels = form.fields("labels[]").map { $0.text.trimmingCharacters(in: .whitespacesAndNewlines) }.filter { !$0.isEmpty }
@@ -98,8 +98,7 @@ extension MMPipeServer {
             defer { try? FileManager.default.removeItem(at: files.folder) }
             r.images.paths = files.files.map(\.path)
             let request = r
-            try self.queue.admit()
-            let (name, results) = try await self.queue.run(control: control, timeout: self.options.timeoutSeconds) { control in
+            let (name, results) = try await self.queue.run(place, control: control, timeout: self.options.timeoutSeconds) { control in
                 let models: ClassifierModels
                 do { models = try self.models.classifier(request.model, zeroShot: zeroShot) } catch let e as ItemFailure {
                     throw APIError.badRequest(e.reason)
@@ -125,7 +124,7 @@ extension MMPipeServer {
     func imageEmbeddings(_ request: Request) async throws -> Response {
         let control = JobControl()
         let contentType = request.headers[.contentType]
-        return try await withBody(request, onClose: { control.cancel() }) { body in
+        return try await compute(request, control: control) { body, place in
             let form = try FormData(contentType: contentType, body: body)
             let model = form.text("model") ?? EmbedTask.defaultImageModel
             let known = self.models.names { $0.kind == .image || $0.family == "clip" }
@@ -144,8 +143,7 @@ extension MMPipeServer {
             defer { try? FileManager.default.removeItem(at: files.folder) }
             images.paths = files.files.map(\.path)
             let input = images
-            try self.queue.admit()
-            let (name, results) = try await self.queue.run(control: control, timeout: self.options.timeoutSeconds) { control in
+            let (name, results) = try await self.queue.run(place, control: control, timeout: self.options.timeoutSeconds) { control in
                 let session: VisionSession
                 do { session = try self.models.imageEncoder(model) } catch {
                     throw APIError(.internalServerError, "Could not load \(model): \(ErrorText.describe(error))", type: "server_error")

@@ -133,15 +133,21 @@ public final class MMPipeServer: @unchecked Sendable {
 
     /// The request's body, at most `maxBodyBytes` (413) and within the request's time (408),
     /// with `onClose` called if the client goes away later (its work is cancelled).
-    /// The connection is closed after the answer (watching for the client going away reads
-    /// the connection past the request), and the answer says so, so that a client does not
-    /// send its next request on it.
-    func withBody(_ request: Request, onClose: @escaping @Sendable () -> Void,
-                  _ body: @escaping @Sendable (ByteBuffer) async throws -> Response) async throws -> Response {
+    /// A compute request: a place in the queue first (429 before its body is read when the
+    /// queue is full), then its body, then `body`'s answer; the place is given back however
+    /// the request ends (unless a streamed answer took it over). The connection is closed
+    /// after the answer (watching for the client going away reads the connection past the
+    /// request), and the answer says so, so that a client does not send its next request on it.
+    func compute(_ request: Request, control: JobControl,
+                 _ body: @escaping @Sendable (ByteBuffer, ComputeQueue.Place) async throws -> Response) async throws -> Response {
         let limit = options.maxBodyBytes, timeout = options.timeoutSeconds
         var response: Response
         do {
-            response = try await withBodyCollected(request, limit: limit, timeout: timeout, onClose: onClose, body)
+            let place = try queue.admit()
+            defer { if !place.handedOver { place.giveBack() } }
+            response = try await withBodyCollected(request, limit: limit, timeout: timeout, onClose: { control.cancel() }) { data in
+                try await body(data, place)
+            }
         } catch {
             response = APIError.response(for: error, request: request)
         }

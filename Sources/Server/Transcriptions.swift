@@ -79,16 +79,14 @@ extension MMPipeServer {
     func transcribe(_ request: Request, translate: Bool) async throws -> Response {
         let control = JobControl()
         let contentType = request.headers[.contentType]
-        return try await withBody(request, onClose: { control.cancel() }) { body in
+        return try await compute(request, control: control) { body, place in
             let form = try self.transcriptionForm(try FormData(contentType: contentType, body: body), translate: translate)
-            try self.queue.admit()
             let folder = self.uploads.appendingPathComponent(UUID().uuidString)
             let path = folder.appendingPathComponent(Self.safeName(form.filename))
             do {
                 try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
                 try Data(buffer: form.audio).write(to: path)
             } catch {
-                self.queue.release()
                 throw APIError(.internalServerError, "Could not keep the upload: \(error)", type: "server_error")
             }
             let cleanup: @Sendable () -> Void = { try? FileManager.default.removeItem(at: folder) }
@@ -98,10 +96,11 @@ extension MMPipeServer {
             if form.stream {
                 // Answered at once and written as segments come: the body's writer, not the
                 // request, sees the client go (its own control).
-                return self.streamTranscription(request, form: form, control: JobControl(), cleanup: cleanup)
+                place.handedOver = true
+                return self.streamTranscription(request, form: form, place: place, control: JobControl(), cleanup: cleanup)
             }
             defer { cleanup() }
-            let transcript = try await self.queue.run(control: control, timeout: self.options.timeoutSeconds) { control in
+            let transcript = try await self.queue.run(place, control: control, timeout: self.options.timeoutSeconds) { control in
                 try self.runTranscription(request, filename: form.filename, control: control, onSegment: nil)
             }
             return try self.render(transcript, form: form, task: translate ? "translate" : "transcribe")
@@ -155,13 +154,13 @@ extension MMPipeServer {
     /// `stream=true`: server-sent events as segments are final, OpenAI's
     /// `transcript.text.delta` (each with its segment's times) and a closing
     /// `transcript.text.done`.
-    func streamTranscription(_ request: TranscribeRequest, form: TranscriptionForm, control: JobControl,
+    func streamTranscription(_ request: TranscribeRequest, form: TranscriptionForm, place: ComputeQueue.Place, control: JobControl,
                              cleanup: @escaping @Sendable () -> Void) -> Response {
         let (events, sink) = AsyncStream<ByteBuffer>.makeStream()
         let run = Task {
             defer { cleanup() }
             do {
-                let t = try await queue.run(control: control, timeout: options.timeoutSeconds) { control in
+                let t = try await queue.run(place, control: control, timeout: options.timeoutSeconds) { control in
                     try self.runTranscription(request, filename: form.filename, control: control) { s, _ in
                         sink.yield(Self.event(StreamDelta(s)))
                     }
