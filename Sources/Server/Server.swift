@@ -18,9 +18,11 @@ public struct ServeOptions: Sendable {
     public var maxBodyBytes = 200 << 20
     /// Requests waiting or running at once; more are refused with 429.
     public var queueCapacity = 16
-    /// Longest a request may take, from its first byte to its answer (408 while the body is
-    /// still arriving, 504 after).
+    /// Longest a request may take, from its first byte to its answer (504).
     public var timeoutSeconds: Double = 600
+    /// Longest a request's body may take to arrive (408), at most `timeoutSeconds`: a client
+    /// that sends slowly holds a queue place no longer than this.
+    public var bodyTimeoutSeconds: Double = 120
     /// The Whisper model that `whisper-1` (or no model) means.
     public var transcriptionModel = TranscribeTask.defaultModel
     /// The text model that `/v1/embeddings` uses when asked for none.
@@ -52,6 +54,7 @@ public final class MMPipeServer: @unchecked Sendable {
         guard options.queueCapacity >= 1 else { throw RequestError("--queue must be at least 1") }
         guard options.maxBodyBytes >= 1024 else { throw RequestError("--max-body-mb is too small") }
         guard options.timeoutSeconds > 0 else { throw RequestError("--timeout must be above 0 seconds") }
+        guard options.bodyTimeoutSeconds > 0 else { throw RequestError("--body-timeout must be above 0 seconds") }
         guard let card = catalog.card(options.transcriptionModel), card.kind == .speech else {
             throw RequestError("\(options.transcriptionModel) is not a speech model; use one of: \(catalog.cards(.speech).map(\.name).joined(separator: ", "))")
         }
@@ -85,7 +88,13 @@ public final class MMPipeServer: @unchecked Sendable {
             configuration: .init(address: .hostname(options.host, port: options.port), serverName: "mmpipe"),
             onServerRunning: { channel in onReady(channel.localAddress?.port ?? 0) },
             logger: logger)
-        try await app.runService()
+        do {
+            try await app.runService()
+        } catch let e as IOError {
+            throw ServeError("cannot listen on \(options.host):\(options.port): \(String(cString: strerror(e.errnoCode)))")
+        } catch let e as SocketAddressError {
+            throw ServeError("cannot listen on \(options.host):\(options.port): \(e)")
+        }
     }
 
     private func preload(_ name: String) throws {
@@ -140,7 +149,7 @@ public final class MMPipeServer: @unchecked Sendable {
     /// request), and the answer says so, so that a client does not send its next request on it.
     func compute(_ request: Request, control: JobControl,
                  _ body: @escaping @Sendable (ByteBuffer, ComputeQueue.Place) async throws -> Response) async throws -> Response {
-        let limit = options.maxBodyBytes, timeout = options.timeoutSeconds
+        let limit = options.maxBodyBytes, timeout = min(options.timeoutSeconds, options.bodyTimeoutSeconds)
         var response: Response
         do {
             let place = try queue.admit()
@@ -214,4 +223,10 @@ struct ModelList: Encodable {
             ([card.name] + card.aliases).map { Entry(id: $0, owned_by: "mmpipe (\(card.kind))") }
         } + [Entry(id: "whisper-1", owned_by: "mmpipe (the default speech model)")]
     }
+}
+
+/// The server could not run (its address taken or unknown).
+public struct ServeError: Error, CustomStringConvertible, Sendable {
+    public let description: String
+    init(_ d: String) { description = d }
 }

@@ -49,8 +49,11 @@ struct Serve: ParsableCommand {
     @Option(help: "Largest request body, in MB; a larger one gets 413.")
     var maxBodyMb = 200
 
-    @Option(help: "Longest a request may take, in seconds (408 while its body arrives, 504 after).")
+    @Option(help: "Longest a request may take, in seconds (504 after).")
     var timeout: Double = 600
+
+    @Option(help: "Longest a request's body may take to arrive, in seconds (408 after; at most --timeout).")
+    var bodyTimeout: Double = 120
 
     @Option(parsing: .upToNextOption, help: "Models to load before the first request (names as `mmpipe models` lists them).")
     var preload: [String] = []
@@ -72,6 +75,7 @@ struct Serve: ParsableCommand {
         o.queueCapacity = queue
         o.maxBodyBytes = maxBodyMb * (1 << 20)
         o.timeoutSeconds = timeout
+        o.bodyTimeoutSeconds = bodyTimeout
         o.preload = preload
         guard (1...1 << 20).contains(maxBodyMb) else { throw ValidationError("--max-body-mb must be 1 to 1048576") }
         let server: MMPipeServer
