@@ -71,7 +71,7 @@ extension MMPipeServer {
         case "true": stream = true
         case let s?: throw APIError.badRequest("stream '\(s)' is not true or false", param: "stream")
         }
-        let name = (file.filename.map { ($0 as NSString).lastPathComponent } ?? "").isEmpty ? "audio" : (file.filename! as NSString).lastPathComponent
+        let name = file.filename.map { ($0 as NSString).lastPathComponent }.flatMap { $0.isEmpty ? nil : $0 } ?? "audio"
         return TranscriptionForm(model: model, request: TranscribeRequest(input: .files([]), model: model, options: o, computeType: options.computeType),
                                  format: format, words: words, stream: stream, filename: name, audio: file.body)
     }

@@ -66,6 +66,12 @@ struct Embed: ParsableCommand {
     @Flag(help: "Start the output folder afresh instead of resuming.")
     var overwrite = false
 
+    @Option(help: "Commit the rows so far at least this often (a killed run loses at most this much work; each checkpoint closes a shard).")
+    var checkpointSeconds: Double = 30
+
+    @Option(help: "Commit the rows so far every this many rows too (default: --shard-rows).")
+    var checkpointRows: Int?
+
     @OptionGroup var vision: VisionInputOptions
     @OptionGroup var runOptions: RunOptions
 
@@ -88,7 +94,8 @@ struct Embed: ParsableCommand {
     func run() throws {
         try runOptions.execute(load: { try EmbedTask(try request(), store: try ModelStore()) }) { task in
             let writer = try FeatureShardWriter(directory: URL(fileURLWithPath: output), format: format, shardRows: shardRows,
-                                                model: task.modelName, request: task.identity, overwrite: overwrite)
+                                                model: task.modelName, request: task.identity, overwrite: overwrite,
+                                                checkpointSeconds: checkpointSeconds, checkpointRows: checkpointRows)
             let summary = try task.run(into: FeatureShardSink(writer), progress: runOptions.progress())
             if !runOptions.quiet {
                 let what = task.dimension.map { "model \(task.modelName), \($0) floats" }

@@ -12,6 +12,11 @@ import TensorCore
 ///   itself goes through `JSONLinesOutput` (a `.partial` file renamed at the end). A later run
 ///   over the same inputs skips inputs already in the manifest and starts a new shard, so
 ///   shards of a resumed job may hold fewer than `shardRows` rows.
+///
+/// Checkpoints: the rows so far are committed (their shard written, their manifest lines on
+/// disk) at least every `checkpointSeconds` and every `checkpointRows` rows, so a run killed
+/// outright (SIGKILL, the OOM killer, a preempted node) loses at most that much work; the
+/// rerun does the rest, each input exactly once. A checkpoint closes the shard early.
 public final class FeatureShardWriter: @unchecked Sendable {
     public enum Format: String, Sendable, CaseIterable {
         case npy, safetensors
@@ -28,6 +33,10 @@ public final class FeatureShardWriter: @unchecked Sendable {
     private var pending: [ManifestLine] = []
     private let lock = NSLock()
     public private(set) var rowsWritten = 0
+    /// Commit at least this often (seconds), and every this many rows.
+    let checkpointSeconds: Double
+    let checkpointRows: Int
+    private var lastCheckpoint = DispatchTime.now().uptimeNanoseconds
 
     public var resumedCount: Int { manifest.resumedCount }
 
@@ -35,8 +44,14 @@ public final class FeatureShardWriter: @unchecked Sendable {
     /// runs stay and their inputs are skipped; their shards must still be there.
     /// With `request`, the kept rows must be that request's (model, weights, options).
     public init(directory: URL, format: Format, shardRows: Int, model: String, request: RequestIdentity? = nil,
-                overwrite: Bool) throws {
+                overwrite: Bool, checkpointSeconds: Double = 30, checkpointRows: Int? = nil) throws {
         guard shardRows > 0 else { throw RequestError("rows per shard must be at least 1, not \(shardRows)") }
+        guard checkpointSeconds > 0, checkpointSeconds.isFinite else {
+            throw RequestError("--checkpoint-seconds must be above 0, not \(checkpointSeconds)")
+        }
+        if let r = checkpointRows, r < 1 { throw RequestError("--checkpoint-rows must be at least 1, not \(r)") }
+        self.checkpointSeconds = checkpointSeconds
+        self.checkpointRows = min(checkpointRows ?? shardRows, shardRows)
         self.directory = directory
         self.format = format
         self.shardRows = shardRows
@@ -104,7 +119,8 @@ public final class FeatureShardWriter: @unchecked Sendable {
                                         request: manifest.request?.digest,
                                         extra: r < extra.count ? extra[r] : RowFields(time: nil, text: nil)))
         }
-        if rows.count / d == shardRows { try writeShardLocked() }
+        let due = DispatchTime.now().uptimeNanoseconds - lastCheckpoint >= UInt64(checkpointSeconds * 1e9)
+        if rows.count / d >= checkpointRows || due { try writeShardLocked() }
     }
 
     /// Records a failed input (tried again by a later run).
@@ -114,8 +130,10 @@ public final class FeatureShardWriter: @unchecked Sendable {
     }
 
     private func writeShardLocked() throws {
+        lastCheckpoint = DispatchTime.now().uptimeNanoseconds
         guard let d = dimension, !rows.isEmpty else {
             for line in pending { try manifest.append(line) }
+            try manifest.flush()
             pending.removeAll()
             return
         }
