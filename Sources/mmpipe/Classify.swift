@@ -60,13 +60,16 @@ struct Classify: ParsableCommand {
     @OptionGroup var vision: VisionInputOptions
     @OptionGroup var runOptions: RunOptions
     @OptionGroup var out: OutputOptions
+    @OptionGroup var sharding: ShardOptions
 
     func validate() throws {
         if inputs.isEmpty { throw ValidationError("give at least one file, directory or -") }
+        if sharding.shard != nil && out.output == nil { throw ValidationError("--shard writes each part to a file: give --output") }
     }
 
     func request() throws -> ClassifyRequest {
         var r = ClassifyRequest(images: vision.images(inputs))
+        r.images.shard = try sharding.resolve()
         r.model = model
         r.weights = vision.weights
         if !labels.isEmpty || labelsFile != nil {
@@ -86,7 +89,7 @@ struct Classify: ParsableCommand {
             try r.check(format: out.output == nil ? format : .json)
             return try ClassifyTask(r, store: try ModelStore())
         }) { task in
-            let file = try out.resultsFile(request: task.identity)
+            let file = try out.resultsFile(request: task.identity, shard: task.request.images.shard)
             let sink = format.sink(of: ClassifyRecord.self, file: file, csvHeader: task.csvHeader)
             return try task.run(into: sink, progress: runOptions.progress(quiet: file == nil))
         }

@@ -74,17 +74,21 @@ struct Embed: ParsableCommand {
 
     @OptionGroup var vision: VisionInputOptions
     @OptionGroup var runOptions: RunOptions
+    @OptionGroup var sharding: ShardOptions
 
     func validate() throws {
         let textMode = !text.isEmpty || !textFile.isEmpty
         if textMode && !inputs.isEmpty { throw ValidationError("give either files to embed or --text / --text-file, not both") }
         if !textMode && inputs.isEmpty { throw ValidationError("give at least one file, directory or - (or --text / --text-file)") }
         if shardRows < 1 { throw ValidationError("--shard-rows must be positive") }
+        if textMode && sharding.shard != nil { throw ValidationError("--shard splits files among machines: embed texts in one process") }
     }
 
     func request() throws -> EmbedRequest {
         let textMode = !text.isEmpty || !textFile.isEmpty
-        var r = EmbedRequest(input: textMode ? .texts(try TextInputs.collect(texts: text, files: textFile)) : .images(vision.images(inputs)))
+        var images = vision.images(inputs)
+        images.shard = try sharding.resolve()
+        var r = EmbedRequest(input: textMode ? .texts(try TextInputs.collect(texts: text, files: textFile)) : .images(images))
         r.model = model
         r.weights = vision.weights
         r.layer = layer
@@ -95,7 +99,8 @@ struct Embed: ParsableCommand {
         try runOptions.execute(load: { try EmbedTask(try request(), store: try ModelStore()) }) { task in
             let writer = try FeatureShardWriter(directory: URL(fileURLWithPath: output), format: format, shardRows: shardRows,
                                                 model: task.modelName, request: task.identity, overwrite: overwrite,
-                                                checkpointSeconds: checkpointSeconds, checkpointRows: checkpointRows)
+                                                checkpointSeconds: checkpointSeconds, checkpointRows: checkpointRows,
+                                                part: try sharding.resolve())
             let summary = try task.run(into: FeatureShardSink(writer), progress: runOptions.progress())
             if !runOptions.quiet {
                 let what = task.dimension.map { "model \(task.modelName), \($0) floats" }

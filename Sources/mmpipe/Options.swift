@@ -59,9 +59,26 @@ struct OutputOptions: ParsableArguments {
     @Flag(help: "Start --output afresh instead of resuming.")
     var overwrite = false
 
-    /// The results file, continued only when its records are `request`'s.
-    func resultsFile(request: RequestIdentity? = nil) throws -> JSONLinesOutput? {
-        try output.map { try JSONLinesOutput(url: URL(fileURLWithPath: $0), overwrite: overwrite, request: request) }
+    /// The results file, continued only when its records are `request`'s; a part of a
+    /// sharded job writes its own (`results.shard-0003-of-0008.jsonl`).
+    func resultsFile(request: RequestIdentity? = nil, shard: Shard? = nil) throws -> JSONLinesOutput? {
+        try output.map { path in
+            let url = URL(fileURLWithPath: path)
+            let named = shard.map { url.deletingLastPathComponent().appendingPathComponent($0.name(url.lastPathComponent)) } ?? url
+            return try JSONLinesOutput(url: named, overwrite: overwrite, request: request)
+        }
+    }
+}
+
+/// `--shard I/N|auto`: this process does one part of the inputs (many machines, one output
+/// folder on shared storage; `mmpipe merge` joins the parts).
+struct ShardOptions: ParsableArguments {
+    @Option(help: ArgumentHelp("Do part I of N of the inputs (0-based, e.g. 3/8), or auto: the part of a Slurm array task or a Kubernetes Indexed Job (MMPIPE_SHARDS). Each part writes shard-named files into the same output; `mmpipe merge` joins them.", valueName: "I/N|auto"))
+    var shard: String?
+
+    func resolve() throws -> Shard? {
+        guard let shard else { return nil }
+        do { return try Shard.parse(shard) } catch let e as RequestError { throw ValidationError(e.description) }
     }
 }
 

@@ -124,6 +124,7 @@ struct Transcribe: ParsableCommand {
     @OptionGroup(title: "Voice-activity detection (with --vad or --batch-size)") var vadFlags: VADFlags
 
     @OptionGroup var runOptions: RunOptions
+    @OptionGroup var sharding: ShardOptions
 
     var formats: [TranscriptFormat] {
         format == .all ? TranscriptFormat.allCases : [TranscriptFormat(rawValue: format.rawValue)].compactMap { $0 }
@@ -145,10 +146,13 @@ struct Transcribe: ParsableCommand {
         if language != "auto" && WhisperTokenizer.languageCode(for: language) == nil {
             throw ValidationError("unknown language '\(language)'")
         }
+        if sharding.shard != nil && (outputDir == nil || audioStdin) {
+            throw ValidationError("--shard writes each part's transcripts to files: give --output-dir (and files, not --audio-stdin)")
+        }
     }
 
     /// The options as the engine's request.
-    func request() -> TranscribeRequest {
+    func request() throws -> TranscribeRequest {
         var r = WhisperSession.Request()
         r.language = language == "auto" ? nil : WhisperTokenizer.languageCode(for: language)
         r.translate = task == .translate
@@ -166,9 +170,11 @@ struct Transcribe: ParsableCommand {
         // Batched: the VAD flags over the batched pipeline's own defaults.
         let vadOptions = batchSize != nil ? vadFlags.options(over: WhisperBatchOptions.vadOptions(nil))
             : vad ? vadFlags.options : nil
-        return TranscribeRequest(input: audioStdin ? .live(fileDescriptor: STDIN_FILENO, name: "stdin", raw: pcm) : .files(inputs),
-                                 model: model, options: r, vad: vadOptions, computeType: computeType,
-                                 batch: batchSize.map { WhisperBatchOptions(batchSize: $0) })
+        var request = TranscribeRequest(input: audioStdin ? .live(fileDescriptor: STDIN_FILENO, name: "stdin", raw: pcm) : .files(inputs),
+                                        model: model, options: r, vad: vadOptions, computeType: computeType,
+                                        batch: batchSize.map { WhisperBatchOptions(batchSize: $0) })
+        request.shard = try sharding.resolve()
+        return request
     }
 
     func run() throws {
@@ -181,7 +187,7 @@ struct Transcribe: ParsableCommand {
             let sink: any ResultSink<TranscriptRecord>
             if let outputDir {
                 sink = try TranscriptFiles(directory: URL(fileURLWithPath: outputDir), formats: formats, overwrite: overwrite,
-                                           request: task.identity)
+                                           request: task.identity, part: task.request.shard)
             } else if audioStdin {
                 sink = LiveTranscriptPrinter(formats: formats)
             } else {

@@ -84,9 +84,11 @@ struct VAD: ParsableCommand {
     @OptionGroup var vad: VADFlags
     @OptionGroup var runOptions: RunOptions
     @OptionGroup var out: OutputOptions
+    @OptionGroup var sharding: ShardOptions
 
     func validate() throws {
         if inputs.isEmpty { throw ValidationError("give at least one file, directory or -") }
+        if sharding.shard != nil && out.output == nil { throw ValidationError("--shard writes each part to a file: give --output") }
     }
 
     func run() throws {
@@ -95,9 +97,10 @@ struct VAD: ParsableCommand {
             r.model = model
             r.weights = weights
             r.options = vad.options
+            r.shard = try sharding.resolve()
             return try VADTask(r, store: try ModelStore())
         }) { task in
-            let file = try out.resultsFile(request: task.identity)
+            let file = try out.resultsFile(request: task.identity, shard: try sharding.resolve())
             return try task.run(into: format.sink(file: file), progress: runOptions.progress(quiet: file == nil))
         }
     }

@@ -24,17 +24,22 @@ public struct InputPaths: Sequence, Sendable {
     /// Directory entries are kept only when this says yes (by file name); explicitly named
     /// files are always kept.
     public let accept: @Sendable (String) -> Bool
+    /// Only the inputs of this part (`--shard`): a file by its path below the folder or
+    /// pattern it was found under, a file named directly (or missing) by its path as given.
+    public var shard: Shard?
 
-    public init(_ arguments: [String], accept: @escaping @Sendable (String) -> Bool = { _ in true }) {
+    public init(_ arguments: [String], shard: Shard? = nil, accept: @escaping @Sendable (String) -> Bool = { _ in true }) {
         self.arguments = arguments
+        self.shard = shard
         self.accept = accept
     }
 
-    public func makeIterator() -> Iterator { Iterator(arguments: arguments[...], accept: accept) }
+    public func makeIterator() -> Iterator { Iterator(arguments: arguments[...], accept: accept, shard: shard) }
 
     public struct Iterator: IteratorProtocol {
         var arguments: ArraySlice<String>
         let accept: (String) -> Bool
+        let shard: Shard?
         var walker: FileManager.DirectoryEnumerator?
         var walkerRoot = ""
         var walkerYielded = 0
@@ -43,12 +48,25 @@ public struct InputPaths: Sequence, Sendable {
         var walkerPrefix = ""
         var readingStdin = false
 
-        init(arguments: ArraySlice<String>, accept: @escaping (String) -> Bool) {
+        init(arguments: ArraySlice<String>, accept: @escaping (String) -> Bool, shard: Shard?) {
             self.arguments = arguments
             self.accept = accept
+            self.shard = shard
         }
 
         public mutating func next() -> Entry? {
+            guard let shard else { return nextOfAll() }
+            while let e = nextOfAll() {
+                switch e {
+                case .file(let p), .missing(let p): if shard.owns(p) { return e }
+                case .found(_, let relative): if shard.owns(relative) { return e }
+                case .emptyDirectory: return e
+                }
+            }
+            return nil
+        }
+
+        mutating func nextOfAll() -> Entry? {
             while true {
                 if let w = walker {
                     while let rel = w.nextObject() as? String {

@@ -43,8 +43,14 @@ public final class FeatureShardWriter: @unchecked Sendable {
     /// Opens `directory` for a job (created if needed). Unless `overwrite`, rows of earlier
     /// runs stay and their inputs are skipped; their shards must still be there.
     /// With `request`, the kept rows must be that request's (model, weights, options).
+    /// `features-` (or `features-shard-0003-of-0008-` for a part of a sharded job).
+    let prefix: String
+
+    /// `part`: this process writes one part of a sharded job (`--shard`): its own manifest
+    /// (`manifest.shard-0003-of-0008.jsonl`) and feature files, beside the other parts'.
     public init(directory: URL, format: Format, shardRows: Int, model: String, request: RequestIdentity? = nil,
-                overwrite: Bool, checkpointSeconds: Double = 30, checkpointRows: Int? = nil) throws {
+                overwrite: Bool, checkpointSeconds: Double = 30, checkpointRows: Int? = nil, part: Shard? = nil) throws {
+        prefix = part.map { "features-\($0.tag)-" } ?? "features-"
         guard shardRows > 0 else { throw RequestError("rows per shard must be at least 1, not \(shardRows)") }
         guard checkpointSeconds > 0, checkpointSeconds.isFinite else {
             throw RequestError("--checkpoint-seconds must be above 0, not \(checkpointSeconds)")
@@ -60,11 +66,11 @@ public final class FeatureShardWriter: @unchecked Sendable {
         try fm.createDirectory(at: directory, withIntermediateDirectories: true)
         if overwrite {
             for name in (try? fm.contentsOfDirectory(atPath: directory.path)) ?? []
-            where FeatureShardWriter.shardIndex(name) != nil {
+            where FeatureShardWriter.shardIndex(name, prefix: prefix) != nil {
                 try? fm.removeItem(at: directory.appendingPathComponent(name))
             }
         }
-        manifest = try JSONLinesOutput(url: directory.appendingPathComponent("manifest.jsonl"), overwrite: overwrite)
+        manifest = try JSONLinesOutput(url: directory.appendingPathComponent(part?.name("manifest.jsonl") ?? "manifest.jsonl"), overwrite: overwrite)
         // Resume: every shard the kept lines name must exist, written by the same model.
         var highest = -1
         struct Kept: Decodable { let shard: String?, model: String?, dim: Int? }
@@ -78,24 +84,24 @@ public final class FeatureShardWriter: @unchecked Sendable {
                                   reason: "is named in manifest.jsonl but missing: use --overwrite to start again")
             }
             if let d = line.dim { dimension = d }
-            highest = max(highest, FeatureShardWriter.shardIndex(shard) ?? -1)
+            highest = max(highest, FeatureShardWriter.shardIndex(shard, prefix: prefix) ?? -1)
         }
         if let request { try manifest.verify(request, holds: "features") }
         // Never reuse a shard name, not even one a crashed run left without manifest lines.
         for name in (try? fm.contentsOfDirectory(atPath: directory.path)) ?? [] {
-            if let i = FeatureShardWriter.shardIndex(name) { highest = max(highest, i) }
+            if let i = FeatureShardWriter.shardIndex(name, prefix: prefix) { highest = max(highest, i) }
         }
         nextShard = highest + 1
     }
 
-    static func shardIndex(_ name: String) -> Int? {
-        guard name.hasPrefix("features-") else { return nil }
-        let rest = name.dropFirst("features-".count)
+    static func shardIndex(_ name: String, prefix: String = "features-") -> Int? {
+        guard name.hasPrefix(prefix) else { return nil }
+        let rest = name.dropFirst(prefix.count)
         guard let dot = rest.firstIndex(of: "."), ["npy", "safetensors"].contains(String(rest[rest.index(after: dot)...])) else { return nil }
         return Int(rest[..<dot])
     }
 
-    public func shardName(_ i: Int) -> String { String(format: "features-%05d.", i) + format.rawValue }
+    public func shardName(_ i: Int) -> String { prefix + String(format: "%05d.", i) + format.rawValue }
 
     public func isDone(_ item: SourceItem) -> Bool { manifest.isDone(item) }
 

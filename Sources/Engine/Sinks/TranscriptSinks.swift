@@ -63,7 +63,9 @@ public final class TranscriptFiles: ResultSink {
         let name: String?, request: String?, formats: [String]?, outputs: [String]?
     }
 
-    public init(directory: URL, formats: [TranscriptFormat], overwrite: Bool, request: RequestIdentity? = nil) throws {
+    /// `part`: one part of a sharded job (`--shard`) keeps its own listing
+    /// (`.mmpipe-transcribe.shard-0003-of-0008.jsonl`) beside the other parts'.
+    public init(directory: URL, formats: [TranscriptFormat], overwrite: Bool, request: RequestIdentity? = nil, part: Shard? = nil) throws {
         self.directory = directory
         self.formats = formats
         self.request = request
@@ -71,7 +73,8 @@ public final class TranscriptFiles: ResultSink {
         if FileManager.default.fileExists(atPath: directory.path, isDirectory: &isDir), !isDir.boolValue {
             throw ItemFailure(path: directory.path, reason: "is a file, not a folder")
         }
-        manifest = try JSONLinesOutput(url: directory.appendingPathComponent(".mmpipe-transcribe.jsonl"), overwrite: overwrite)
+        let listing = ".mmpipe-transcribe.jsonl"
+        manifest = try JSONLinesOutput(url: directory.appendingPathComponent(part?.name(listing) ?? listing), overwrite: overwrite)
         var kept: [String: Kept] = [:]
         let decoder = JSONDecoder()
         for line in manifest.keptLines {

@@ -11,6 +11,8 @@ public struct ImageInputs: Sendable {
     /// Video frames sampled per second, and at most this many per video.
     public var fps = 1.0
     public var maxFrames = 300
+    /// Only this part of the inputs (`--shard I/N`).
+    public var shard: Shard?
 
     public init(paths: [String]) { self.paths = paths }
 
@@ -28,7 +30,7 @@ public struct ImageInputs: Sendable {
     func encode(_ job: Job, session: VisionSession,
                 skip: @escaping @Sendable (SourceItem) -> Bool) -> Flow<(PreparedPixels, VisionFeatures)> {
         let (fps, maxFrames) = (self.fps, self.maxFrames)
-        return job.source(InputPaths(paths) { MediaFormat.hasExtension($0, of: [.image, .video]) }, skip: skip)
+        return job.source(InputPaths(paths, shard: shard) { MediaFormat.hasExtension($0, of: [.image, .video]) }, skip: skip)
             .map("decode", workers: Compute.threads) { _, item in try session.prepare(path: item.path, fps: fps, maxFrames: maxFrames) }
             .batch(VisionEncodeStage(session: session, batchSize: batchSize))
     }

@@ -26,6 +26,8 @@ public struct TranscribeRequest: Sendable {
     /// chunks of up to 30 s, `batchSize` of them encoded and decoded together, without the
     /// previous text or timestamps. Uses the VAD with `WhisperBatchOptions.vadOptions(vad)`.
     public var batch: WhisperBatchOptions?
+    /// Only this part of the inputs (`--shard I/N`).
+    public var shard: Shard?
 
     public init(input: Input, model: String = TranscribeTask.defaultModel, options: WhisperSession.Request = .init(),
                 vad: VADOptions? = nil, computeType: WhisperComputeType = .default, batch: WhisperBatchOptions? = nil) {
@@ -139,7 +141,7 @@ public final class TranscribeTask: @unchecked Sendable {
             let window = batch.map { 2 * $0.batchSize + 2 } ?? 4
             return try Runner.run(into: sink, window: window, progress: progress, control: control) { job, skip in
                 let stop: @Sendable () -> Bool = { job.cancelled }
-                let firstPasses = job.source(InputPaths(inputs) { MediaFormat.hasExtension($0, of: [.audio, .video]) }, skip: skip)
+                let firstPasses = job.source(InputPaths(inputs, shard: request.shard) { MediaFormat.hasExtension($0, of: [.audio, .video]) }, skip: skip)
                     .map("decode", workers: 1) { _, item in
                         // The first pass: length, log-mel maximum, speech regions (of the
                         // speech Silero finds, with --vad); and whether the file holds what its

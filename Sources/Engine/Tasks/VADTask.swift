@@ -13,6 +13,8 @@ public struct VADRequest: Sendable {
     public var weights: String? = nil
     /// faster-whisper's `VadOptions` (its defaults).
     public var options = VADOptions()
+    /// Only this part of the inputs (`--shard I/N`).
+    public var shard: Shard?
 
     public init(inputs: [String]) { self.inputs = inputs }
 }
@@ -91,7 +93,7 @@ public final class VADTask: @unchecked Sendable {
 
     public func run(into sink: any ResultSink<VADRecord>, progress: Progress, workers: Int = Compute.threads) throws -> JobSummary {
         let vad = session.vad, options = request.options
-        let inputs = InputPaths(request.inputs) { MediaFormat.hasExtension($0, of: [.audio, .video]) }
+        let inputs = InputPaths(request.inputs, shard: request.shard) { MediaFormat.hasExtension($0, of: [.audio, .video]) }
         let workers = max(1, workers)
         return try Runner.run(into: sink, window: 4 * workers, progress: progress) { job, skip in
             job.source(inputs, skip: skip).map("vad", workers: workers) { _, item in
