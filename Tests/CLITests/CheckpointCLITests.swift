@@ -50,18 +50,26 @@ struct CheckpointCLITests {
         let want = try Self.rows(reference)
         #expect(want.count == 192 && want.values.allSatisfy { $0.count == 1 })
 
-        // Killed after these many seconds each time (fixed, so a failure repeats), then once
-        // more to the end; checkpoints every 8 rows or 0.5 s.
+        // Killed at several points: each run once the manifest has at least this many rows
+        // committed, plus a little (so the kill lands between checkpoints too); waiting on the
+        // rows rather than the clock keeps the points the same on a loaded machine.
+        // Checkpoints every 8 rows or 0.5 s.
         let args = ["embed", photos.path, "--output", resumed.path, "--quiet", "--checkpoint-rows", "8", "--checkpoint-seconds", "0.5"]
+        let partial = resumed.appendingPathComponent(".manifest.jsonl.partial")
+        func committedRows() -> Int {
+            ((try? String(contentsOf: partial, encoding: .utf8)) ?? "").split(separator: "\n").filter { $0.contains("\"shard\"") }.count
+        }
         var killed = 0, keptBeforeLastRun = 0
-        for delay in [0.9, 1.4, 0.5, 2.0, 1.1] {
+        for (rows, extra) in [(8, 0.0), (40, 0.13), (72, 0.05), (120, 0.21), (150, 0.02)] {
             let p = Process()
             p.executableURL = CLI.binary
             p.arguments = args
             p.standardOutput = FileHandle.nullDevice
             p.standardError = FileHandle.nullDevice
             try p.run()
-            Thread.sleep(forTimeInterval: delay)
+            let deadline = Date().addingTimeInterval(300)
+            while p.isRunning && committedRows() < rows && Date() < deadline { Thread.sleep(forTimeInterval: 0.01) }
+            Thread.sleep(forTimeInterval: extra)
             if p.isRunning {
                 kill(p.processIdentifier, SIGKILL)
                 killed += 1
@@ -69,10 +77,7 @@ struct CheckpointCLITests {
             p.waitUntilExit()
         }
         // What the killed runs committed (complete manifest lines in the leftover partial).
-        let partial = resumed.appendingPathComponent(".manifest.jsonl.partial")
-        if let text = try? String(contentsOf: partial, encoding: .utf8) {
-            keptBeforeLastRun = text.split(separator: "\n").filter { $0.contains("\"shard\"") }.count
-        }
+        keptBeforeLastRun = committedRows()
         let last = try CLI.run(args)
         #expect(last.status == 0, "\(last.stderr)")
         #expect(killed >= 3, "the runs ended before they could be killed; make the job longer")
