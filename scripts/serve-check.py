@@ -144,7 +144,7 @@ def main():
     cli("embed", str(cat), str(coffee), "--output", str(img_dir), "--quiet")
     cli_img_rows = npy_rows(img_dir / "features-00000.npy")
 
-    server = Server("--api-key", KEY, "--queue", "4", "--max-body-mb", "2", "--timeout", "120", "--preload", "tiny.en")
+    server = Server("--api-key", KEY, "--queue", "4", "--max-body-mb", "2", "--timeout", "120", "--preload", "tiny.en", "efficientnet-lite0")
     port = server.port
     client = openai.OpenAI(base_url=f"http://127.0.0.1:{port}/v1", api_key=KEY, max_retries=0, timeout=300)
     try:
@@ -222,6 +222,28 @@ def main():
             except kind as ex:
                 body = ex.body if isinstance(ex.body, dict) else {}
                 check(bool(body.get("message")), f"{what}: {ex.status_code} {body.get('message', '')[:70]}")
+
+        # --- streaming a file that is not audio: the HTTP error itself, not a 200 and an event
+        try:
+            list(client.audio.transcriptions.create(model="whisper-1", file=open(work / "garbage.wav", "rb"), stream=True))
+            check(False, "stream=true with garbage audio: refused")
+        except openai.BadRequestError as ex:
+            check("garbage.wav" in ex.body.get("message", ""), f"stream=true with garbage audio: {ex.status_code} before any event")
+        # --- a model registered but not installed here, an unknown language
+        absent = next((m for m in ["clip-vit-b-32", "clip-vit-l-14-336", "vit-l-16"] if m not in ids), None)
+        if absent:   # a registered model whose weights this machine does not have
+            try:
+                client.embeddings.create(input="x", model=absent)
+                check(False, f"{absent} (not installed): refused")
+            except openai.NotFoundError as ex:
+                check("not installed" in ex.body.get("message", "") and ex.body.get("code") == "model_not_found",
+                      f"{absent}, registered but without weights here: 404 ({ex.body.get('message', '')[:50]})")
+            check("resnet50" not in ids or "vit-l-16" not in ids, "models.list leaves out models whose weights are not here")
+        try:
+            client.audio.transcriptions.create(model="base", file=open(SPEECH, "rb"), language="xx")
+            check(False, "language xx: refused")
+        except openai.BadRequestError as ex:
+            check(ex.body.get("param") == "language", f"unknown language: 400 with param language ({ex.body.get('message', '')[:50]})")
 
         # --- bad requests as raw HTTP
         body, h = multipart([("model", "whisper-1")], [("audio", "speech.wav", SPEECH.read_bytes())])
@@ -319,6 +341,10 @@ def main():
         text = data.decode()
         check(status == 200 and "mmpipe_queue_depth" in text and "mmpipe_model_loads_total" in text and "hb_requests" in text,
               "GET /metrics: Prometheus text with queue depth, model loads and request counts")
+        notfound = [l for l in text.splitlines() if l.startswith("hb_requests{") and 'http_route="/v1/nothing"' not in l
+                    and 'http_response_status_code="404"' in l]
+        wrong = [l for l in text.splitlines() if l.startswith("hb_requests{") and 'http_response_status_code="500"' in l]
+        check(notfound and not wrong, f"/metrics counts the 404s as 404 ({len(notfound)} series) and no request as 500")
 
         # --- still serving correctly after all that
         with open(SPEECH, "rb") as f:
@@ -364,6 +390,17 @@ def main():
         check(reply.startswith(b"HTTP/1.1 408"), f"slow client (100 kB promised, 5 bytes sent): {first}")
         status, _, _ = raw(slow.port, "GET", "/health", key=None)
         check(status == 200, "the server still answers after the slow client")
+        # A connection that stops inside its request head is closed (after the body timeout + 5 s).
+        s = socket.create_connection(("127.0.0.1", slow.port))
+        s.sendall(b"POST /v1/audio/transcriptions HTTP/1.1\r\nHost: x\r\n")
+        s.settimeout(30)
+        t0 = time.time()
+        try:
+            closed = s.recv(4096) == b""
+        except (socket.timeout, ConnectionResetError):
+            closed = False
+        s.close()
+        check(closed and time.time() - t0 < 20, f"a stalled request head: connection closed after {time.time() - t0:.1f} s")
     finally:
         slow.stop()
 

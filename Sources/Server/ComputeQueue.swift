@@ -13,6 +13,7 @@ final class ComputeQueue: @unchecked Sendable {
     private var inFlight = 0
     /// Seconds of the jobs done, smoothed (for `Retry-After`).
     private var meanSeconds = 1.0
+    private var finishedJobs = 0
     /// Called with the number of jobs waiting or running whenever it changes.
     var onDepth: @Sendable (Int) -> Void = { _ in }
 
@@ -52,7 +53,7 @@ final class ComputeQueue: @unchecked Sendable {
     func admit() throws -> Place {
         let (admitted, depth, wait) = reserve()
         guard admitted else {
-            throw APIError(.tooManyRequests, "The server is busy (\(capacity) requests waiting or running); retry in \(wait) s",
+            throw APIError(.tooManyRequests, "The server is busy (\(capacity) request\(capacity == 1 ? "" : "s") waiting or running); retry in \(wait) s",
                            type: "rate_limit_exceeded", code: "rate_limit_exceeded", retryAfter: wait)
         }
         onDepth(depth)
@@ -71,9 +72,11 @@ final class ComputeQueue: @unchecked Sendable {
         defer { expire.cancel() }
         let result: Result<T, Error> = await withTaskCancellationHandler {
             await withCheckedContinuation { (done: CheckedContinuation<Result<T, Error>, Never>) in
-                queue.async {
+                queue.async { [self] in
                     let start = DispatchTime.now().uptimeNanoseconds
+                    lock.lock(); runningSince = start; lock.unlock()
                     let r: Result<T, Error> = control.isCancelled ? .failure(CancellationError()) : Result { try work(control) }
+                    lock.lock(); runningSince = nil; lock.unlock()
                     place.giveBack(seconds: Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)
                     done.resume(returning: r)
                 }
@@ -88,9 +91,17 @@ final class ComputeQueue: @unchecked Sendable {
         return try result.get()
     }
 
+    /// When the job running now started (for `Retry-After` before any job has finished).
+    private var runningSince: UInt64?
+
     private func reserve() -> (Bool, Int, Int) {
         lock.lock(); defer { lock.unlock() }
-        let wait = max(1, Int((meanSeconds * Double(inFlight)).rounded(.up)))
+        // A place frees when the running job ends: the mean job's time less what it has run
+        // (a quarter of the mean at least), or, before any job has finished, as long again
+        // as it has run.
+        let running = runningSince.map { Double(DispatchTime.now().uptimeNanoseconds - $0) / 1e9 } ?? 0
+        let remaining = finishedJobs == 0 ? running : max(meanSeconds - running, meanSeconds / 4)
+        let wait = max(1, Int(remaining.rounded(.up)))
         guard inFlight < capacity else { return (false, inFlight, wait) }
         inFlight += 1
         return (true, inFlight, wait)
@@ -99,7 +110,10 @@ final class ComputeQueue: @unchecked Sendable {
     fileprivate func finish(seconds: Double?) {
         lock.lock()
         inFlight -= 1
-        if let seconds { meanSeconds = 0.8 * meanSeconds + 0.2 * seconds }
+        if let seconds {
+            meanSeconds = finishedJobs == 0 ? seconds : 0.7 * meanSeconds + 0.3 * seconds
+            finishedJobs += 1
+        }
         let d = inFlight
         lock.unlock()
         onDepth(d)

@@ -81,7 +81,7 @@ extension MMPipeServer {
             let body = try EmbeddingsBody(data)
             let asked = body.model ?? self.options.embeddingModel
             let textModels = self.models.names { $0.kind == .text || $0.family == "clip" }
-            guard textModels.contains(asked) else { throw APIError.unknownModel(asked, known: textModels) }
+            guard textModels.contains(asked) else { throw self.models.unknown(asked, known: textModels) }
             let (rows, tokens, name) = try await self.queue.run(place, control: control, timeout: self.options.timeoutSeconds) { control in
                 let encoder: EmbedTask.TextEncoder
                 do { encoder = try self.models.textEncoder(asked) } catch {

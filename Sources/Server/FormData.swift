@@ -43,6 +43,10 @@ struct FormData {
             throw APIError.badRequest("Malformed multipart/form-data body: \(error)")
         }
         if parts.isEmpty { throw APIError.badRequest("The multipart/form-data body has no parts (or no closing boundary)") }
+        // A body cut short loses its last part silently in the parser: say so instead.
+        if body.readableBytesView.lastRange(of: Array("--\(boundary)--".utf8)) == nil {
+            throw APIError.badRequest("The multipart/form-data body has no closing boundary (--\(boundary)--): it was cut short")
+        }
         self.parts = parts
     }
 

@@ -65,8 +65,9 @@ extension MMPipeServer {
             let form = try FormData(contentType: contentType, body: body)
             // Labels: comma-separated, or one per `labels[]` field.
             var labels = form.fields("labels[]").map { $0.text.trimmingCharacters(in: .whitespacesAndNewlines) }.filter { !$0.isEmpty }
-            if let l = form.text("labels") {
+            if let l = form.field("labels")?.text {
                 labels += l.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+                if labels.isEmpty { throw APIError.badRequest("labels is empty: give labels separated by commas, or leave the field out for ImageNet classes", param: "labels") }
             }
             var templates: [String]? = form.fields("templates[]").map(\.text)
             if templates!.isEmpty { templates = nil }
@@ -81,7 +82,7 @@ extension MMPipeServer {
             let model = form.text("model")
             let zeroShot = !labels.isEmpty
             let known = self.models.names { zeroShot ? $0.kind == .zeroShot && $0.name != "clip" : $0.kind == .image }
-            if let model, !known.contains(model) { throw APIError.unknownModel(model, known: known) }
+            if let model, !known.contains(model) { throw self.models.unknown(model, known: known) }
             var r = ClassifyRequest(images: ImageInputs(paths: []))
             r.model = model
             r.labels = zeroShot ? labels : nil
@@ -128,7 +129,7 @@ extension MMPipeServer {
             let form = try FormData(contentType: contentType, body: body)
             let model = form.text("model") ?? EmbedTask.defaultImageModel
             let known = self.models.names { $0.kind == .image || $0.family == "clip" }
-            guard known.contains(model) else { throw APIError.unknownModel(model, known: known) }
+            guard known.contains(model) else { throw self.models.unknown(model, known: known) }
             let base64: Bool
             switch form.text("encoding_format") {
             case nil, "float": base64 = false

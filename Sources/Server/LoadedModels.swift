@@ -79,8 +79,23 @@ final class LoadedModels: @unchecked Sendable {
         return m
     }
 
-    /// Registered names a request may use for `kind` (names and aliases).
+    /// Whether this server has the card's weights.
+    func installed(_ card: ModelCard) -> Bool {
+        if card.name == "clip" { return VisionSession.installedCLIP(store: store, catalog: catalog) != nil }
+        return catalog.isPresent(card, store: store)
+    }
+
+    /// Names a request may use (names and aliases of the installed models that `accepts`).
     func names(_ accepts: (ModelCard) -> Bool) -> [String] {
-        catalog.cards.filter(accepts).flatMap { [$0.name] + $0.aliases }
+        catalog.cards.filter { accepts($0) && installed($0) }.flatMap { [$0.name] + $0.aliases }
+    }
+
+    /// The 404 for a model a request named: unknown, or registered but not installed here.
+    func unknown(_ name: String, known: [String]) -> APIError {
+        if let card = catalog.card(name), !installed(card) {
+            return APIError(.notFound, "The model '\(name)' is not installed on this server (its operator can fetch it: mmpipe models fetch \(card.name)); installed: \(known.joined(separator: ", "))",
+                            param: "model", code: "model_not_found")
+        }
+        return APIError.unknownModel(name, known: known)
     }
 }

@@ -54,11 +54,18 @@ public final class MMPipeServer: @unchecked Sendable {
         guard options.queueCapacity >= 1 else { throw RequestError("--queue must be at least 1") }
         guard options.maxBodyBytes >= 1024 else { throw RequestError("--max-body-mb is too small") }
         guard options.timeoutSeconds > 0 else { throw RequestError("--timeout must be above 0 seconds") }
-        guard options.bodyTimeoutSeconds > 0 else { throw RequestError("--body-timeout must be above 0 seconds") }
+        guard options.bodyTimeoutSeconds > 0, options.bodyTimeoutSeconds <= options.timeoutSeconds else {
+            throw RequestError("--body-timeout must be above 0 and at most --timeout (\(Int(options.timeoutSeconds)) s)")
+        }
         guard let card = catalog.card(options.transcriptionModel), card.kind == .speech else {
             throw RequestError("\(options.transcriptionModel) is not a speech model; use one of: \(catalog.cards(.speech).map(\.name).joined(separator: ", "))")
         }
-        _ = card
+        guard catalog.isPresent(card, store: store) else {
+            throw RequestError("\(card.name) is not installed: fetch it with scripts/fetch-models \(card.name)")
+        }
+        guard let text = catalog.card(options.embeddingModel), text.kind == .text || text.family == "clip" else {
+            throw RequestError("--embedding-model \(options.embeddingModel) is not a text model; use one of: \(catalog.cards.filter { $0.kind == .text || $0.family == "clip" }.map(\.name).joined(separator: ", "))")
+        }
         models = LoadedModels(store: store, catalog: catalog, computeType: options.computeType)
         queue = ComputeQueue(capacity: options.queueCapacity)
         uploads = FileManager.default.temporaryDirectory.appendingPathComponent("mmpipe-serve-\(getpid())")
@@ -71,6 +78,9 @@ public final class MMPipeServer: @unchecked Sendable {
         models.onLoad = { _ in loads.increment() }
     }
 
+    /// Requests waiting for or running on the compute queue.
+    public var requestsInFlight: Int { queue.depth }
+
     /// Serves until SIGTERM or SIGINT: then stops accepting, lets the requests in flight
     /// finish, and returns. `onReady` gets the bound port.
     public func run(onReady: @escaping @Sendable (Int) -> Void = { _ in }) async throws {
@@ -79,12 +89,19 @@ public final class MMPipeServer: @unchecked Sendable {
         for name in options.preload { try preload(name) }
         MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
         let router = Router(context: BasicRequestContext.self)
-        router.middlewares.add(APIErrorMiddleware())
+        // Metrics outermost: they count the answer as it leaves, an error turned into its
+        // status by the error middleware inside.
         router.middlewares.add(MetricsMiddleware())
+        router.middlewares.add(APIErrorMiddleware())
         if let key = options.apiKey { router.middlewares.add(BearerAuthMiddleware(key: key)) }
         routes(router)
+        // A connection idle between requests, or stalled inside a request's head, is closed
+        // after the body timeout and a little (a stalled body gets its 408 first; a request
+        // whose answer is being computed is never idle).
+        let idle = TimeAmount.milliseconds(Int64((options.bodyTimeoutSeconds + 5) * 1000))
         let app = Application(
             router: router,
+            server: .http1(configuration: .init(idleTimeout: idle)),
             configuration: .init(address: .hostname(options.host, port: options.port), serverName: "mmpipe"),
             onServerRunning: { channel in onReady(channel.localAddress?.port ?? 0) },
             logger: logger)
@@ -105,9 +122,11 @@ public final class MMPipeServer: @unchecked Sendable {
         case .speech: _ = try models.whisper(card.name)
         case .text: _ = try models.textEncoder(card.name)
         case .vad: _ = try models.voiceActivity()
-        default:
+        case .image: _ = try models.imageEncoder(card.name)
+        case .zeroShot:
+            // CLIP: its image tower, its zero-shot text side and its text tower (/v1/embeddings).
+            _ = try models.classifier(card.name, zeroShot: true)
             if card.family == "clip" { _ = try models.textEncoder(card.name) }
-            else { throw RequestError("--preload \(name): this server has no endpoint for \(card.kind) models yet") }
         }
     }
 
@@ -120,12 +139,11 @@ public final class MMPipeServer: @unchecked Sendable {
             Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4"],
                      body: .init(byteBuffer: ByteBuffer(bytes: self.registry.emitToBuffer())))
         }
-        router.get("v1/models") { _, _ in try self.json(ModelList(self.models.catalog)) }
+        router.get("v1/models") { _, _ in try self.json(ModelList(self.models)) }
         router.get("v1/models/:id") { _, context in
             let id = context.parameters.get("id") ?? ""
-            guard let entry = ModelList(self.models.catalog).data.first(where: { $0.id == id }) else {
-                throw APIError.unknownModel(id, known: ModelList(self.models.catalog).data.map(\.id))
-            }
+            let list = ModelList(self.models)
+            guard let entry = list.data.first(where: { $0.id == id }) else { throw self.models.unknown(id, known: list.data.map(\.id)) }
             return try self.json(entry)
         }
         router.post("v1/audio/transcriptions") { request, _ in try await self.transcribe(request, translate: false) }
@@ -154,7 +172,9 @@ public final class MMPipeServer: @unchecked Sendable {
         do {
             let place = try queue.admit()
             defer { if !place.handedOver { place.giveBack() } }
-            response = try await withBodyCollected(request, limit: limit, timeout: timeout, onClose: { control.cancel() }) { data in
+            // Once a streamed answer has begun, its writer watches for the client instead.
+            response = try await withBodyCollected(request, limit: limit, timeout: timeout,
+                                                   onClose: { if !place.handedOver { control.cancel() } }) { data in
                 try await body(data, place)
             }
         } catch {
@@ -178,6 +198,8 @@ public final class MMPipeServer: @unchecked Sendable {
                         throw tooLarge
                     } catch is NIOTooManyBytesError {
                         throw tooLarge
+                    } catch let e where !(e is CancellationError) && !(e is APIError) {
+                        throw APIError.badRequest("The request body could not be read whole (it ended before its Content-Length?): \(e)")
                     }
                 }
                 group.addTask {
@@ -207,7 +229,8 @@ public final class MMPipeServer: @unchecked Sendable {
     }
 }
 
-/// OpenAI's models list: every registered model, by its name and its aliases.
+/// OpenAI's models list: every model whose weights this server has, by its name and its
+/// aliases, and `whisper-1`.
 struct ModelList: Encodable {
     struct Entry: Encodable {
         let id: String
@@ -218,10 +241,10 @@ struct ModelList: Encodable {
     let object = "list"
     let data: [Entry]
 
-    init(_ catalog: ModelCatalog) {
-        data = catalog.cards.flatMap { card in
-            ([card.name] + card.aliases).map { Entry(id: $0, owned_by: "mmpipe (\(card.kind))") }
-        } + [Entry(id: "whisper-1", owned_by: "mmpipe (the default speech model)")]
+    init(_ models: LoadedModels) {
+        data = models.catalog.cards.filter { models.installed($0) }.flatMap { card in
+            ([card.name] + card.aliases).map { Entry(id: $0, owned_by: "mmpipe") }
+        } + [Entry(id: "whisper-1", owned_by: "mmpipe")]
     }
 }
 

@@ -36,11 +36,16 @@ extension MMPipeServer {
         }
         let speech = models.names { $0.kind == .speech }
         let model = asked == "whisper-1" ? options.transcriptionModel : asked
-        guard speech.contains(model) else { throw APIError.unknownModel(asked, known: ["whisper-1"] + speech) }
+        guard speech.contains(model) else { throw models.unknown(asked, known: ["whisper-1"] + speech) }
 
         var o = WhisperSession.Request()
         o.translate = translate
-        if let l = form.text("language") { o.language = l.lowercased() }
+        if let l = form.text("language") {
+            guard let code = WhisperTokenizer.languageCode(for: l) else {
+                throw APIError.badRequest("language '\(l)' is not a language Whisper knows (ISO-639-1, e.g. en, fr, de)", param: "language")
+            }
+            o.language = code
+        }
         if let p = form.text("prompt") { o.initialPrompt = p }
         if let t = form.text("temperature") {
             guard let v = Float(t), v.isFinite, (0...1).contains(v) else {
@@ -94,10 +99,7 @@ extension MMPipeServer {
             r.input = .files([path.path])
             let request = r
             if form.stream {
-                // Answered at once and written as segments come: the body's writer, not the
-                // request, sees the client go (its own control).
-                place.handedOver = true
-                return self.streamTranscription(request, form: form, place: place, control: JobControl(), cleanup: cleanup)
+                return try await self.streamTranscription(request, form: form, place: place, control: control, cleanup: cleanup)
             }
             defer { cleanup() }
             let transcript = try await self.queue.run(place, control: control, timeout: self.options.timeoutSeconds) { control in
@@ -153,37 +155,61 @@ extension MMPipeServer {
 
     /// `stream=true`: server-sent events as segments are final, OpenAI's
     /// `transcript.text.delta` (each with its segment's times) and a closing
-    /// `transcript.text.done`.
+    /// `transcript.text.done`. The answer's head waits for the first event: a request that
+    /// fails before its first segment (bad media, a full queue's wait ending in a timeout) is
+    /// answered with its HTTP error as without `stream`; a failure after it is an `error`
+    /// event. From then on the body's writer watches for the client going away (its job
+    /// stops at the next segment).
     func streamTranscription(_ request: TranscribeRequest, form: TranscriptionForm, place: ComputeQueue.Place, control: JobControl,
-                             cleanup: @escaping @Sendable () -> Void) -> Response {
-        let (events, sink) = AsyncStream<ByteBuffer>.makeStream()
+                             cleanup: @escaping @Sendable () -> Void) async throws -> Response {
+        enum Event: Sendable { case bytes(ByteBuffer), failed(APIError) }
+        let (events, sink) = AsyncStream<Event>.makeStream()
         let run = Task {
             defer { cleanup() }
             do {
                 let t = try await queue.run(place, control: control, timeout: options.timeoutSeconds) { control in
                     try self.runTranscription(request, filename: form.filename, control: control) { s, _ in
-                        sink.yield(Self.event(StreamDelta(s)))
+                        sink.yield(.bytes(Self.event(StreamDelta(s))))
                     }
                 }
-                sink.yield(Self.event(StreamDone(text: t.text.trimmingCharacters(in: .whitespaces))))
+                sink.yield(.bytes(Self.event(StreamDone(text: t.text.trimmingCharacters(in: .whitespaces)))))
             } catch let e as APIError {
-                sink.yield(Self.event(StreamError(error: .init(message: e.message, type: e.type, code: e.code))))
+                sink.yield(.failed(e))
+            } catch is CancellationError {
+                sink.yield(.failed(APIError(.init(code: 499, reasonPhrase: "Client Closed Request"), "The request was cancelled")))
             } catch {
-                sink.yield(Self.event(StreamError(error: .init(message: "\(error)", type: "server_error", code: nil))))
+                sink.yield(.failed(APIError(.internalServerError, "\(error)", type: "server_error")))
             }
             sink.finish()
         }
-        return Response(status: .ok, headers: [.contentType: "text/event-stream", .cacheControl: "no-cache"],
-                        body: .init { writer in
-                            do {
-                                for await e in events { try await writer.write(e) }
-                                try await writer.finish(nil)
-                            } catch {
-                                control.cancel()    // the client went away
-                                run.cancel()
-                                throw error
-                            }
-                        })
+        var iterator = events.makeAsyncIterator()
+        // The request's own cancellation (its client left while it waited) stops the job.
+        let first = await withTaskCancellationHandler { await iterator.next() } onCancel: { control.cancel() }
+        switch first {
+        case .failed(let e)?: throw e
+        case nil: throw CancellationError()
+        case .bytes(let head)?:
+            place.handedOver = true       // the place is the running job's now; the writer watches the client
+            let rest = UncheckedIterator(iterator)
+            return Response(status: .ok, headers: [.contentType: "text/event-stream", .cacheControl: "no-cache"],
+                            body: .init { writer in
+                                do {
+                                    try await writer.write(head)
+                                    while let e = await rest.next() {
+                                        switch e {
+                                        case .bytes(let b): try await writer.write(b)
+                                        case .failed(let f):
+                                            try await writer.write(Self.event(StreamError(error: .init(message: f.message, type: f.type, param: f.param, code: f.code))))
+                                        }
+                                    }
+                                    try await writer.finish(nil)
+                                } catch {
+                                    control.cancel()    // the client went away
+                                    run.cancel()
+                                    throw error
+                                }
+                            })
+        }
     }
 
     static func event<T: Encodable>(_ value: T) -> ByteBuffer {
@@ -199,7 +225,7 @@ struct StreamDelta: Encodable {
     let segment: Segment
     init(_ s: WhisperSegment) {
         delta = s.text
-        segment = Segment(id: s.id, start: s.start, end: s.end, text: s.text)
+        segment = Segment(id: s.id, start: ms(s.start), end: ms(s.end), text: s.text)
     }
 }
 
@@ -208,8 +234,25 @@ struct StreamDone: Encodable {
     let text: String
 }
 
+/// An async iterator handed to the one task that reads it.
+final class UncheckedIterator<I: AsyncIteratorProtocol>: @unchecked Sendable where I.Element: Sendable {
+    private var iterator: I
+    init(_ iterator: I) { self.iterator = iterator }
+    func next() async -> I.Element? { try? await iterator.next() }
+}
+
 struct StreamError: Encodable {
-    struct Inner: Encodable { let message: String, type: String, code: String? }
+    struct Inner: Encodable {
+        let message: String, type: String, param: String?, code: String?
+        func encode(to encoder: Encoder) throws {
+            var c = encoder.container(keyedBy: CodingKeys.self)
+            try c.encode(message, forKey: .message)
+            try c.encode(type, forKey: .type)
+            try c.encode(param, forKey: .param)
+            try c.encode(code, forKey: .code)
+        }
+        enum CodingKeys: String, CodingKey { case message, type, param, code }
+    }
     let type = "error"
     let error: Inner
 }
@@ -229,14 +272,14 @@ struct VerboseTranscription: Encodable {
     init(_ t: WhisperSession.Transcript, task: String, words withWords: Bool) {
         self.task = task
         language = WhisperTokenizer.languages.first { $0.code == t.language }?.name ?? t.language
-        duration = t.duration
+        duration = ms(t.duration)
         text = t.text.trimmingCharacters(in: .whitespaces)
         segments = t.segments.map { s in
-            Segment(id: s.id, seek: s.seek, start: s.start, end: s.end, text: s.text, tokens: s.tokens,
+            Segment(id: s.id, seek: s.seek, start: ms(s.start), end: ms(s.end), text: s.text, tokens: s.tokens,
                     temperature: Double(s.temperature), avg_logprob: Double(s.avgLogprob), compression_ratio: s.compressionRatio,
                     no_speech_prob: Double(s.noSpeechProb))
         }
-        words = withWords ? t.segments.flatMap { $0.words.map { Word(word: $0.word.trimmingCharacters(in: .whitespaces), start: $0.start, end: $0.end) } } : nil
+        words = withWords ? t.segments.flatMap { $0.words.map { Word(word: $0.word.trimmingCharacters(in: .whitespaces), start: ms($0.start), end: ms($0.end)) } } : nil
     }
 
     func encode(to encoder: Encoder) throws {
@@ -250,3 +293,6 @@ struct VerboseTranscription: Encodable {
     }
     enum CodingKeys: String, CodingKey { case task, language, duration, text, segments, words }
 }
+
+/// Seconds to the millisecond (times mapped back onto a recording carry float noise).
+func ms(_ t: Double) -> Double { (t * 1000).rounded() / 1000 }

@@ -11,12 +11,14 @@ struct Serve: ParsableCommand {
             Endpoints: POST /v1/audio/transcriptions and /v1/audio/translations (OpenAI's \
             multipart form: file, model, language, prompt, response_format json|text|srt|vtt|verbose_json, \
             temperature, timestamp_granularities[], stream), POST /v1/embeddings (input, model, \
-            encoding_format float|base64), GET /v1/models, GET /health, GET /metrics (Prometheus).
+            encoding_format float|base64), POST /v1/images/classifications and \
+            /v1/images/embeddings (multipart images or videos; see /openapi.json), GET /v1/models, \
+            GET /health, GET /metrics (Prometheus), GET /openapi.json.
 
             Models load once (on first use, or at start with --preload) and are shared by every \
             request. Compute runs one request at a time from a queue of --queue places; when it \
             is full the server answers 429 with Retry-After. SIGTERM or Ctrl-C: stop accepting, \
-            finish the requests in flight, exit 0.
+            finish the requests in flight, exit 0; a second one quits at once (status 130).
 
             Examples:
               mmpipe serve
@@ -28,7 +30,7 @@ struct Serve: ParsableCommand {
     @Option(help: "Address to listen on (default: this machine only).")
     var host = "127.0.0.1"
 
-    @Option(help: "Port (0: any free port, printed at start).")
+    @Option(parsing: .unconditional, help: "Port (0: any free port, printed at start).")
     var port = 8080
 
     @Option(help: "Require 'Authorization: Bearer <key>' on every endpoint but /health (default: MMPIPE_API_KEY, else none).")
@@ -43,17 +45,17 @@ struct Serve: ParsableCommand {
     @Option(help: "How Whisper's matrices are stored: default, float32, float16 or int8.")
     var computeType: WhisperComputeType = .default
 
-    @Option(help: "Requests waiting or running at once; more get 429.")
+    @Option(parsing: .unconditional, help: "Requests waiting or running at once; more get 429.")
     var queue = 16
 
-    @Option(help: "Largest request body, in MB; a larger one gets 413.")
+    @Option(parsing: .unconditional, help: "Largest request body, in MB; a larger one gets 413.")
     var maxBodyMb = 200
 
-    @Option(help: "Longest a request may take, in seconds (504 after).")
+    @Option(parsing: .unconditional, help: "Longest a request may take, in seconds (504 after).")
     var timeout: Double = 600
 
-    @Option(help: "Longest a request's body may take to arrive, in seconds (408 after; at most --timeout).")
-    var bodyTimeout: Double = 120
+    @Option(parsing: .unconditional, help: "Longest a request's body may take to arrive, in seconds (408 after; default 120 or --timeout if less; at most --timeout).")
+    var bodyTimeout: Double?
 
     @Option(parsing: .upToNextOption, help: "Models to load before the first request (names as `mmpipe models` lists them).")
     var preload: [String] = []
@@ -75,18 +77,37 @@ struct Serve: ParsableCommand {
         o.queueCapacity = queue
         o.maxBodyBytes = maxBodyMb * (1 << 20)
         o.timeoutSeconds = timeout
-        o.bodyTimeoutSeconds = bodyTimeout
+        o.bodyTimeoutSeconds = bodyTimeout ?? min(120, timeout)
         o.preload = preload
         guard (1...1 << 20).contains(maxBodyMb) else { throw ValidationError("--max-body-mb must be 1 to 1048576") }
         let server: MMPipeServer
         do { server = try MMPipeServer(options: o, store: try ModelStore()) } catch { throw commandError(error) }
+        // The server drains on the first SIGTERM / SIGINT (swift-service-lifecycle); these
+        // say so, and a second one quits at once, as the other commands do.
+        let stopping = ServeOutcome()
+        var signals: [DispatchSourceSignal] = []
+        for sig in [SIGINT, SIGTERM] {
+            let source = DispatchSource.makeSignalSource(signal: sig, queue: .global())
+            source.setEventHandler {
+                if stopping.error != nil {
+                    fflush(stdout)
+                    _exit(130)
+                }
+                stopping.set(CancellationError())
+                FileHandle.standardError.write(Data("mmpipe: stopping: no new requests; finishing \(server.requestsInFlight) in flight (press Ctrl-C again to quit at once)\n".utf8))
+            }
+            source.resume()
+            signals.append(source)
+        }
+        defer { signals.forEach { $0.cancel() } }
         let failure = ServeOutcome()
         let done = DispatchSemaphore(value: 0)
         let (host, auth) = (o.host, o.apiKey != nil)
         Task.detached {
             do {
                 try await server.run { port in
-                    FileHandle.standardError.write(Data("mmpipe: serving on http://\(host):\(port)\(auth ? " (Bearer key required)" : "")\n".utf8))
+                    let shown = host.contains(":") ? "[\(host)]" : host     // an IPv6 address in a URL
+                    FileHandle.standardError.write(Data("mmpipe: serving on http://\(shown):\(port)\(auth ? " (Bearer key required)" : "")\n".utf8))
                 }
             } catch {
                 failure.set(error)
