@@ -86,8 +86,10 @@ struct Serve: ParsableCommand {
         // say so, and a second one quits at once, as the other commands do.
         let stopping = ServeOutcome()
         var signals: [DispatchSourceSignal] = []
+        // A queue of its own: the global queues' threads can all be busy with compute.
+        let signalQueue = DispatchQueue(label: "mmpipe.serve.signals", qos: .userInteractive)
         for sig in [SIGINT, SIGTERM] {
-            let source = DispatchSource.makeSignalSource(signal: sig, queue: .global())
+            let source = DispatchSource.makeSignalSource(signal: sig, queue: signalQueue)
             source.setEventHandler {
                 if stopping.error != nil {
                     fflush(stdout)
