@@ -16,13 +16,19 @@ struct Merge: ParsableCommand {
             are missing or unfinished or inputs repeat (each said on stderr; the merge is still \
             written from what is there); 2 when DIR holds no parts.
 
+            Given the jobs' inputs too (the same arguments), it also lists the inputs that no \
+            part has a result for.
+
             Examples:
               mmpipe merge feats/
-              mmpipe merge transcripts/
+              mmpipe merge transcripts/ /data/recordings
             """)
 
     @Argument(help: "The folder the parts wrote into (embed --output, transcribe --output-dir, the folder of classify/vad --output).")
     var directory: String
+
+    @Argument(help: "The inputs the parts were given (the same arguments): inputs without a result are listed.")
+    var inputs: [String] = []
 
     func run() throws {
         let groups: [ShardMerge.Group]
@@ -42,7 +48,15 @@ struct Merge: ParsableCommand {
             if !g.duplicates.isEmpty {
                 Report.log.error("\(path): \(g.duplicates.count) inputs are in more than one part, e.g. \(g.duplicates.prefix(3).joined(separator: ", "))")
             }
-            if !g.complete { problems += 1 }
+            var complete = g.complete
+            if !inputs.isEmpty {
+                let absent = ShardMerge.inputsMissing(from: g, arguments: inputs)
+                if !absent.isEmpty {
+                    complete = false
+                    Report.log.error("\(path): \(absent.count) inputs have no result in any part, e.g. \(absent.prefix(3).joined(separator: ", "))")
+                }
+            }
+            if !complete { problems += 1 }
         }
         if problems > 0 { throw ExitCode(1) }
     }

@@ -45,10 +45,17 @@ struct ShardCLITests {
         let want = try CheckpointCLITests.rows(single), got = try CheckpointCLITests.rows(sharded)
         #expect(Set(got.keys) == Set(want.keys) && got.values.allSatisfy { $0.count == 1 })
         #expect(got.allSatisfy { want[$0.key] == $0.value }, "rows differ from the single run's")
-        // Merging again changes nothing.
+        // Merging again changes nothing; given the inputs, none lacks a result.
         let once = try Data(contentsOf: sharded.appendingPathComponent("manifest.jsonl"))
-        #expect(try CLI.run(["merge", sharded.path]).status == 0)
+        #expect(try CLI.run(["merge", sharded.path, photos.path]).status == 0)
         #expect(try Data(contentsOf: sharded.appendingPathComponent("manifest.jsonl")) == once)
+        // A part's manifest gone: the part and its inputs are reported.
+        let part1 = sharded.appendingPathComponent("manifest.shard-0001-of-0003.jsonl")
+        let lines1 = try String(contentsOf: part1, encoding: .utf8).split(separator: "\n").count
+        try FileManager.default.removeItem(at: part1)
+        let gone = try CLI.run(["merge", sharded.path, photos.path])
+        #expect(gone.status == 1 && gone.stderr.contains("parts 1 of 3 are missing")
+                && gone.stderr.contains("\(lines1) inputs have no result"), "\(gone.stderr)")
     }
 
     @Test func classifyVADAndTranscribePartsMerge() throws {

@@ -1,4 +1,5 @@
 import Foundation
+import Media
 import TensorCore
 
 /// `mmpipe merge DIR`: the parts of a sharded job (`--shard I/N`) joined into the files one
@@ -23,8 +24,22 @@ public enum ShardMerge {
         public let inputs: Int
         /// Inputs found in more than one part (a changed `--shard` count, or copied files).
         public let duplicates: [String]
+        /// The inputs (`path`) the merged file has a line for.
+        public let paths: Set<String>
 
         public var complete: Bool { missing.isEmpty && unfinished.isEmpty && duplicates.isEmpty }
+    }
+
+    /// The inputs `arguments` name (walked as the jobs walk them) that `group` has no line
+    /// for: not done yet, or done by no part. The same arguments as the jobs', or the paths
+    /// will not match.
+    public static func inputsMissing(from group: Group, arguments: [String]) -> [String] {
+        InputPaths(arguments) { MediaFormat.hasExtension($0, of: [.image, .audio, .video]) }.compactMap { entry in
+            switch entry {
+            case .file(let p), .found(let p, _): return group.paths.contains(p) ? nil : p
+            case .missing, .emptyDirectory: return nil
+            }
+        }
     }
 
     /// `NAME.shard-IIII-of-NNNN.EXT` → (NAME.EXT, I, N).
@@ -91,7 +106,7 @@ public enum ShardMerge {
             }
             try AtomicFile.write(merged, to: directory.appendingPathComponent(target))
             groups.append(Group(target: target, parts: count, missing: missing, unfinished: unfinished, lines: lines,
-                                inputs: owner.count, duplicates: duplicates.sorted()))
+                                inputs: owner.count, duplicates: duplicates.sorted(), paths: Set(owner.keys)))
         }
         return groups
     }
