@@ -34,23 +34,25 @@ public struct APIError: Error, Sendable, CustomStringConvertible {
                  param: "model", code: "model_not_found")
     }
 
-    private struct Body: Encodable {
-        struct Inner: Encodable {
-            let message: String, type: String, param: String?, code: String?
-            func encode(to encoder: Encoder) throws {
-                var c = encoder.container(keyedBy: CodingKeys.self)
-                try c.encode(message, forKey: .message)
-                try c.encode(type, forKey: .type)
-                try c.encode(param, forKey: .param)      // null, as OpenAI writes it
-                try c.encode(code, forKey: .code)
-            }
-            enum CodingKeys: String, CodingKey { case message, type, param, code }
+    /// OpenAI's inner error object (`param` and `code` written as null when absent).
+    struct Object: Encodable {
+        let message: String, type: String, param: String?, code: String?
+        func encode(to encoder: Encoder) throws {
+            var c = encoder.container(keyedBy: CodingKeys.self)
+            try c.encode(message, forKey: .message)
+            try c.encode(type, forKey: .type)
+            try c.encode(param, forKey: .param)
+            try c.encode(code, forKey: .code)
         }
-        let error: Inner
+        enum CodingKeys: String, CodingKey { case message, type, param, code }
     }
 
+    var object: Object { Object(message: message, type: type, param: param, code: code) }
+
+    private struct Body: Encodable { let error: Object }
+
     var response: Response {
-        let data = (try? JSONEncoder().encode(Body(error: .init(message: message, type: type, param: param, code: code)))) ?? Data()
+        let data = (try? JSONEncoder().encode(Body(error: object))) ?? Data()
         var headers: HTTPFields = [.contentType: "application/json"]
         if let retryAfter { headers[.retryAfter] = "\(retryAfter)" }
         return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: data)))

@@ -199,7 +199,7 @@ extension MMPipeServer {
                                         switch e {
                                         case .bytes(let b): try await writer.write(b)
                                         case .failed(let f):
-                                            try await writer.write(Self.event(StreamError(error: .init(message: f.message, type: f.type, param: f.param, code: f.code))))
+                                            try await writer.write(Self.event(StreamError(error: f.object)))
                                         }
                                     }
                                     try await writer.finish(nil)
@@ -242,19 +242,8 @@ final class UncheckedIterator<I: AsyncIteratorProtocol>: @unchecked Sendable whe
 }
 
 struct StreamError: Encodable {
-    struct Inner: Encodable {
-        let message: String, type: String, param: String?, code: String?
-        func encode(to encoder: Encoder) throws {
-            var c = encoder.container(keyedBy: CodingKeys.self)
-            try c.encode(message, forKey: .message)
-            try c.encode(type, forKey: .type)
-            try c.encode(param, forKey: .param)
-            try c.encode(code, forKey: .code)
-        }
-        enum CodingKeys: String, CodingKey { case message, type, param, code }
-    }
     let type = "error"
-    let error: Inner
+    let error: APIError.Object
 }
 
 /// OpenAI's `verbose_json`: task, language (its English name), duration, text, segments and,
