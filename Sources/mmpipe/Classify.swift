@@ -39,6 +39,9 @@ struct Classify: ParsableCommand {
     @Option(help: "Zero-shot: a file with one label per line (blank lines and lines starting with # are skipped).")
     var labelsFile: String?
 
+    @Option(help: "A head made by `mmpipe train`: classify into its classes (with probabilities) on the embedding model it was trained on.")
+    var head: String?
+
     @Option(help: "Zero-shot prompt templates: default (\"a photo of a {}.\"), imagenet (CLIP's 80), or a file of lines with {}.")
     var templates: String = "default"
 
@@ -72,6 +75,7 @@ struct Classify: ParsableCommand {
         r.images.shard = try sharding.resolve()
         r.model = model
         r.weights = vision.weights
+        r.head = head
         if !labels.isEmpty || labelsFile != nil {
             r.labels = try ZeroShotLabels.parse(list: labels.isEmpty ? nil : labels.joined(separator: ","), file: labelsFile)
         }

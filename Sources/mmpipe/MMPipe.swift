@@ -15,7 +15,7 @@ struct MMPipe: ParsableCommand {
             MMPIPE_THREADS=N (1...1024) limits the compute threads (default: all cores).
             """,
         version: "mmpipe \(version)",
-        subcommands: [Transcribe.self, Classify.self, Embed.self, VAD.self, Probe.self, ModelsCommand.self, Serve.self, Merge.self]
+        subcommands: [Transcribe.self, Classify.self, Embed.self, VAD.self, Probe.self, ModelsCommand.self, Serve.self, Merge.self, Train.self]
     )
 
     @Flag(name: .long, help: "Print the compute set-up (threads, BLAS kernels) and exit.")

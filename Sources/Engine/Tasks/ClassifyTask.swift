@@ -15,6 +15,8 @@ public struct ClassifyRequest: Sendable {
     public var templates = "default"
     /// The templates themselves (each with `{}`), instead of `templates` (a server's request).
     public var templateList: [String]?
+    /// A head made by `mmpipe train`: its classes, with probabilities, instead of ImageNet's.
+    public var head: String?
     public var multiLabel = false
     public var threshold: Float?
     /// lite0-minilm: the ImageNet classes behind each label's score.
@@ -142,6 +144,10 @@ public final class ClassifyTask: @unchecked Sendable {
     public convenience init(_ request: ClassifyRequest, store: ModelStore, catalog: ModelCatalog = .standard) throws {
         try request.validate()
         try request.images.checkStandardInput()
+        if let head = request.head {
+            try self.init(request, models: try ClassifierModels.head(head, model: request.model, store: store, catalog: catalog))
+            return
+        }
         try self.init(request, models: try ClassifierModels.load(model: request.model, weights: request.weights,
                                                                   zeroShot: request.labels != nil, store: store, catalog: catalog))
     }
@@ -152,6 +158,24 @@ public final class ClassifyTask: @unchecked Sendable {
         self.request = request
         try request.validate()
         let k = request.topK
+        if case .head(let session, let head) = models {
+            if request.labels != nil { throw RequestError("--head classifies into the head's classes: drop --labels") }
+            self.session = session
+            modelName = session.modelName
+            let threshold = request.threshold ?? 0.5
+            self.threshold = threshold
+            identity = ClassifyTask.identity(request, model: modelName, weights: [session.weights, URL(fileURLWithPath: request.head ?? "")],
+                                             templates: nil, threshold: nil)
+            let multi = request.multiLabel
+            score = { f, _ in
+                head.regression.probabilities(f.pooled).map { p in
+                    var order = p.indices.sorted { p[$0] != p[$1] ? p[$0] > p[$1] : $0 < $1 }
+                    order = multi ? order.filter { Float(p[$0]) >= threshold } : Array(order.prefix(min(k, p.count)))
+                    return [.labels(order.map { ClassifyRecord.Label(label: head.classes[$0], score: Float(p[$0]), classes: nil) })]
+                }
+            }
+            return
+        }
         guard let labelList = request.labels else {
             guard case .imageNet(let session) = models else {
                 throw RequestError("\(models.name) is a zero-shot model: give labels")
@@ -173,6 +197,8 @@ public final class ClassifyTask: @unchecked Sendable {
         switch models {
         case .imageNet(let session):
             throw RequestError("\(session.modelName) classifies into its own classes: drop the labels, or use a zero-shot model")
+        case .head:
+            throw RequestError("--head classifies into the head's classes: drop --labels")
         case .lite0MiniLM(let zs):
             let set = ZeroShotLabels(labels: labelList, templates: try request.templateList ?? ZeroShotLabels.templates(request.templates, default: Lite0MiniLM.defaultTemplates))
             let affinity = try zs.affinity(set)
@@ -260,6 +286,19 @@ public enum ClassifierModels: @unchecked Sendable {
     case imageNet(VisionSession)
     case lite0MiniLM(Lite0MiniLM)
     case clip(VisionSession, CLIPZeroShot)
+    /// A head from `mmpipe train` on its image encoder's embeddings.
+    case head(VisionSession, ClassificationHead)
+
+    /// The head at `path` and the image encoder it was trained on (`model`, when given, must
+    /// be that one: a head made for another embedding model is refused in one line).
+    public static func head(_ path: String, model: String?, store: ModelStore, catalog: ModelCatalog = .standard) throws -> ClassifierModels {
+        let head = try ClassificationHead(path: path)
+        if head.text { throw RequestError("\(path) is a head on text embeddings (\(head.embeddingModel)); classify takes images") }
+        let name = model ?? head.embeddingCard
+        let session = try VisionSession(model: name, weights: nil, store: store, catalog: catalog)
+        try head.check(model: session.modelName, weights: session.weights, headPath: path)
+        return .head(session, head)
+    }
 
     /// The model a record names.
     public var name: String {
@@ -267,6 +306,7 @@ public enum ClassifierModels: @unchecked Sendable {
         case .imageNet(let s): return s.modelName
         case .lite0MiniLM: return Lite0MiniLM.name
         case .clip(let s, _): return s.modelName
+        case .head(let s, _): return s.modelName
         }
     }
 

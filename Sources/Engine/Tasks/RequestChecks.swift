@@ -62,7 +62,7 @@ extension ClassifyRequest {
                 throw RequestError(labels.isEmpty ? "no labels given (blank lines and # comments are skipped)"
                                                   : "give at least two labels (or one with --multi-label)")
             }
-        } else if multiLabel || explain || threshold != nil {
+        } else if (multiLabel || threshold != nil) && head == nil || explain {
             throw RequestError("--multi-label, --threshold and --explain need --labels or --labels-file")
         }
         if let threshold { try Check.finite(Double(threshold), in: -1...1, "--threshold") }

@@ -1,0 +1,318 @@
+import Crypto
+import Foundation
+import Media
+import Models
+import TensorCore
+
+/// A classification head fitted on frozen embeddings (a linear probe): the examples embedded
+/// by the embed task, a logistic regression fitted (`LogisticRegression`: scikit-learn's, on
+/// standardised features), judged on a held-out part, and written as one `.safetensors` file
+/// (weights, standardisation, and everything else as JSON in its metadata; a `.json` copy
+/// beside it for people).
+public struct ClassificationHead: @unchecked Sendable {   // immutable; `info` is JSON values
+    public let classes: [String]
+    public let regression: LogisticRegression
+    /// The embedding the head reads: the model as its records name it, its registered name,
+    /// the sha256 of its weights, and the layer.
+    public let embeddingModel: String
+    public let embeddingCard: String
+    public let weightsSHA256: String
+    public let text: Bool
+    /// What the fit was told and found (C, class weights, held-out metrics).
+    public let info: [String: Any]
+
+    static let metadataKey = "mmpipe_head"
+
+    /// Reads a head written by `write`.
+    public init(path: String) throws {
+        let file = try SafeTensorsFile(path: path)
+        guard let json = file.metadata[Self.metadataKey], let object = try? JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: Any],
+              let classes = object["classes"] as? [String], let model = object["embedding_model"] as? String,
+              let card = object["embedding_card"] as? String, let sha = object["embedding_weights_sha256"] as? String else {
+            throw ItemFailure(path: path, reason: "is not a classification head made by mmpipe train (no \(Self.metadataKey) metadata)")
+        }
+        let w = try file.tensor("weight"), b = try file.tensor("bias"), mean = try file.tensor("mean"), scale = try file.tensor("scale")
+        guard w.rank == 2, w.shape[0] == classes.count, b.count == classes.count, mean.count == w.shape[1], scale.count == w.shape[1] else {
+            throw ItemFailure(path: path, reason: "its tensors do not fit together (weight \(w.shape), \(classes.count) classes)")
+        }
+        self.classes = classes
+        regression = LogisticRegression(weights: w.scalars.map(Double.init), intercepts: b.scalars.map(Double.init),
+                                        mean: mean.scalars.map(Double.init), scale: scale.scalars.map(Double.init))
+        embeddingModel = model
+        embeddingCard = card
+        weightsSHA256 = sha
+        text = object["text"] as? Bool ?? false
+        info = object
+    }
+
+    init(classes: [String], regression: LogisticRegression, embeddingModel: String, embeddingCard: String, weightsSHA256: String,
+         text: Bool, info: [String: Any]) {
+        self.classes = classes
+        self.regression = regression
+        self.embeddingModel = embeddingModel
+        self.embeddingCard = embeddingCard
+        self.weightsSHA256 = weightsSHA256
+        self.text = text
+        self.info = info
+    }
+
+    /// Writes `path` (a `.safetensors` file) and `path.json`, each atomically.
+    public func write(to path: String) throws {
+        var object = info
+        object["classes"] = classes
+        object["embedding_model"] = embeddingModel
+        object["embedding_card"] = embeddingCard
+        object["embedding_weights_sha256"] = weightsSHA256
+        object["text"] = text
+        object["preprocessing"] = "standardise: (x - mean) / scale, scale the population standard deviation (1 where 0), as scikit-learn's StandardScaler"
+        let json = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])
+        let k = classes.count, d = regression.dimension
+        let url = URL(fileURLWithPath: path)
+        try SafeTensorsWriter.write([
+            ("weight", Tensor(shape: [k, d], scalars: regression.weights.map { Float($0) })),
+            ("bias", Tensor(shape: [k], scalars: regression.intercepts.map { Float($0) })),
+            ("mean", Tensor(shape: [d], scalars: regression.mean.map { Float($0) })),
+            ("scale", Tensor(shape: [d], scalars: regression.scale.map { Float($0) })),
+        ], metadata: [Self.metadataKey: String(decoding: json, as: UTF8.self)], to: url)
+        let pretty = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .prettyPrinted])
+        try AtomicFile.write(pretty, to: URL(fileURLWithPath: path + ".json"))
+    }
+
+    /// The sha256 of a model's weights: a file's bytes, or a folder's files' names and bytes in
+    /// name order.
+    public static func sha256(of url: URL) throws -> String {
+        var hasher = SHA256()
+        var isDir: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: url.path, isDirectory: &isDir) else {
+            throw ItemFailure(path: url.path, reason: "no such weights file")
+        }
+        // A folder: its regular files at any depth, by their path below it.
+        let files: [(name: String, url: URL)] = isDir.boolValue
+            ? (FileManager.default.enumerator(atPath: url.path)?.compactMap { $0 as? String } ?? []).sorted()
+                .filter { rel in
+                    !rel.split(separator: "/").contains { $0.hasPrefix(".") }
+                        && (try? FileManager.default.attributesOfItem(atPath: url.appendingPathComponent(rel).path)[.type] as? FileAttributeType) == .typeRegular
+                }
+                .map { ($0, url.appendingPathComponent($0)) }
+            : [(url.lastPathComponent, url)]
+        for (name, f) in files {
+            if isDir.boolValue { hasher.update(data: Data(name.utf8)) }
+            let handle = try FileHandle(forReadingFrom: f)
+            defer { try? handle.close() }
+            while let chunk = try handle.read(upToCount: 1 << 22), !chunk.isEmpty { hasher.update(data: chunk) }
+        }
+        return hasher.finalize().map { String(format: "%02x", $0) }.joined()
+    }
+
+    /// Refuses an embedding model other than the head's, in one line.
+    public func check(model: String, weights: URL, headPath: String) throws {
+        let sha = try Self.sha256(of: weights)
+        if model != embeddingModel || sha != weightsSHA256 {
+            throw RequestError("\(headPath) was trained on \(embeddingModel) embeddings (weights sha256 \(weightsSHA256.prefix(12))...), not \(model) (\(sha.prefix(12))...): classify with --model \(embeddingCard), or train a head for \(model)")
+        }
+    }
+}
+
+/// `mmpipe train`: what to learn from.
+public struct TrainRequest: Sendable {
+    /// A folder with one subfolder per class (ImageFolder), or a CSV / TSV / JSONL of path and
+    /// label (for a text model: a TSV of text and label).
+    public var data: String
+    /// The embedding model (default efficientnet-lite0; a text model trains on texts).
+    public var model: String?
+    public var c: Double = 1
+    public var balanced = false
+    /// Share of each class held out to judge the head.
+    public var heldOut = 0.2
+
+    public init(data: String) { self.data = data }
+}
+
+/// Per-class precision, recall and F1, and the confusion matrix, on the held-out examples.
+public struct HeadMetrics: Sendable {
+    public let classes: [String]
+    /// `confusion[true][predicted]`.
+    public let confusion: [[Int]]
+    public var accuracy: Double {
+        let total = confusion.joined().reduce(0, +)
+        return total == 0 ? 0 : Double(confusion.indices.reduce(0) { $0 + confusion[$1][$1] }) / Double(total)
+    }
+    public func precision(_ k: Int) -> Double { let p = confusion.reduce(0) { $0 + $1[k] }; return p == 0 ? 0 : Double(confusion[k][k]) / Double(p) }
+    public func recall(_ k: Int) -> Double { let s = confusion[k].reduce(0, +); return s == 0 ? 0 : Double(confusion[k][k]) / Double(s) }
+    public func f1(_ k: Int) -> Double { let p = precision(k), r = recall(k); return p + r == 0 ? 0 : 2 * p * r / (p + r) }
+    public func support(_ k: Int) -> Int { confusion[k].reduce(0, +) }
+
+    var json: [String: Any] {
+        ["accuracy": accuracy, "confusion": confusion,
+         "per_class": classes.indices.map { ["class": classes[$0], "precision": precision($0), "recall": recall($0), "f1": f1($0), "support": support($0)] as [String: Any] }]
+    }
+}
+
+public final class TrainTask: @unchecked Sendable {
+    public let request: TrainRequest
+    /// (input, class index) for images; (text, class index) for texts.
+    let examples: [(String, Int)]
+    public let classes: [String]
+    let text: Bool
+    let store: ModelStore
+    let catalog: ModelCatalog
+
+    /// Reads the data and checks it (before any model loads).
+    public init(_ request: TrainRequest, store: ModelStore, catalog: ModelCatalog = .standard) throws {
+        self.request = request
+        self.store = store
+        self.catalog = catalog
+        guard request.c.isFinite, request.c > 0 else { throw RequestError("--c must be above 0, not \(request.c)") }
+        guard request.heldOut > 0, request.heldOut < 1 else { throw RequestError("--held-out must be between 0 and 1, not \(request.heldOut)") }
+        let model = request.model ?? EmbedTask.defaultImageModel
+        guard let card = catalog.card(model) else { throw RequestError("unknown model \(model)") }
+        text = card.kind == .text
+        let url = URL(fileURLWithPath: request.data)
+        var isDir: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: url.path, isDirectory: &isDir) else {
+            throw ItemFailure(path: request.data, reason: "no such file or folder")
+        }
+        var pairs: [(String, String)] = []
+        if isDir.boolValue {
+            if text { throw RequestError("\(model) is a text model: give a TSV of text and label, not a folder") }
+            let subfolders = try FileManager.default.contentsOfDirectory(atPath: url.path).sorted().filter { name in
+                var d: ObjCBool = false
+                return !name.hasPrefix(".") && FileManager.default.fileExists(atPath: url.appendingPathComponent(name).path, isDirectory: &d) && d.boolValue
+            }
+            for label in subfolders {
+                for case .found(let p, _) in InputPaths([url.appendingPathComponent(label).path], accept: { MediaFormat.hasExtension($0, of: [.image]) }) {
+                    pairs.append((p, label))
+                }
+            }
+            if subfolders.isEmpty { throw ItemFailure(path: request.data, reason: "has no class subfolders (one folder of images per class)") }
+        } else {
+            pairs = try TrainTask.table(url, text: text)
+        }
+        var names = Array(Set(pairs.map(\.1))).sorted()
+        var counts: [String: Int] = [:]
+        for p in pairs { counts[p.1, default: 0] += 1 }
+        if names.count < 2 {
+            throw RequestError("\(request.data): \(names.count == 1 ? "only one class (\(names[0]))" : "no examples"); a head needs at least two classes")
+        }
+        let few = names.filter { counts[$0]! < 2 }
+        if !few.isEmpty {
+            throw RequestError("\(request.data): class\(few.count == 1 ? "" : "es") \(few.prefix(5).joined(separator: ", ")) \(few.count == 1 ? "has" : "have") a single example; each class needs at least two (one to fit, one to judge)")
+        }
+        if !text {
+            let missing = pairs.map(\.0).filter { !FileManager.default.fileExists(atPath: $0) }
+            if !missing.isEmpty {
+                throw RequestError("\(request.data) names \(missing.count) file\(missing.count == 1 ? "" : "s") that do not exist, e.g. \(missing.prefix(3).joined(separator: ", "))")
+            }
+        }
+        names.sort()
+        classes = names
+        let index = Dictionary(uniqueKeysWithValues: names.enumerated().map { ($1, $0) })
+        examples = pairs.map { ($0.0, index[$0.1]!) }
+    }
+
+    /// A CSV, TSV or JSONL of (path or text, label); relative paths are below the table's folder.
+    static func table(_ url: URL, text: Bool) throws -> [(String, String)] {
+        guard let content = try? String(contentsOf: url, encoding: .utf8) else {
+            throw ItemFailure(path: url.path, reason: "cannot be read as UTF-8 text (a CSV, TSV or JSONL of path and label)")
+        }
+        let base = url.deletingLastPathComponent()
+        let key = text ? "text" : "path"
+        var out: [(String, String)] = []
+        for (n, raw) in content.split(whereSeparator: \.isNewline).enumerated() {
+            let line = String(raw)
+            if line.trimmingCharacters(in: .whitespaces).isEmpty { continue }
+            var first: String, label: String
+            if url.pathExtension.lowercased() == "jsonl" {
+                guard let o = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any],
+                      let f = o[key] as? String, let l = (o["label"] as? String) ?? (o["label"] as? NSNumber)?.stringValue else {
+                    throw ItemFailure(path: url.path, reason: "line \(n + 1) is not a JSON object with \"\(key)\" and \"label\"")
+                }
+                (first, label) = (f, l)
+            } else {
+                let sep: Character = url.pathExtension.lowercased() == "csv" ? "," : "\t"
+                guard let cut = line.lastIndex(of: sep) else {
+                    throw ItemFailure(path: url.path, reason: "line \(n + 1) has no \(sep == "," ? "comma" : "tab") between the \(key) and the label")
+                }
+                (first, label) = (String(line[..<cut]), String(line[line.index(after: cut)...]).trimmingCharacters(in: .whitespaces))
+                if n == 0 && first.lowercased() == key && label.lowercased() == "label" { continue }   // a header
+            }
+            if !text && !first.hasPrefix("/") { first = base.appendingPathComponent(first).path }
+            out.append((first, label))
+        }
+        return out
+    }
+
+    /// What `run` made: the head and its held-out metrics, and what went wrong per input.
+    public struct Result {
+        public let head: ClassificationHead
+        public let metrics: HeadMetrics
+        public let fit: LogisticRegression.Report
+        public let trainCount: Int, heldOutCount: Int
+        public let skipped: [ItemFailure]
+        public let fitSeconds: Double
+    }
+
+    /// Embeds every example (unreadable ones reported and skipped), fits on the training part
+    /// and judges on the held-out part (the same share of each class, chosen by a fixed rule).
+    public func run(progress: Progress) throws -> Result {
+        let model = request.model ?? EmbedTask.defaultImageModel
+        let rows: [Int: [Float]], dimension: Int, modelName: String, weights: URL, cardName: String
+        var skipped: [ItemFailure] = []
+        let sink = CollectingSink<EmbeddingRecord>()
+        if text {
+            let encoder = try EmbedTask.textEncoder(model, store: store, catalog: catalog)
+            let items = examples.enumerated().map { (SourceItem(path: "#\($0.offset)", size: 0, mtime: 0), $0.element.0) }
+            _ = try EmbedTask(texts: items, encoder: encoder).run(into: sink, progress: progress)
+            (dimension, modelName, cardName) = (encoder.dimension, encoder.name, encoder.model)
+            weights = try catalog.weights(for: catalog.card(model)!, given: nil, store: store)
+        } else {
+            let session = try VisionSession(model: model, weights: nil, store: store, catalog: catalog)
+            _ = try EmbedTask(images: ImageInputs(paths: examples.map(\.0)), session: session).run(into: sink, progress: progress)
+            (dimension, modelName, cardName) = (0, session.modelName, catalog.card(model)?.name ?? model)
+            weights = session.weights
+        }
+        var byKey: [String: [Float]] = [:]
+        for (source, result) in sink.results {
+            switch result {
+            case .success(let r): byKey[source.path] = Array(r.rows.scalars.prefix(r.rows.shape.last ?? 0))
+            case .failure(let f): if !f.interrupted { skipped.append(f) }
+            }
+        }
+        var r: [Int: [Float]] = [:]
+        for (i, e) in examples.enumerated() { if let v = byKey[text ? "#\(i)" : e.0] { r[i] = v } }
+        rows = r
+        let d = rows.values.first?.count ?? dimension
+        // Held out: every class's examples in input order, each `1/heldOut`-th one (at least one).
+        var train: [Int] = [], test: [Int] = []
+        for k in classes.indices {
+            let mine = examples.indices.filter { examples[$0].1 == k && rows[$0] != nil }
+            let held = max(1, Int((Double(mine.count) * request.heldOut).rounded()))
+            guard mine.count >= 2 else {
+                throw RequestError("class \(classes[k]) has \(mine.count) readable example\(mine.count == 1 ? "" : "s"); each class needs at least two")
+            }
+            let stride = Double(mine.count) / Double(held)
+            let picked = Set((0..<held).map { Int(Double($0) * stride + stride / 2) })
+            for (j, i) in mine.enumerated() { if picked.contains(j) { test.append(i) } else { train.append(i) } }
+        }
+        func matrix(_ ids: [Int]) -> Tensor { Tensor(shape: [ids.count, d], scalars: ids.flatMap { rows[$0]! }) }
+        var options = LogisticRegression.Options()
+        options.c = request.c
+        options.balanced = request.balanced
+        let t0 = DispatchTime.now().uptimeNanoseconds
+        let (regression, report) = LogisticRegression.fit(matrix(train), labels: train.map { examples[$0].1 }, classes: classes.count, options: options)
+        let fitSeconds = Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9
+        var confusion = [[Int]](repeating: [Int](repeating: 0, count: classes.count), count: classes.count)
+        for (i, p) in zip(test, regression.probabilities(matrix(test))) {
+            let predicted = p.indices.max { p[$0] < p[$1] } ?? 0
+            confusion[examples[i].1][predicted] += 1
+        }
+        let metrics = HeadMetrics(classes: classes, confusion: confusion)
+        let info: [String: Any] = ["C": request.c, "class_weight": request.balanced ? "balanced" : "none", "held_out": request.heldOut,
+                                   "train_examples": train.count, "held_out_examples": test.count, "metrics": metrics.json,
+                                   "solver": "lbfgs, multinomial, L2 (scikit-learn's LogisticRegression)", "iterations": report.iterations]
+        let head = ClassificationHead(classes: classes, regression: regression, embeddingModel: modelName, embeddingCard: cardName,
+                                      weightsSHA256: try ClassificationHead.sha256(of: weights), text: text, info: info)
+        return Result(head: head, metrics: metrics, fit: report, trainCount: train.count, heldOutCount: test.count, skipped: skipped,
+                      fitSeconds: fitSeconds)
+    }
+}

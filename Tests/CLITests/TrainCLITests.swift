@@ -1,0 +1,97 @@
+import Foundation
+import Testing
+
+/// `mmpipe train` and `classify --head` end to end on the sample photos (EfficientNet-Lite0's
+/// real weights) and on sentences (all-MiniLM-L6-v2's), and the bad inputs each get one line.
+@Suite("mmpipe train and classify --head")
+struct TrainCLITests {
+    static func folder() throws -> URL {
+        let d = FileManager.default.temporaryDirectory.appendingPathComponent("train-cli-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: d, withIntermediateDirectories: true)
+        return d
+    }
+
+    /// Classes of copies of the sample photos: cat, cup, space (the astronaut and the rocket).
+    static func photos(_ dir: URL, perClass: Int = 5) throws -> URL {
+        let root = dir.appendingPathComponent("photos")
+        for (label, samples) in [("cat", ["cat"]), ("cup", ["coffee"]), ("space", ["astronaut", "rocket"])] {
+            let f = root.appendingPathComponent(label)
+            try FileManager.default.createDirectory(at: f, withIntermediateDirectories: true)
+            for i in 0..<perClass {
+                for s in samples { try FileManager.default.copyItem(atPath: CLI.sample("\(s).jpg"), toPath: f.appendingPathComponent("\(s)-\(i).jpg").path) }
+            }
+        }
+        return root
+    }
+
+    @Test func trainThenClassifyWithTheHead() throws {
+        let dir = try Self.folder()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let photos = try Self.photos(dir)
+        // One unreadable image: reported and skipped, the rest still trained on.
+        try Data("not a jpeg".utf8).write(to: photos.appendingPathComponent("cat/broken.jpg"))
+        let head = dir.appendingPathComponent("pets.head.safetensors").path
+        let r = try CLI.run(["train", photos.path, "--output", head, "--quiet"])
+        #expect(r.status == 1, "the broken image is a failed input: \(r.stderr)")
+        #expect(r.stderr.contains("broken.jpg") && r.stderr.contains("skipped"), "\(r.stderr)")
+        #expect(r.stdout.contains("accuracy 1.000") && r.stdout.contains("confusion"), "\(r.stdout)")
+        let info = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: head + ".json"))) as? [String: Any])
+        #expect(info["classes"] as? [String] == ["cat", "cup", "space"] && info["embedding_model"] as? String == "efficientnet-lite0")
+        #expect((info["embedding_weights_sha256"] as? String)?.count == 64)
+        let c = try CLI.run(["classify", CLI.sample("cat.jpg"), CLI.sample("rocket.jpg"), "--head", head, "--format", "json", "--quiet"])
+        #expect(c.status == 0, "\(c.stderr)")
+        let records = try c.lines.map { try #require(try JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any]) }
+        let top = records.compactMap { (($0["labels"] as? [[String: Any]])?.first)?["label"] as? String }
+        #expect(top == ["cat", "space"], "\(c.stdout)")
+        let scores = records.compactMap { ($0["labels"] as? [[String: Any]])?.compactMap { $0["score"] as? Double }.reduce(0, +) }
+        #expect(scores.allSatisfy { abs($0 - 1) < 1e-4 }, "probabilities of the 3 classes sum to 1: \(scores)")
+    }
+
+    @Test func sentencesWithATextModel() throws {
+        let dir = try Self.folder()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let good = ["a wonderful, moving film", "I loved every minute of it", "brilliant acting and a great story", "a delight from start to finish",
+                    "one of the best films this year", "warm, funny and beautifully made"]
+        let bad = ["a dull and tedious mess", "I hated every minute of it", "terrible acting and a boring story", "a waste of two hours",
+                   "one of the worst films this year", "cold, clumsy and badly made"]
+        let tsv = dir.appendingPathComponent("reviews.tsv")
+        try (["text\tlabel"] + good.map { "\($0)\tpositive" } + bad.map { "\($0)\tnegative" }).joined(separator: "\n").write(to: tsv, atomically: true, encoding: .utf8)
+        let head = dir.appendingPathComponent("sentiment.head.safetensors").path
+        let r = try CLI.run(["train", tsv.path, "--model", "all-minilm-l6-v2", "--output", head, "--quiet"])
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(r.stdout.contains("positive") && r.stdout.contains("negative") && r.stdout.contains("held out"), "\(r.stdout)")
+        // A head on text embeddings does not classify images.
+        let c = try CLI.run(["classify", CLI.sample("cat.jpg"), "--head", head])
+        #expect(c.status == 2 && c.stderr.contains("text embeddings"), "\(c.stderr)")
+    }
+
+    @Test func badDataGetsOneLine() throws {
+        let dir = try Self.folder()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let out = dir.appendingPathComponent("h.safetensors").path
+        // One class only.
+        let one = dir.appendingPathComponent("one/cat")
+        try FileManager.default.createDirectory(at: one, withIntermediateDirectories: true)
+        for i in 0..<3 { try FileManager.default.copyItem(atPath: CLI.sample("cat.jpg"), toPath: one.appendingPathComponent("\(i).jpg").path) }
+        var r = try CLI.run(["train", dir.appendingPathComponent("one").path, "--output", out])
+        #expect(r.status == 2 && r.stderr.contains("only one class"), "\(r.stderr)")
+        // A class with a single example.
+        let two = dir.appendingPathComponent("two")
+        try FileManager.default.createDirectory(at: two.appendingPathComponent("dog"), withIntermediateDirectories: true)
+        try FileManager.default.copyItem(at: one, to: two.appendingPathComponent("cat"))
+        try FileManager.default.copyItem(atPath: CLI.sample("coffee.jpg"), toPath: two.appendingPathComponent("dog/0.jpg").path)
+        r = try CLI.run(["train", two.path, "--output", out])
+        #expect(r.status == 2 && r.stderr.contains("dog") && r.stderr.contains("single example"), "\(r.stderr)")
+        // A labels file naming files that do not exist.
+        let csv = dir.appendingPathComponent("labels.csv")
+        try "path,label\n\(CLI.sample("cat.jpg")),cat\n\(CLI.sample("cat.jpg")),cat\nnope.jpg,dog\ngone.jpg,dog\n".write(to: csv, atomically: true, encoding: .utf8)
+        r = try CLI.run(["train", csv.path, "--output", out])
+        #expect(r.status == 2 && r.stderr.contains("2 files that do not exist") && r.stderr.contains("nope.jpg"), "\(r.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: out), "nothing written")
+        // A head made for another embedding model is refused in one line.
+        let head = dir.appendingPathComponent("pets.safetensors").path
+        #expect(try CLI.run(["train", try Self.photos(dir, perClass: 3).path, "--output", head, "--quiet"]).status == 0)
+        r = try CLI.run(["classify", CLI.sample("cat.jpg"), "--head", head, "--model", "lite0-minilm"])
+        #expect(r.status != 0 && r.errorLines.count == 1, "\(r.stderr)")
+    }
+}
