@@ -1,5 +1,6 @@
 import Foundation
 import TensorCore
+import Models
 
 /// `mmpipe-bench tensor`: GFLOPS of raw sgemm and of our ops on model-sized shapes.
 /// Run through `scripts/bench`, which builds it in release mode.
@@ -172,6 +173,23 @@ case "half":
     halfBench(repeats: repeats)
 case "int8":
     int8Bench(repeats: repeats)
+case "head":   // `head X.npy Y.npy [C]`: fit time of the logistic-regression head (scripts/bench head)
+    let rest = Array(args.dropFirst())
+    guard rest.count >= 2, let x = try? NPY.read(URL(fileURLWithPath: rest[0])).tensor, let y = try? NPY.read(URL(fileURLWithPath: rest[1])).tensor else {
+        FileHandle.standardError.write("usage: mmpipe-bench head X.npy Y.npy [C]\n".data(using: .utf8)!)
+        exit(2)
+    }
+    let labels = y.scalars.map { Int($0) }
+    var options = LogisticRegression.Options()
+    options.c = rest.count > 2 ? Double(rest[2]) ?? 1 : 1
+    var best = Double.infinity, last: LogisticRegression.Report?
+    for _ in 0..<max(1, min(repeats, 3)) {
+        let t0 = DispatchTime.now().uptimeNanoseconds
+        let (_, report) = LogisticRegression.fit(x, labels: labels, classes: (labels.max() ?? 0) + 1, options: options)
+        best = min(best, Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9)
+        last = report
+    }
+    print("fit \(x.shape[0]) x \(x.shape[1]), \((labels.max() ?? 0) + 1) classes: \(String(format: "%.3f", best)) s, \(last!.iterations) iterations, converged \(last!.converged), loss \(last!.loss)")
 case "media":
     MediaBench.run(Array(args.dropFirst()))
 case "clip":
