@@ -53,7 +53,9 @@ struct Train: ParsableCommand {
             return try TrainTask(r, store: try ModelStore())
         }) { task in
             let result = try task.run(progress: runOptions.progress(quiet: true))
-            for f in result.skipped { Report.log.error("\(f.description) (skipped)") }
+            if !result.skipped.isEmpty {
+                Report.log.warning("\(result.skipped.count) unreadable example\(result.skipped.count == 1 ? "" : "s") skipped (each said above)")
+            }
             try result.head.write(to: output)
             let m = result.metrics
             let width = max(5, task.classes.map(\.count).max() ?? 5)
