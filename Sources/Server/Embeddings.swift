@@ -76,8 +76,7 @@ extension MMPipeServer {
     }
 
     func embeddings(_ request: Request) async throws -> Response {
-        let control = JobControl()
-        return try await compute(request, control: control) { data, place in
+        try await compute(request) { data, place, control in
             let body = try EmbeddingsBody(data)
             let asked = body.model ?? self.options.embeddingModel
             let textModels = self.models.names { $0.kind == .text || $0.family == "clip" }

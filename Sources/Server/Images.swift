@@ -59,10 +59,7 @@ extension MMPipeServer {
     }
 
     func classifications(_ request: Request) async throws -> Response {
-        let control = JobControl()
-        let contentType = request.headers[.contentType]
-        return try await compute(request, control: control) { body, place in
-            let form = try FormData(contentType: contentType, body: body)
+        try await computeForm(request) { form, place, control in
             // Labels: comma-separated, or one per `labels[]` field.
             var labels = form.fields("labels[]").map { $0.text.trimmingCharacters(in: .whitespacesAndNewlines) }.filter { !$0.isEmpty }
             if let l = form.field("labels")?.text {
@@ -123,10 +120,7 @@ extension MMPipeServer {
     }
 
     func imageEmbeddings(_ request: Request) async throws -> Response {
-        let control = JobControl()
-        let contentType = request.headers[.contentType]
-        return try await compute(request, control: control) { body, place in
-            let form = try FormData(contentType: contentType, body: body)
+        try await computeForm(request) { form, place, control in
             let model = form.text("model") ?? EmbedTask.defaultImageModel
             let known = self.models.names { $0.kind == .image || $0.family == "clip" }
             guard known.contains(model) else { throw self.models.unknown(model, known: known) }

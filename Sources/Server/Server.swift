@@ -158,15 +158,15 @@ public final class MMPipeServer: @unchecked Sendable {
 
     // MARK: bodies
 
-    /// The request's body, at most `maxBodyBytes` (413) and within the request's time (408),
-    /// with `onClose` called if the client goes away later (its work is cancelled).
     /// A compute request: a place in the queue first (429 before its body is read when the
     /// queue is full), then its body, then `body`'s answer; the place is given back however
     /// the request ends (unless a streamed answer took it over). The connection is closed
     /// after the answer (watching for the client going away reads the connection past the
     /// request), and the answer says so, so that a client does not send its next request on it.
-    func compute(_ request: Request, control: JobControl,
-                 _ body: @escaping @Sendable (ByteBuffer, ComputeQueue.Place) async throws -> Response) async throws -> Response {
+    /// `control` stops the request's job (its client going away, its time running out).
+    func compute(_ request: Request,
+                 _ body: @escaping @Sendable (ByteBuffer, ComputeQueue.Place, JobControl) async throws -> Response) async throws -> Response {
+        let control = JobControl()
         let limit = options.maxBodyBytes, timeout = min(options.timeoutSeconds, options.bodyTimeoutSeconds)
         var response: Response
         do {
@@ -175,7 +175,7 @@ public final class MMPipeServer: @unchecked Sendable {
             // Once a streamed answer has begun, its writer watches for the client instead.
             response = try await withBodyCollected(request, limit: limit, timeout: timeout,
                                                    onClose: { if !place.handedOver { control.cancel() } }) { data in
-                try await body(data, place)
+                try await body(data, place, control)
             }
         } catch {
             response = APIError.response(for: error, request: request)
@@ -184,6 +184,17 @@ public final class MMPipeServer: @unchecked Sendable {
         return response
     }
 
+    /// The same for a `multipart/form-data` request: its parsed form.
+    func computeForm(_ request: Request,
+                     _ body: @escaping @Sendable (FormData, ComputeQueue.Place, JobControl) async throws -> Response) async throws -> Response {
+        let contentType = request.headers[.contentType]
+        return try await compute(request) { data, place, control in
+            try await body(try FormData(contentType: contentType, body: data), place, control)
+        }
+    }
+
+    /// The request's body, at most `limit` bytes (413) and within `timeout` seconds (408), then
+    /// `body`'s answer; `onClose` is called if the client goes away meanwhile.
     private func withBodyCollected(_ request: Request, limit: Int, timeout: Double, onClose: @escaping @Sendable () -> Void,
                                    _ body: @escaping @Sendable (ByteBuffer) async throws -> Response) async throws -> Response {
         let tooLarge = APIError(.contentTooLarge, "The request body is over this server's limit of \(limit / (1 << 20)) MB",

@@ -82,10 +82,8 @@ extension MMPipeServer {
     }
 
     func transcribe(_ request: Request, translate: Bool) async throws -> Response {
-        let control = JobControl()
-        let contentType = request.headers[.contentType]
-        return try await compute(request, control: control) { body, place in
-            let form = try self.transcriptionForm(try FormData(contentType: contentType, body: body), translate: translate)
+        try await computeForm(request) { parts, place, control in
+            let form = try self.transcriptionForm(parts, translate: translate)
             let folder = self.uploads.appendingPathComponent(UUID().uuidString)
             let path = folder.appendingPathComponent(Self.safeName(form.filename))
             do {

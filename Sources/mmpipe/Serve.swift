@@ -82,26 +82,11 @@ struct Serve: ParsableCommand {
         guard (1...1 << 20).contains(maxBodyMb) else { throw ValidationError("--max-body-mb must be 1 to 1048576") }
         let server: MMPipeServer
         do { server = try MMPipeServer(options: o, store: try ModelStore()) } catch { throw commandError(error) }
-        // The server drains on the first SIGTERM / SIGINT (swift-service-lifecycle); these
-        // say so, and a second one quits at once, as the other commands do.
-        let stopping = ServeOutcome()
-        var signals: [DispatchSourceSignal] = []
-        // A queue of its own: the global queues' threads can all be busy with compute.
-        let signalQueue = DispatchQueue(label: "mmpipe.serve.signals", qos: .userInteractive)
-        for sig in [SIGINT, SIGTERM] {
-            let source = DispatchSource.makeSignalSource(signal: sig, queue: signalQueue)
-            source.setEventHandler {
-                if stopping.error != nil {
-                    fflush(stdout)
-                    _exit(130)
-                }
-                stopping.set(CancellationError())
-                FileHandle.standardError.write(Data("mmpipe: stopping: no new requests; finishing \(server.requestsInFlight) in flight (press Ctrl-C again to quit at once)\n".utf8))
-            }
-            source.resume()
-            signals.append(source)
+        // The server drains on the first SIGTERM / SIGINT (swift-service-lifecycle); this says
+        // so, and a second one quits at once, as the other commands do.
+        Interrupts.watch {
+            Report.log.warning("stopping: no new requests; finishing \(server.requestsInFlight) in flight (press Ctrl-C again to quit at once)")
         }
-        defer { signals.forEach { $0.cancel() } }
         let failure = ServeOutcome()
         let done = DispatchSemaphore(value: 0)
         let (host, auth) = (o.host, o.apiKey != nil)

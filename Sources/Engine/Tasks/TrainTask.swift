@@ -256,19 +256,19 @@ public final class TrainTask: @unchecked Sendable {
     /// and judges on the held-out part (the same share of each class, chosen by a fixed rule).
     public func run(progress: Progress) throws -> Result {
         let model = request.model ?? EmbedTask.defaultImageModel
-        let rows: [Int: [Float]], dimension: Int, modelName: String, weights: URL, cardName: String
+        let modelName: String, weights: URL, cardName: String
         var skipped: [ItemFailure] = []
         let sink = CollectingSink<EmbeddingRecord>()
         if text {
             let encoder = try EmbedTask.textEncoder(model, store: store, catalog: catalog)
             let items = examples.enumerated().map { (SourceItem(path: "#\($0.offset)", size: 0, mtime: 0), $0.element.0) }
             _ = try EmbedTask(texts: items, encoder: encoder).run(into: sink, progress: progress)
-            (dimension, modelName, cardName) = (encoder.dimension, encoder.name, encoder.model)
+            (modelName, cardName) = (encoder.name, encoder.model)
             weights = try catalog.weights(for: catalog.card(model)!, given: nil, store: store)
         } else {
             let session = try VisionSession(model: model, weights: nil, store: store, catalog: catalog)
             _ = try EmbedTask(images: ImageInputs(paths: examples.map(\.0)), session: session).run(into: sink, progress: progress)
-            (dimension, modelName, cardName) = (0, session.modelName, catalog.card(model)?.name ?? model)
+            (modelName, cardName) = (session.modelName, catalog.card(model)?.name ?? model)
             weights = session.weights
         }
         var byKey: [String: [Float]] = [:]
@@ -278,10 +278,10 @@ public final class TrainTask: @unchecked Sendable {
             case .failure(let f): if !f.interrupted { skipped.append(f) }
             }
         }
-        var r: [Int: [Float]] = [:]
-        for (i, e) in examples.enumerated() { if let v = byKey[text ? "#\(i)" : e.0] { r[i] = v } }
-        rows = r
-        let d = rows.values.first?.count ?? dimension
+        // Each example's row (by index: a path may be listed twice); a class without two rows
+        // is refused below, so `d` is only read with rows there.
+        let rows = Dictionary(uniqueKeysWithValues: examples.indices.compactMap { i in byKey[text ? "#\(i)" : examples[i].0].map { (i, $0) } })
+        let d = rows.values.first?.count ?? 0
         // Held out: every class's examples in input order, each `1/heldOut`-th one (at least one).
         var train: [Int] = [], test: [Int] = []
         for k in classes.indices {
