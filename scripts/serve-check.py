@@ -127,6 +127,10 @@ def main():
     (work / "garbage.wav").write_bytes(os.urandom(50_000))
     (work / "empty.wav").write_bytes(b"")
 
+    # The translation checks need a multilingual model: fetch it as a user would (fetch-models
+    # holds a lock, so a fetch by another test at the same time is waited for, not repeated).
+    cli("models", "fetch", "whisper-base")
+
     # What the CLI says about the same file (the server must say exactly the same).
     cli_txt = cli("transcribe", str(SPEECH), "--format", "txt", "--quiet")
     cli_srt = cli("transcribe", str(SPEECH), "--format", "srt", "--quiet")
