@@ -7,7 +7,9 @@ CC BY 4.0).
 
 Writes Tests/ModelsTests/Fixtures/head/: digits-x.npy (uint8 pixels 0-16, [1797, 64]),
 digits-y.npy (uint8 labels), and for each case CASE-proba.npy (float64, the test rows'
-probabilities) and cases.json (split, C, class weights, sklearn's accuracy and iterations).
+probabilities) and cases.json (split, C, class weights, sklearn's accuracy and iterations; the
+mean accuracy of each C under stratified 5-fold cross-validation and the C chosen; test folds of
+StratifiedKFold for three label vectors).
 Run once (needs scikit-learn==1.5.2, numpy): python3 scripts/gen-head-fixtures.py"""
 import json
 import pathlib
@@ -44,4 +46,28 @@ for name, c, weight, keep in [
     cases.append({"name": name, "train": train, "test_start": n_train, "C": c, "class_weight": weight,
                   "sklearn_accuracy": acc, "sklearn_iterations": int(lr.n_iter_[0])})
     print(f"{name}: {len(train)} train rows, accuracy {acc:.4f}, {lr.n_iter_[0]} iterations")
-(out / "cases.json").write_text(json.dumps({"sklearn": sklearn.__version__, "cases": cases}) + "\n")
+
+# Choosing C by stratified 5-fold cross-validation (mmpipe train --cv 5): GridSearchCV over
+# LogisticRegressionCV's default grid, on the first 1200 rows; and StratifiedKFold's folds for
+# label orders other than 0..9 (classes ranked by first appearance, imbalanced classes).
+from sklearn.model_selection import GridSearchCV, StratifiedKFold
+from sklearn.pipeline import make_pipeline
+
+grid = np.logspace(-4, 4, 10)
+search = GridSearchCV(make_pipeline(StandardScaler(), LogisticRegression(max_iter=10000)),
+                      {"logisticregression__C": grid}, cv=StratifiedKFold(5))
+search.fit(x[:n_train].astype(np.float64), y[:n_train])
+cv = {"rows": n_train, "folds": 5, "grid": grid.tolist(),
+      "mean_accuracy": search.cv_results_["mean_test_score"].tolist(),
+      "best_C": float(search.best_params_["logisticregression__C"])}
+print(f"cv: best C {cv['best_C']:.4g}, mean accuracy {max(cv['mean_accuracy']):.4f}")
+rng = np.random.default_rng(0)
+fold_cases = []
+for labels, k in [(y[:n_train], 5), (y[rng.permutation(n_train)[:200]], 3),
+                  (np.array([3] * 7 + [1] * 12 + [2] * 4 + [1, 3, 2] * 5), 4)]:
+    test_fold = np.empty(len(labels), dtype=int)
+    for f, (_, test) in enumerate(StratifiedKFold(k).split(np.zeros(len(labels)), labels)):
+        test_fold[test] = f
+    fold_cases.append({"labels": labels.astype(int).tolist(), "folds": k, "test_fold": test_fold.tolist()})
+(out / "cases.json").write_text(json.dumps({"sklearn": sklearn.__version__, "cases": cases, "cv": cv,
+                                            "stratified_folds": fold_cases}) + "\n")

@@ -78,10 +78,23 @@ extension MMPipeServer {
             }
             let model = form.text("model")
             let zeroShot = !labels.isEmpty
+            // A head made by mmpipe train (named at the server's start): its classes, on its model.
+            let head = try form.text("head").map { name -> (path: String, models: ClassifierModels) in
+                guard let h = self.models.head(name) else { throw self.models.unknownHead(name, text: false) }
+                if case .textHead(let e, _) = h.models {
+                    throw APIError.badRequest("head '\(name)' classifies texts (it was trained on \(e.name) embeddings): POST them to /v1/classifications", param: "head")
+                }
+                if zeroShot { throw APIError.badRequest("head '\(name)' classifies into its own classes: drop labels", param: "labels") }
+                if let model, self.models.catalog.card(model)?.name != self.models.catalog.card(h.models.name)?.name {
+                    throw APIError.badRequest("head '\(name)' was trained on \(h.models.name) embeddings, not \(model): drop model", param: "model")
+                }
+                return h
+            }
             let known = self.models.names { zeroShot ? $0.kind == .zeroShot && $0.name != "clip" : $0.kind == .image }
-            if let model, !known.contains(model) { throw self.models.unknown(model, known: known) }
+            if let model, head == nil, !known.contains(model) { throw self.models.unknown(model, known: known) }
             var r = ClassifyRequest(images: ImageInputs(paths: []))
             r.model = model
+            r.head = head?.path
             r.labels = zeroShot ? labels : nil
             r.templates = templateSet
             r.templateList = templates
@@ -98,7 +111,7 @@ extension MMPipeServer {
             let request = r
             let (name, results) = try await self.queue.run(place, control: control, timeout: self.options.timeoutSeconds) { control in
                 let models: ClassifierModels
-                do { models = try self.models.classifier(request.model, zeroShot: zeroShot) } catch let e as ItemFailure {
+                do { models = try head?.models ?? self.models.classifier(request.model, zeroShot: zeroShot) } catch let e as ItemFailure {
                     throw APIError.badRequest(e.reason)
                 } catch {
                     throw APIError(.internalServerError, "Could not load the model: \(ErrorText.describe(error))", type: "server_error")

@@ -79,6 +79,49 @@ final class LoadedModels: @unchecked Sendable {
         return m
     }
 
+    private var heads: [String: (path: String, models: ClassifierModels)] = [:]
+
+    /// Reads the head at `path` (made by `mmpipe train`) and loads the embedding model it was
+    /// trained on, checking that it is that model (the sha256 of its weights); requests name it.
+    func addHead(_ name: String, path: String) throws {
+        let head = try ClassificationHead(path: path)
+        let models: ClassifierModels
+        if head.text {
+            let encoder = try textEncoder(head.embeddingCard)
+            try head.check(model: encoder.name, weights: encoder.weights, headPath: path)
+            models = .textHead(encoder, head)
+        } else {
+            let vision = try imageEncoder(head.embeddingCard)
+            try head.check(model: vision.modelName, weights: vision.weights, headPath: path)
+            models = .head(vision, head)
+        }
+        lock.lock(); defer { lock.unlock() }
+        heads[name] = (path, models)
+    }
+
+    /// The head a request named, with its file and models.
+    func head(_ name: String) -> (path: String, models: ClassifierModels)? {
+        lock.lock(); defer { lock.unlock() }
+        return heads[name]
+    }
+
+    /// The heads requests may name, and whether each is on text embeddings.
+    var headNames: [(name: String, text: Bool)] {
+        lock.lock(); defer { lock.unlock() }
+        return heads.keys.sorted().map { name in
+            if case .textHead = heads[name]!.models { return (name, true) }
+            return (name, false)
+        }
+    }
+
+    /// The 404 for a head a request named that this server does not have.
+    func unknownHead(_ name: String, text: Bool) -> APIError {
+        let known = headNames.filter { $0.text == text }.map(\.name)
+        return APIError(.notFound, "No head '\(name)' on this server; " + (known.isEmpty
+            ? "it serves none on \(text ? "text" : "image") embeddings (its operator adds them: mmpipe serve --head NAME=HEAD.safetensors)"
+            : "heads on \(text ? "text" : "image") embeddings: \(known.joined(separator: ", "))"), param: "head", code: "head_not_found")
+    }
+
     /// Whether this server has the card's weights.
     func installed(_ card: ModelCard) -> Bool {
         if card.name == "clip" { return VisionSession.installedCLIP(store: store, catalog: catalog) != nil }

@@ -41,9 +41,29 @@ enum OpenAPI {
       },
       "security": [{"bearer": []}],
       "paths": {
+        "/v1/classifications": {
+          "post": {
+            "summary": "Classify texts with a head made by mmpipe train on a text model's embeddings (sentiment, topics, ...)",
+            "requestBody": {"required": true, "content": {"application/json": {"schema": {"type": "object", "required": ["head", "input"], "properties": {
+              "head": {"type": "string", "description": "A head on text embeddings the server was started with (mmpipe serve --head NAME=FILE)."},
+              "input": {"oneOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}, "maxItems": 2048}]},
+              "top_k": {"type": "integer", "default": 5},
+              "multi_label": {"type": "boolean", "default": false, "description": "Every class whose probability reaches threshold, instead of the top k."},
+              "threshold": {"type": "number", "default": 0.5}}}}}},
+            "responses": {
+              "200": {"description": "One record per text, in input order.",
+                "content": {"application/json": {"schema": {"type": "object", "properties": {
+                  "object": {"const": "list"}, "model": {"type": "string"}, "head": {"type": "string"},
+                  "data": {"type": "array", "items": {"type": "object", "properties": {
+                    "index": {"type": "integer"}, "text": {"type": "string"}, "model": {"type": "string"}, "multi_label": {"type": "boolean"},
+                    "labels": {"type": "array", "items": {"type": "object", "properties": {"label": {"type": "string"}, "score": {"type": "number"}}}}}}}}}}}},
+              "default": {"$ref": "#/components/responses/Error"}
+            }
+          }
+        },
         "/v1/images/classifications": {
           "post": {
-            "summary": "Classify images and video frames: ImageNet classes, or zero-shot by free-text labels",
+            "summary": "Classify images and video frames: ImageNet classes, zero-shot by free-text labels, or a head made by mmpipe train",
             "requestBody": {"required": true, "content": {"multipart/form-data": {"schema": {"allOf": [
               {"$ref": "#/components/schemas/ImageUpload"},
               {"type": "object", "properties": {
@@ -53,7 +73,8 @@ enum OpenAPI {
                 "multi_label": {"type": "boolean", "default": false, "description": "Every label whose score reaches threshold, instead of the top k."},
                 "threshold": {"type": "number", "description": "Multi-label threshold (lite0-minilm 0.3, CLIP 0.25)."},
                 "top_k": {"type": "integer", "default": 5},
-                "explain": {"type": "boolean", "default": false, "description": "lite0-minilm: the ImageNet classes behind each label."}
+                "explain": {"type": "boolean", "default": false, "description": "lite0-minilm: the ImageNet classes behind each label."},
+                "head": {"type": "string", "description": "A head the server was started with (mmpipe serve --head NAME=FILE): its classes with probabilities, as labels; multi_label keeps those reaching threshold (default 0.5)."}
               }}]}}}},
             "responses": {
               "200": {"description": "One record per image or sampled frame, as the CLI's JSON lines, with the uploaded file's name as path.",

@@ -30,6 +30,9 @@ public struct ServeOptions: Sendable {
     public var computeType: WhisperComputeType = .default
     /// Models loaded before the first request (names as `mmpipe models` lists them).
     public var preload: [String] = []
+    /// Heads made by `mmpipe train` that requests name (`head`), by name; each is read and its
+    /// embedding model loaded at start.
+    public var heads: [(name: String, path: String)] = []
 
     public init() {}
 }
@@ -63,6 +66,8 @@ public final class MMPipeServer: @unchecked Sendable {
         guard catalog.isPresent(card, store: store) else {
             throw RequestError("\(card.name) is not installed: fetch it with scripts/fetch-models \(card.name)")
         }
+        var names = Set<String>()
+        for (name, _) in options.heads where !names.insert(name).inserted { throw RequestError("--head: two heads are named \(name)") }
         guard let text = catalog.card(options.embeddingModel), text.kind == .text || text.family == "clip" else {
             throw RequestError("--embedding-model \(options.embeddingModel) is not a text model; use one of: \(catalog.cards.filter { $0.kind == .text || $0.family == "clip" }.map(\.name).joined(separator: ", "))")
         }
@@ -87,6 +92,7 @@ public final class MMPipeServer: @unchecked Sendable {
         try FileManager.default.createDirectory(at: uploads, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: uploads) }
         for name in options.preload { try preload(name) }
+        for (name, path) in options.heads { try models.addHead(name, path: path) }
         MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
         let router = Router(context: BasicRequestContext.self)
         // Metrics outermost: they count the answer as it leaves, an error turned into its
@@ -150,6 +156,7 @@ public final class MMPipeServer: @unchecked Sendable {
         router.post("v1/audio/translations") { request, _ in try await self.transcribe(request, translate: true) }
         router.post("v1/embeddings") { request, _ in try await self.embeddings(request) }
         router.post("v1/images/classifications") { request, _ in try await self.classifications(request) }
+        router.post("v1/classifications") { request, _ in try await self.textClassifications(request) }
         router.post("v1/images/embeddings") { request, _ in try await self.imageEmbeddings(request) }
         router.get("openapi.json") { _, _ in
             Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(string: OpenAPI.document)))

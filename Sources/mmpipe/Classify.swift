@@ -18,13 +18,17 @@ struct Classify: ParsableCommand {
             --threshold. A labels file holds one label per line; blank lines and lines \
             starting with # are skipped. Output: a table, or --format json (one object per image or frame) \
             or csv. With --output FILE the JSON lines go to FILE and a second run skips \
-            inputs already there.
+            inputs already there. --head HEAD classifies into the classes of a head made by \
+            `mmpipe train`, with probabilities: images, or with a head trained on a text model \
+            (sentiment, topics...), texts given by --text or --text-file.
 
             Examples:
               mmpipe classify Samples/cat.jpg
               mmpipe classify Samples/ --top-k 3 --format csv
               mmpipe classify clip.mp4 --fps 0.5 --format json
               mmpipe classify photos/ --labels cat,dog,car --format json
+              mmpipe classify photos/ --head pets.head.safetensors
+              mmpipe classify --head sentiment.head.safetensors --text "what a waste of two hours"
             """)
 
     @Argument(help: "Image or video files, directories, or - for a list of paths on stdin.")
@@ -41,6 +45,12 @@ struct Classify: ParsableCommand {
 
     @Option(help: "A head made by `mmpipe train`: classify into its classes (with probabilities) on the embedding model it was trained on.")
     var head: String?
+
+    @Option(help: "With a --head trained on texts: classify this text (repeatable) instead of images.")
+    var text: [String] = []
+
+    @Option(help: "With a --head trained on texts: classify each line of this file (blank lines skipped).")
+    var textFile: [String] = []
 
     @Option(help: "Zero-shot prompt templates: default (\"a photo of a {}.\"), imagenet (CLIP's 80), or a file of lines with {}.")
     var templates: String = "default"
@@ -66,7 +76,11 @@ struct Classify: ParsableCommand {
     @OptionGroup var sharding: ShardOptions
 
     func validate() throws {
-        if inputs.isEmpty { throw ValidationError("give at least one file, directory or -") }
+        let textMode = !text.isEmpty || !textFile.isEmpty
+        if textMode && !inputs.isEmpty { throw ValidationError("give either files to classify or --text / --text-file, not both") }
+        if textMode && head == nil { throw ValidationError("--text and --text-file are classified by a head trained on texts: give --head (see mmpipe train)") }
+        if textMode && sharding.shard != nil { throw ValidationError("--shard splits files among machines: classify texts in one process") }
+        if !textMode && inputs.isEmpty { throw ValidationError("give at least one file, directory or - (or, with a text --head, --text / --text-file)") }
         if sharding.shard != nil && out.output == nil { throw ValidationError("--shard writes each part to a file: give --output") }
     }
 
@@ -76,6 +90,7 @@ struct Classify: ParsableCommand {
         r.model = model
         r.weights = vision.weights
         r.head = head
+        if !text.isEmpty || !textFile.isEmpty { r.texts = try TextInputs.collect(texts: text, files: textFile) }
         if !labels.isEmpty || labelsFile != nil {
             r.labels = try ZeroShotLabels.parse(list: labels.isEmpty ? nil : labels.joined(separator: ","), file: labelsFile)
         }

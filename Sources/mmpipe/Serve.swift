@@ -12,8 +12,9 @@ struct Serve: ParsableCommand {
             multipart form: file, model, language, prompt, response_format json|text|srt|vtt|verbose_json, \
             temperature, timestamp_granularities[], stream), POST /v1/embeddings (input, model, \
             encoding_format float|base64), POST /v1/images/classifications and \
-            /v1/images/embeddings (multipart images or videos; see /openapi.json), GET /v1/models, \
-            GET /health, GET /metrics (Prometheus), GET /openapi.json.
+            /v1/images/embeddings (multipart images or videos; see /openapi.json), POST \
+            /v1/classifications (texts, with a --head trained on texts: {"head", "input"}), GET \
+            /v1/models, GET /health, GET /metrics (Prometheus), GET /openapi.json.
 
             Models load once (on first use, or at start with --preload) and are shared by every \
             request. Compute runs one request at a time from a queue of --queue places; when it \
@@ -23,6 +24,7 @@ struct Serve: ParsableCommand {
             Examples:
               mmpipe serve
               mmpipe serve --port 9000 --compute-type int8 --preload tiny.en
+              mmpipe serve --head pets=pets.head.safetensors --head sentiment.head.safetensors
               MMPIPE_API_KEY=secret mmpipe serve --host 0.0.0.0
               curl -F file=@Samples/speech.wav -F model=whisper-1 localhost:8080/v1/audio/transcriptions
             """)
@@ -60,6 +62,9 @@ struct Serve: ParsableCommand {
     @Option(parsing: .upToNextOption, help: "Models to load before the first request (names as `mmpipe models` lists them).")
     var preload: [String] = []
 
+    @Option(help: ArgumentHelp("A head made by `mmpipe train` that requests name by NAME (repeatable; default name: the file's, without .safetensors): images on /v1/images/classifications with head=NAME, texts on /v1/classifications. Its embedding model loads at start.", valueName: "[NAME=]FILE"))
+    var head: [String] = []
+
     @Option(parsing: .unconditional, help: "Compute threads (default: MMPIPE_THREADS or all cores).")
     var threads: Int?
 
@@ -79,6 +84,14 @@ struct Serve: ParsableCommand {
         o.timeoutSeconds = timeout
         o.bodyTimeoutSeconds = bodyTimeout ?? min(120, timeout)
         o.preload = preload
+        o.heads = head.map { spec in
+            if let eq = spec.firstIndex(of: "="), eq != spec.startIndex {
+                return (String(spec[..<eq]), String(spec[spec.index(after: eq)...]))
+            }
+            var name = URL(fileURLWithPath: spec).lastPathComponent
+            for suffix in [".safetensors", ".head"] where name.hasSuffix(suffix) && name.count > suffix.count { name.removeLast(suffix.count) }
+            return (name, spec)
+        }
         guard (1...1 << 20).contains(maxBodyMb) else { throw ValidationError("--max-body-mb must be 1 to 1048576") }
         let server: MMPipeServer
         do { server = try MMPipeServer(options: o, store: try ModelStore()) } catch { throw commandError(error) }

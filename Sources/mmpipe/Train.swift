@@ -13,14 +13,21 @@ struct Train: ParsableCommand {
             skipped); a logistic regression is fitted as scikit-learn's LogisticRegression \\
             (lbfgs, multinomial, L2 with --c, standardised features) on all but --held-out of each \\
             class, and judged on that part: per-class precision, recall, F1 and a confusion matrix. \\
+            --cv K chooses C instead, by stratified K-fold cross-validation on the training part \\
+            (scikit-learn's StratifiedKFold and LogisticRegressionCV's grid of C, or --c-grid). \\
             HEAD is one .safetensors file (weights, standardisation, and the classes, the \\
             embedding model with the sha256 of its weights, C and the metrics as JSON in its \\
-            metadata), written atomically, with a readable HEAD.json beside it.
+            metadata), written atomically, with a readable HEAD.json beside it. The embeddings \\
+            are kept in --features (default: HEAD's name with .features): a second run (another \\
+            --c, more examples) embeds only what is new or changed, and an interrupted run \\
+            resumes where it stopped.
 
             Examples:
               mmpipe train photos/ --output pets.head.safetensors
               mmpipe classify new-photos/ --head pets.head.safetensors
+              mmpipe train photos/ --output pets.head.safetensors --cv 5
               mmpipe train reviews.tsv --model all-minilm-l6-v2 --output sentiment.head.safetensors
+              mmpipe classify --head sentiment.head.safetensors --text "a gripping, beautifully shot film"
             """)
 
     @Argument(help: "A folder of class subfolders, or a CSV / TSV / JSONL of path (or text) and label.")
@@ -35,6 +42,18 @@ struct Train: ParsableCommand {
     @Option(name: .customLong("c"), parsing: .unconditional, help: "Inverse L2 strength, scikit-learn's C.")
     var c: Double = 1
 
+    @Option(name: .customLong("cv"), help: ArgumentHelp("Choose C by stratified K-fold cross-validation on the training part (instead of --c).", valueName: "K"))
+    var cvFolds: Int?
+
+    @Option(name: .customLong("c-grid"), help: ArgumentHelp("The values of C --cv tries, comma-separated (default: 10 from 1e-4 to 1e4, as scikit-learn's LogisticRegressionCV).", valueName: "LIST"))
+    var cGrid: String?
+
+    @Option(help: ArgumentHelp("Keep the embeddings here (mmpipe embed's shards and manifest); default: HEAD's name with .features.", valueName: "DIR"))
+    var features: String?
+
+    @Flag(help: "Keep no embeddings (a second run embeds everything again).")
+    var noFeatures = false
+
     @Flag(help: "Weigh classes by n / (K n_k) (scikit-learn's class_weight=\"balanced\"), for imbalanced data.")
     var balanced = false
 
@@ -43,22 +62,66 @@ struct Train: ParsableCommand {
 
     @OptionGroup var runOptions: RunOptions
 
+    /// Where the embeddings are kept: --features, else HEAD's name with `.features`.
+    var featuresFolder: String? {
+        if noFeatures { return nil }
+        if let features { return features }
+        let url = URL(fileURLWithPath: output)
+        return (url.pathExtension == "safetensors" ? url.deletingPathExtension() : url).path + ".features"
+    }
+
+    func validate() throws {
+        if noFeatures && features != nil { throw ValidationError("--features and --no-features: give one") }
+        if cGrid != nil && cvFolds == nil { throw ValidationError("--c-grid is for --cv: give --cv K too") }
+        if cvFolds != nil && c != 1 { throw ValidationError("--cv chooses C: drop --c (or give the values to try with --c-grid)") }
+    }
+
     func run() throws {
         try runOptions.execute(load: { () throws -> TrainTask in
             var r = TrainRequest(data: data)
             r.model = model
             r.c = c
+            r.cvFolds = cvFolds
+            r.grid = try cGrid.map { list in
+                try list.split(separator: ",").map { part in
+                    guard let v = Double(part.trimmingCharacters(in: .whitespaces)) else {
+                        throw RequestError("--c-grid: '\(part)' is not a number (give values of C separated by commas)")
+                    }
+                    return v
+                }
+            }
             r.balanced = balanced
             r.heldOut = heldOut
+            r.features = featuresFolder
             return try TrainTask(r, store: try ModelStore())
         }) { task in
-            let result = try task.run(progress: runOptions.progress(quiet: true))
+            let control = JobControl()
+            Interrupts.watch {
+                Report.log.warning("interrupted: stopping (the embeddings so far are kept; press Ctrl-C again to quit at once)")
+                control.cancel()
+            }
+            let progress = runOptions.progressWithoutSummary()
+            guard let result = try task.run(progress: progress, control: control) else {
+                var summary = JobSummary()
+                summary.cancelled = true
+                if let folder = featuresFolder { Report.log.warning("no head written; run the same command again to resume (embeddings kept in \(folder))") }
+                return summary
+            }
+            if let folder = featuresFolder, !runOptions.quiet {
+                Report.log.info("embedded \(result.embedded) example\(result.embedded == 1 ? "" : "s"), \(result.reused) read back from \(folder)")
+            }
             if !result.skipped.isEmpty {
                 Report.log.warning("\(result.skipped.count) unreadable example\(result.skipped.count == 1 ? "" : "s") skipped (each said above)")
             }
             try result.head.write(to: output)
             let m = result.metrics
             let width = max(5, task.classes.map(\.count).max() ?? 5)
+            if let cv = result.crossValidation {
+                print("C chosen by \(cv.folds)-fold cross-validation: \(cv.best)")
+                for (c, a) in zip(cv.grid, cv.meanAccuracy) {
+                    print(String(format: "  C %-10.4g mean accuracy %.4f", c, a) + (c == cv.best ? "  <- best" : ""))
+                }
+            }
             print("fitted on \(result.trainCount) examples (\(result.fit.iterations) L-BFGS iterations, \(String(format: "%.2f", result.fitSeconds)) s), judged on \(result.heldOutCount) held out:")
             print("  " + "class".padding(toLength: width, withPad: " ", startingAt: 0) + "  precision  recall     f1  support")
             for k in task.classes.indices {

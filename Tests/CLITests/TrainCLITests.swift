@@ -60,9 +60,55 @@ struct TrainCLITests {
         let r = try CLI.run(["train", tsv.path, "--model", "all-minilm-l6-v2", "--output", head, "--quiet"])
         #expect(r.status == 0, "\(r.stderr)")
         #expect(r.stdout.contains("positive") && r.stdout.contains("negative") && r.stdout.contains("held out"), "\(r.stdout)")
-        // A head on text embeddings does not classify images.
+        // A head on text embeddings does not classify images; it classifies texts.
         let c = try CLI.run(["classify", CLI.sample("cat.jpg"), "--head", head])
-        #expect(c.status == 2 && c.stderr.contains("text embeddings"), "\(c.stderr)")
+        #expect(c.status == 2 && c.stderr.contains("text embeddings") && c.stderr.contains("--text"), "\(c.stderr)")
+        let texts = dir.appendingPathComponent("new.txt")
+        try "boring and far too long\n\nwhat a joy to watch\n".write(to: texts, atomically: true, encoding: .utf8)
+        let t = try CLI.run(["classify", "--head", head, "--text", "an absolute delight", "--text-file", texts.path, "--format", "json", "--quiet"])
+        #expect(t.status == 0, "\(t.stderr)")
+        let records = try t.lines.map { try #require(try JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any]) }
+        #expect(records.map { $0["path"] as? String } == ["--text #1", "\(texts.path):1", "\(texts.path):3"], "\(t.stdout)")
+        #expect(records.map { $0["text"] as? String } == ["an absolute delight", "boring and far too long", "what a joy to watch"])
+        let top = records.compactMap { (($0["labels"] as? [[String: Any]])?.first)?["label"] as? String }
+        #expect(top == ["positive", "negative", "positive"], "\(t.stdout)")
+        let csv = try CLI.run(["classify", "--head", head, "--text", "fine", "--format", "csv", "--quiet"])
+        #expect(csv.lines.first == "path,time,rank,label,score,model" && csv.lines.count == 3, "\(csv.stdout)")
+        // Texts without a head, and a head on images given texts: one line each.
+        #expect(try CLI.run(["classify", "--text", "hello"]).stderr.contains("--head"))
+    }
+
+    @Test func featuresAreKeptAndCrossValidationChoosesC() throws {
+        let dir = try Self.folder()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let photos = try Self.photos(dir, perClass: 5)
+        let head = dir.appendingPathComponent("pets.safetensors").path
+        let features = dir.appendingPathComponent("pets.features")
+        var r = try CLI.run(["train", photos.path, "--output", head])
+        #expect(r.status == 0 && r.stderr.contains("embedded 20 examples, 0 read back"), "\(r.stderr)")
+        let manifest = try String(contentsOf: features.appendingPathComponent("manifest.jsonl"), encoding: .utf8)
+        #expect(manifest.split(separator: "\n").count == 20)
+        // One more photo: only it is embedded; the others are read back. --cv chooses C.
+        try FileManager.default.copyItem(atPath: CLI.sample("cat.jpg"), toPath: photos.appendingPathComponent("cat/extra.jpg").path)
+        r = try CLI.run(["train", photos.path, "--output", head, "--cv", "3", "--c-grid", "0.001,0.1,10"])
+        #expect(r.status == 0 && r.stderr.contains("embedded 1 example, 20 read back"), "\(r.stderr)")
+        #expect(r.stdout.contains("C chosen by 3-fold cross-validation") && r.stdout.contains("<- best"), "\(r.stdout)")
+        let info = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: head + ".json"))) as? [String: Any])
+        let cv = try #require(info["cv"] as? [String: Any])
+        let grid = try #require(cv["grid"] as? [Double]), accuracy = try #require(cv["mean_accuracy"] as? [Double])
+        #expect(grid == [0.001, 0.1, 10] && accuracy.count == 3 && cv["folds"] as? Int == 3)
+        #expect(info["C"] as? Double == grid[accuracy.firstIndex(of: accuracy.max()!)!], "C is the first best: \(info)")
+        // Too few examples per class for the folds; --c with --cv; features of another model.
+        r = try CLI.run(["train", photos.path, "--output", head, "--cv", "9"])
+        #expect(r.status == 2 && r.stderr.contains("--cv 9 needs at least 9"), "\(r.stderr)")
+        r = try CLI.run(["train", photos.path, "--output", head, "--cv", "3", "--c", "2"])
+        #expect(r.status == 2 && r.stderr.contains("drop --c"), "\(r.stderr)")
+        let tsv = dir.appendingPathComponent("t.tsv")
+        try "a\tx\nb\tx\nc\ty\nd\ty\n".write(to: tsv, atomically: true, encoding: .utf8)
+        r = try CLI.run(["train", tsv.path, "--model", "all-minilm-l6-v2", "--output", head, "--features", features.path])
+        #expect(r.status == 1 && r.errorLines.count == 1 && r.stderr.contains("--features"), "\(r.stderr)")
+        r = try CLI.run(["train", photos.path, "--output", dir.appendingPathComponent("h2.safetensors").path, "--no-features", "--quiet"])
+        #expect(r.status == 0 && !FileManager.default.fileExists(atPath: dir.appendingPathComponent("h2.features").path))
     }
 
     @Test func badDataGetsOneLine() throws {

@@ -37,6 +37,9 @@ public final class Progress: @unchecked Sendable {
 
     public func warn(_ message: String) { log.warning("\(message)") }
 
+    /// A step of the job worth saying (not with --quiet).
+    public func note(_ message: String) { if mode != .quiet { log.info("\(message)") } }
+
     /// Where the item in work is (a transcription's position in its audio), shown after the
     /// counts; drawn at the same pace as they are.
     public func working(_ text: String?, job: Job) {

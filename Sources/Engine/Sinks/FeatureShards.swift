@@ -48,8 +48,10 @@ public final class FeatureShardWriter: @unchecked Sendable {
 
     /// `part`: this process writes one part of a sharded job (`--shard`): its own manifest
     /// (`manifest.shard-0003-of-0008.jsonl`) and feature files, beside the other parts'.
+    /// `advice`: what to do when the folder cannot be continued (`mmpipe embed`'s options by default).
     public init(directory: URL, format: Format, shardRows: Int, model: String, request: RequestIdentity? = nil,
-                overwrite: Bool, checkpointSeconds: Double = 30, checkpointRows: Int? = nil, part: Shard? = nil) throws {
+                overwrite: Bool, checkpointSeconds: Double = 30, checkpointRows: Int? = nil, part: Shard? = nil,
+                advice: String? = nil) throws {
         prefix = part.map { "features-\($0.tag)-" } ?? "features-"
         guard shardRows > 0 else { throw RequestError("rows per shard must be at least 1, not \(shardRows)") }
         guard checkpointSeconds > 0, checkpointSeconds.isFinite else {
@@ -77,16 +79,20 @@ public final class FeatureShardWriter: @unchecked Sendable {
         for data in manifest.keptLines {
             guard let line = try? JSONDecoder().decode(Kept.self, from: data), let shard = line.shard else { continue }
             if let m = line.model, m != model {
-                throw ItemFailure(path: directory.path, reason: "holds features of model \(m), not \(model): use another --output or --overwrite")
+                throw ItemFailure(path: directory.path, reason: "holds features of model \(m), not \(model): \(advice ?? "use another --output or --overwrite")")
             }
             guard fm.fileExists(atPath: directory.appendingPathComponent(shard).path) else {
                 throw ItemFailure(path: directory.appendingPathComponent(shard).path,
-                                  reason: "is named in manifest.jsonl but missing: use --overwrite to start again")
+                                  reason: "is named in manifest.jsonl but missing: \(advice ?? "use --overwrite to start again")")
             }
             if let d = line.dim { dimension = d }
             highest = max(highest, FeatureShardWriter.shardIndex(shard, prefix: prefix) ?? -1)
         }
-        if let request { try manifest.verify(request, holds: "features") }
+        if let request {
+            do { try manifest.verify(request, holds: "features") } catch let e as ItemFailure where advice != nil {
+                throw ItemFailure(path: e.path, reason: "holds features of another request (other model, weights or options): \(advice!)")
+            }
+        }
         // Never reuse a shard name, not even one a crashed run left without manifest lines.
         for name in (try? fm.contentsOfDirectory(atPath: directory.path)) ?? [] {
             if let i = FeatureShardWriter.shardIndex(name, prefix: prefix) { highest = max(highest, i) }
@@ -104,6 +110,36 @@ public final class FeatureShardWriter: @unchecked Sendable {
     public func shardName(_ i: Int) -> String { prefix + String(format: "%05d.", i) + format.rawValue }
 
     public func isDone(_ item: SourceItem) -> Bool { manifest.isDone(item) }
+
+    /// The rows earlier runs kept (resume), read back from their shards: each input's rows in
+    /// manifest order, by the input's path, size and modification time.
+    func keptRows() throws -> [JSONLinesOutput.ResumeKey: [[Float]]] {
+        struct Line: Decodable { let path: String?, size: Int64?, mtime_us: Int64?, row: Int?, shard: String? }
+        var shards: [String: (rows: [Float], n: Int, d: Int)] = [:]
+        var out: [JSONLinesOutput.ResumeKey: [[Float]]] = [:]
+        let decoder = JSONDecoder()
+        for data in manifest.keptLines {
+            guard let l = try? decoder.decode(Line.self, from: data), let path = l.path, let size = l.size, let mtime = l.mtime_us,
+                  let row = l.row, let shard = l.shard else { continue }
+            if shards[shard] == nil {
+                let url = directory.appendingPathComponent(shard)
+                let t: Tensor
+                do {
+                    t = shard.hasSuffix(".npy") ? try NPY.read(url).tensor : try SafeTensorsFile(path: url.path).tensor("features")
+                } catch {
+                    throw ItemFailure(path: url.path, reason: "cannot be read back (\(ErrorText.describe(error))): remove \(directory.path) to start afresh")
+                }
+                guard t.rank == 2 else { throw ItemFailure(path: url.path, reason: "holds a tensor of shape \(t.shape), not rows of features") }
+                shards[shard] = (t.contiguous().scalars, t.shape[0], t.shape[1])
+            }
+            let s = shards[shard]!
+            guard row >= 0, row < s.n else {
+                throw ItemFailure(path: directory.appendingPathComponent(shard).path, reason: "has \(s.n) rows, but manifest.jsonl names row \(row)")
+            }
+            out[JSONLinesOutput.ResumeKey(path: path, size: size, mtimeMicros: mtime), default: []].append(Array(s.rows[(row * s.d)..<((row + 1) * s.d)]))
+        }
+        return out
+    }
 
     /// Adds the feature rows of one input (`[n, D]`, or `[D]` for one row); `extra[i]` adds
     /// fields to row i's manifest line (e.g. a frame's time).

@@ -17,6 +17,9 @@ public struct ClassifyRequest: Sendable {
     public var templateList: [String]?
     /// A head made by `mmpipe train`: its classes, with probabilities, instead of ImageNet's.
     public var head: String?
+    /// Texts to classify, with where each came from (`--text #N`, `FILE:LINE`), instead of
+    /// images: with a head trained on a text model's embeddings.
+    public var texts: [(SourceItem, String)]?
     public var multiLabel = false
     public var threshold: Float?
     /// lite0-minilm: the ImageNet classes behind each label's score.
@@ -39,6 +42,8 @@ public struct ClassifyRecord: Sendable, Encodable, TableRecord, CSVRecord {
     public let path: String
     public let model: String
     public let time: Double?
+    /// The text classified (a text head's record).
+    var text: String? = nil
     public let predictions: [Prediction]?
     public let labels: [Label]?
     public let multiLabel: Bool
@@ -49,7 +54,7 @@ public struct ClassifyRecord: Sendable, Encodable, TableRecord, CSVRecord {
     public static let zeroShotCSVHeader = ["path", "time", "rank", "label", "score", "model"]
 
     enum Keys: String, CodingKey {
-        case path, model, time, predictions, labels, multiLabel = "multi_label"
+        case path, model, time, text, predictions, labels, multiLabel = "multi_label"
         case label, classIndex = "class_index", probability, score, imagenetClasses = "imagenet_classes", `class`, share
     }
 
@@ -58,6 +63,7 @@ public struct ClassifyRecord: Sendable, Encodable, TableRecord, CSVRecord {
         try c.encode(path, forKey: .path)
         try c.encode(model, forKey: .model)
         try c.encodeIfPresent(time, forKey: .time)
+        try c.encodeIfPresent(text, forKey: .text)
         if let predictions {
             var list = c.nestedUnkeyedContainer(forKey: .predictions)
             for p in predictions {
@@ -87,7 +93,7 @@ public struct ClassifyRecord: Sendable, Encodable, TableRecord, CSVRecord {
     }
 
     public var tableLines: [String] {
-        var lines = [path + (time.map { String(format: " @ %.2f s", $0) } ?? "") + "  (\(model))"]
+        var lines = [path + (time.map { String(format: " @ %.2f s", $0) } ?? "") + (text.map { "  \"\($0.count > 70 ? $0.prefix(67) + "..." : $0)\"" } ?? "") + "  (\(model))"]
         if let predictions {
             for (rank, p) in predictions.enumerated() {
                 lines.append(String(format: "  %d  %6.2f%%  ", rank + 1, p.probability * 100) + p.label)
@@ -121,7 +127,10 @@ public struct ClassifyRecord: Sendable, Encodable, TableRecord, CSVRecord {
 /// Image classification: one entry point for ImageNet classes and zero-shot labels.
 public final class ClassifyTask: @unchecked Sendable {
     public let request: ClassifyRequest
-    public let session: VisionSession
+    /// The image encoder (nil when texts are classified).
+    public let session: VisionSession?
+    /// The text encoder of a head on text embeddings.
+    let encodeTexts: (@Sendable ([String]) -> Tensor)?
     /// The model named in every record (the zero-shot model, not its image tower).
     public let modelName: String
     /// The multi-label threshold in use (zero-shot).
@@ -129,6 +138,8 @@ public final class ClassifyTask: @unchecked Sendable {
     /// The model, weights and options behind every record (resume checks it).
     public let identity: RequestIdentity
     let score: @Sendable (VisionFeatures, Double?) -> [[ClassifyRecordPart]]
+    /// A head's labels for embeddings `[n, D]`.
+    let headScore: (@Sendable (Tensor) -> [[ClassifyRecordPart]])?
 
     /// What a record holds besides path and time.
     enum ClassifyRecordPart: Sendable {
@@ -138,7 +149,7 @@ public final class ClassifyTask: @unchecked Sendable {
 
     public static let defaultModel = "efficientnet-lite0"
 
-    public var csvHeader: [String] { request.labels == nil ? ClassifyRecord.imageNetCSVHeader : ClassifyRecord.zeroShotCSVHeader }
+    public var csvHeader: [String] { request.labels == nil && request.head == nil ? ClassifyRecord.imageNetCSVHeader : ClassifyRecord.zeroShotCSVHeader }
 
     /// Loads the model (and, zero-shot, the label embeddings) for the request.
     public convenience init(_ request: ClassifyRequest, store: ModelStore, catalog: ModelCatalog = .standard) throws {
@@ -148,6 +159,7 @@ public final class ClassifyTask: @unchecked Sendable {
             try self.init(request, models: try ClassifierModels.head(head, model: request.model, store: store, catalog: catalog))
             return
         }
+        if request.texts != nil { throw RequestError("texts are classified by a head trained on a text model's embeddings: give --head (made by mmpipe train on a TSV of text and label)") }
         try self.init(request, models: try ClassifierModels.load(model: request.model, weights: request.weights,
                                                                   zeroShot: request.labels != nil, store: store, catalog: catalog))
     }
@@ -158,23 +170,44 @@ public final class ClassifyTask: @unchecked Sendable {
         self.request = request
         try request.validate()
         let k = request.topK
-        if case .head(let session, let head) = models {
+        switch models {
+        case .head(_, let head), .textHead(_, let head):
             if request.labels != nil { throw RequestError("--head classifies into the head's classes: drop --labels") }
-            self.session = session
-            modelName = session.modelName
             let threshold = request.threshold ?? 0.5
             self.threshold = threshold
-            identity = ClassifyTask.identity(request, model: modelName, weights: [session.weights, URL(fileURLWithPath: request.head ?? "")],
-                                             templates: nil, threshold: nil)
             let multi = request.multiLabel
-            score = { f, _ in
-                head.regression.probabilities(f.pooled).map { p in
+            let headScore: @Sendable (Tensor) -> [[ClassifyRecordPart]] = { rows in
+                head.regression.probabilities(rows).map { p in
                     var order = p.indices.sorted { p[$0] != p[$1] ? p[$0] > p[$1] : $0 < $1 }
                     order = multi ? order.filter { Float(p[$0]) >= threshold } : Array(order.prefix(min(k, p.count)))
                     return [.labels(order.map { ClassifyRecord.Label(label: head.classes[$0], score: Float(p[$0]), classes: nil) })]
                 }
             }
+            self.headScore = headScore
+            score = { f, _ in headScore(f.pooled) }
+            let headFile = URL(fileURLWithPath: request.head ?? "")
+            if case .textHead(let encoder, _) = models {
+                guard request.texts != nil else {
+                    throw RequestError("\(request.head ?? "the head") is a head on text embeddings (\(head.embeddingModel)): classify texts with --text or --text-file, not images")
+                }
+                session = nil
+                encodeTexts = encoder.encode
+                modelName = encoder.name
+                identity = ClassifyTask.identity(request, model: modelName, weights: [encoder.weights, headFile], templates: nil, threshold: threshold)
+            } else if case .head(let vision, _) = models {
+                if request.texts != nil {
+                    throw RequestError("\(request.head ?? "the head") is a head on image embeddings (\(head.embeddingModel)): classify images, not --text")
+                }
+                session = vision
+                encodeTexts = nil
+                modelName = vision.modelName
+                identity = ClassifyTask.identity(request, model: modelName, weights: [vision.weights, headFile], templates: nil, threshold: threshold)
+            } else { preconditionFailure("unreachable") }
             return
+        default:
+            if request.texts != nil { throw RequestError("texts are classified by a head trained on a text model's embeddings: give --head") }
+            encodeTexts = nil
+            headScore = nil
         }
         guard let labelList = request.labels else {
             guard case .imageNet(let session) = models else {
@@ -197,7 +230,7 @@ public final class ClassifyTask: @unchecked Sendable {
         switch models {
         case .imageNet(let session):
             throw RequestError("\(session.modelName) classifies into its own classes: drop the labels, or use a zero-shot model")
-        case .head:
+        case .head, .textHead:
             throw RequestError("--head classifies into the head's classes: drop --labels")
         case .lite0MiniLM(let zs):
             let set = ZeroShotLabels(labels: labelList, templates: try request.templateList ?? ZeroShotLabels.templates(request.templates, default: Lite0MiniLM.defaultTemplates))
@@ -235,7 +268,11 @@ public final class ClassifyTask: @unchecked Sendable {
     static func identity(_ r: ClassifyRequest, model: String, weights: [URL], templates: [String]?, threshold: Float?) -> RequestIdentity {
         var f: [(name: String, value: String)] = [("task", "classify"), ("model", model),
                                                   ("weights", weights.map(RequestIdentity.weightsStamp).joined(separator: "|"))]
-        if let labels = r.labels, let templates, let threshold {
+        if r.head != nil {
+            f.append(("classes", "head"))
+            if r.multiLabel, let threshold { f.append(("multi_label_threshold", "\(threshold)")) } else { f.append(("top_k", "\(r.topK)")) }
+            if r.texts != nil { return RequestIdentity(f) }
+        } else if let labels = r.labels, let templates, let threshold {
             f.append(("labels", labels.joined(separator: ",")))
             f.append(("templates", templates.count == 1 ? templates[0] : "\(templates.count) (\(r.templates))"))
             f.append(("templates_digest", RequestIdentity([("t", templates.joined(separator: "\n"))]).digest))
@@ -260,7 +297,21 @@ public final class ClassifyTask: @unchecked Sendable {
 
     /// Classifies every image and sampled video frame into `sink`, a record per image/frame.
     public func run(into sink: any ResultSink<ClassifyRecord>, progress: Progress, control: JobControl? = nil) throws -> JobSummary {
-        let (images, session, score, model, multi, threshold) = (request.images, session, score, modelName, request.multiLabel, threshold)
+        if let texts = request.texts, let encode = encodeTexts, let headScore {
+            let (model, multi, threshold) = (modelName, request.multiLabel, threshold)
+            let byPath = Dictionary(texts.map { ($0.0.path, $0.1) }, uniquingKeysWith: { a, _ in a })
+            return try Runner.run(into: sink, window: 256, progress: progress, control: control) { job, skip in
+                job.source(values: texts.filter { !skip($0.0) })
+                    .batch(TextEncodeStage(maxBatch: 64) { encode($0) })
+                    .map("score", workers: 1) { row, item in
+                        var labels: [ClassifyRecord.Label] = []
+                        for case .labels(let x) in headScore(row).first ?? [] { labels = x }
+                        return ClassifyRecord(path: item.path, model: model, time: nil, text: byPath[item.path], predictions: nil, labels: labels,
+                                              multiLabel: multi, threshold: threshold)
+                    }
+            }
+        }
+        let (images, session, score, model, multi, threshold) = (request.images, session!, score, modelName, request.multiLabel, threshold)
         return try Runner.run(rowsInto: sink, window: images.window, progress: progress, control: control) { job, skip in
             images.encode(job, session: session, skip: skip).map("score", workers: 1) { value, item in
                 let (prepared, features) = value
@@ -288,13 +339,19 @@ public enum ClassifierModels: @unchecked Sendable {
     case clip(VisionSession, CLIPZeroShot)
     /// A head from `mmpipe train` on its image encoder's embeddings.
     case head(VisionSession, ClassificationHead)
+    /// A head from `mmpipe train` on a text encoder's embeddings.
+    case textHead(EmbedTask.TextEncoder, ClassificationHead)
 
-    /// The head at `path` and the image encoder it was trained on (`model`, when given, must
-    /// be that one: a head made for another embedding model is refused in one line).
+    /// The head at `path` and the image or text encoder it was trained on (`model`, when
+    /// given, must be that one: a head made for another embedding model is refused in one line).
     public static func head(_ path: String, model: String?, store: ModelStore, catalog: ModelCatalog = .standard) throws -> ClassifierModels {
         let head = try ClassificationHead(path: path)
-        if head.text { throw RequestError("\(path) is a head on text embeddings (\(head.embeddingModel)); classify takes images") }
         let name = model ?? head.embeddingCard
+        if head.text {
+            let encoder = try EmbedTask.textEncoder(name, store: store, catalog: catalog)
+            try head.check(model: encoder.name, weights: encoder.weights, headPath: path)
+            return .textHead(encoder, head)
+        }
         let session = try VisionSession(model: name, weights: nil, store: store, catalog: catalog)
         try head.check(model: session.modelName, weights: session.weights, headPath: path)
         return .head(session, head)
@@ -307,6 +364,7 @@ public enum ClassifierModels: @unchecked Sendable {
         case .lite0MiniLM: return Lite0MiniLM.name
         case .clip(let s, _): return s.modelName
         case .head(let s, _): return s.modelName
+        case .textHead(let e, _): return e.name
         }
     }
 

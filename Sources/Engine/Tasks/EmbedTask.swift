@@ -109,6 +109,8 @@ public final class EmbedTask: @unchecked Sendable {
         /// Tokens of a text as the encoder reads it (its special tokens included, cut to its
         /// longest input): what OpenAI's `usage` counts.
         public let tokenCount: @Sendable (String) -> Int
+        /// The weights it was loaded from (a file or a model folder).
+        public let weights: URL
         let identity: RequestIdentity
     }
 
@@ -134,7 +136,7 @@ public final class EmbedTask: @unchecked Sendable {
             (name, dimension) = (session.modelName, session.encoder.dimension)
             weights = session.weights
         }
-        return TextEncoder(encode: encode, name: name, model: card.name, dimension: dimension, tokenCount: count,
+        return TextEncoder(encode: encode, name: name, model: card.name, dimension: dimension, tokenCount: count, weights: weights,
                            identity: RequestIdentity([("task", "embed"), ("model", name), ("weights", RequestIdentity.weightsStamp(weights))]))
     }
 

@@ -121,9 +121,16 @@ public struct TrainRequest: Sendable {
     /// The embedding model (default efficientnet-lite0; a text model trains on texts).
     public var model: String?
     public var c: Double = 1
+    /// Choose C by stratified K-fold cross-validation on the training part (nil: use `c`).
+    public var cvFolds: Int?
+    /// The values of C cross-validation tries (nil: scikit-learn's `LogisticRegressionCV` grid).
+    public var grid: [Double]?
     public var balanced = false
     /// Share of each class held out to judge the head.
     public var heldOut = 0.2
+    /// Keep the embeddings in this folder (`mmpipe embed`'s shards and manifest): a later run
+    /// embeds only examples that are new or changed, and an interrupted one resumes. nil: none kept.
+    public var features: String?
 
     public init(data: String) { self.data = data }
 }
@@ -164,6 +171,10 @@ public final class TrainTask: @unchecked Sendable {
         self.catalog = catalog
         guard request.c.isFinite, request.c > 0 else { throw RequestError("--c must be above 0, not \(request.c)") }
         guard request.heldOut > 0, request.heldOut < 1 else { throw RequestError("--held-out must be between 0 and 1, not \(request.heldOut)") }
+        if let k = request.cvFolds, k < 2 { throw RequestError("--cv must be at least 2 folds, not \(k)") }
+        if let g = request.grid, g.isEmpty || g.contains(where: { !$0.isFinite || $0 <= 0 }) {
+            throw RequestError("--c-grid must be values of C above 0, not \(g.map { "\($0)" }.joined(separator: ","))")
+        }
         let model = request.model ?? EmbedTask.defaultImageModel
         guard let card = catalog.card(model) else { throw RequestError("unknown model \(model)") }
         text = card.kind == .text
@@ -203,6 +214,10 @@ public final class TrainTask: @unchecked Sendable {
             if !missing.isEmpty {
                 throw RequestError("\(request.data) names \(missing.count) file\(missing.count == 1 ? "" : "s") that do not exist, e.g. \(missing.prefix(3).joined(separator: ", "))")
             }
+        }
+        if !text {
+            let cwd = FileManager.default.currentDirectoryPath
+            pairs = pairs.map { (URL(fileURLWithPath: $0.0, relativeTo: URL(fileURLWithPath: cwd, isDirectory: true)).standardizedFileURL.path, $0.1) }
         }
         names.sort()
         classes = names
@@ -250,37 +265,76 @@ public final class TrainTask: @unchecked Sendable {
         public let trainCount: Int, heldOutCount: Int
         public let skipped: [ItemFailure]
         public let fitSeconds: Double
+        /// Examples embedded by this run, and read back from the features folder.
+        public let embedded: Int, reused: Int
+        /// What cross-validation found (`--cv`).
+        public let crossValidation: LogisticRegression.CrossValidation?
     }
 
-    /// Embeds every example (unreadable ones reported and skipped), fits on the training part
-    /// and judges on the held-out part (the same share of each class, chosen by a fixed rule).
-    public func run(progress: Progress) throws -> Result {
+    /// The key of a text's row in the features folder: its sha256 (the manifest line carries
+    /// the text too).
+    static func textItem(_ text: String) -> SourceItem {
+        let digest = SHA256.hash(data: Data(text.utf8)).map { String(format: "%02x", $0) }.joined()
+        return SourceItem(path: "text:" + digest, size: Int64(text.utf8.count), mtime: 0)
+    }
+
+    /// Embeds every example (unreadable ones reported and skipped; with `request.features`,
+    /// those embedded before are read back instead), chooses C (`--cv`) and fits on the
+    /// training part, and judges on the held-out part (the same share of each class, chosen by
+    /// a fixed rule). nil when `control` stopped it (the embeddings so far are kept).
+    public func run(progress: Progress, control: JobControl? = nil) throws -> Result? {
         let model = request.model ?? EmbedTask.defaultImageModel
         let modelName: String, weights: URL, cardName: String
-        var skipped: [ItemFailure] = []
-        let sink = CollectingSink<EmbeddingRecord>()
+        // The examples' inputs, each once: image files by path, texts by their digest.
+        var items: [SourceItem] = [], key: [SourceItem] = []
+        var seen: [String: SourceItem] = [:]
+        for (value, _) in examples {
+            let item = text ? TrainTask.textItem(value) : (SourceItem.stat(value) ?? SourceItem(path: value, size: -1, mtime: 0))
+            if seen[item.path] == nil { seen[item.path] = item; items.append(item) }
+            key.append(seen[item.path]!)
+        }
+        let embed: EmbedTask
         if text {
             let encoder = try EmbedTask.textEncoder(model, store: store, catalog: catalog)
-            let items = examples.enumerated().map { (SourceItem(path: "#\($0.offset)", size: 0, mtime: 0), $0.element.0) }
-            _ = try EmbedTask(texts: items, encoder: encoder).run(into: sink, progress: progress)
-            (modelName, cardName) = (encoder.name, encoder.model)
-            weights = try catalog.weights(for: catalog.card(model)!, given: nil, store: store)
+            embed = EmbedTask(texts: items.map { ($0, examples[key.firstIndex(of: $0)!].0) }, encoder: encoder)
+            (modelName, cardName, weights) = (encoder.name, encoder.model, encoder.weights)
         } else {
             let session = try VisionSession(model: model, weights: nil, store: store, catalog: catalog)
-            _ = try EmbedTask(images: ImageInputs(paths: examples.map(\.0)), session: session).run(into: sink, progress: progress)
+            embed = try EmbedTask(images: ImageInputs(paths: items.map(\.path)), session: session)
             (modelName, cardName) = (session.modelName, catalog.card(model)?.name ?? model)
             weights = session.weights
         }
+        let writer = try request.features.map {
+            try FeatureShardWriter(directory: URL(fileURLWithPath: $0), format: .npy, shardRows: 50_000, model: embed.modelName,
+                                   request: embed.identity, overwrite: false,
+                                   advice: "give another --features folder, or delete this one")
+        }
         var byKey: [String: [Float]] = [:]
-        for (source, result) in sink.results {
+        var reused = 0
+        if let kept = try writer?.keptRows() {
+            for item in items {
+                if let rows = kept[JSONLinesOutput.ResumeKey(path: item.path, size: item.size, mtimeMicros: item.mtimeMicros)], let first = rows.first {
+                    byKey[item.path] = first
+                    reused += 1
+                }
+            }
+        }
+        let sink = TrainEmbeddingSink(writer.map(FeatureShardSink.init))
+        let summary = try embed.run(into: sink, progress: progress, control: control)
+        if summary.cancelled || control?.isCancelled == true { return nil }
+        var skipped: [ItemFailure] = []
+        var embedded = 0
+        for (source, result) in sink.memory.results {
             switch result {
-            case .success(let r): byKey[source.path] = Array(r.rows.scalars.prefix(r.rows.shape.last ?? 0))
+            case .success(let r):
+                byKey[source.path] = Array(r.rows.scalars.prefix(r.rows.shape.last ?? 0))
+                embedded += 1
             case .failure(let f): if !f.interrupted { skipped.append(f) }
             }
         }
         // Each example's row (by index: a path may be listed twice); a class without two rows
         // is refused below, so `d` is only read with rows there.
-        let rows = Dictionary(uniqueKeysWithValues: examples.indices.compactMap { i in byKey[text ? "#\(i)" : examples[i].0].map { (i, $0) } })
+        let rows = Dictionary(uniqueKeysWithValues: examples.indices.compactMap { i in byKey[key[i].path].map { (i, $0) } })
         let d = rows.values.first?.count ?? 0
         // Held out: every class's examples in input order, each `1/heldOut`-th one (at least one).
         var train: [Int] = [], test: [Int] = []
@@ -299,20 +353,58 @@ public final class TrainTask: @unchecked Sendable {
         options.c = request.c
         options.balanced = request.balanced
         let t0 = DispatchTime.now().uptimeNanoseconds
-        let (regression, report) = LogisticRegression.fit(matrix(train), labels: train.map { examples[$0].1 }, classes: classes.count, options: options)
+        let xTrain = matrix(train), yTrain = train.map { examples[$0].1 }
+        var crossValidation: LogisticRegression.CrossValidation?
+        if let folds = request.cvFolds {
+            var counts = [Int](repeating: 0, count: classes.count)
+            for y in yTrain { counts[y] += 1 }
+            if let k = counts.indices.first(where: { counts[$0] < folds }) {
+                throw RequestError("--cv \(folds) needs at least \(folds) training examples of every class; \(classes[k]) has \(counts[k]) (after holding out \(Int(request.heldOut * 100))%): use fewer folds, or give more examples")
+            }
+            progress.note("choosing C by \(folds)-fold cross-validation over \(request.grid?.count ?? LogisticRegression.defaultGrid.count) values")
+            guard let found = LogisticRegression.crossValidate(xTrain, labels: yTrain, classes: classes.count, folds: folds,
+                                                               grid: request.grid ?? LogisticRegression.defaultGrid, options: options,
+                                                               stop: { control?.isCancelled == true }) else { return nil }
+            crossValidation = found
+            options.c = found.best
+        }
+        let (regression, report) = LogisticRegression.fit(xTrain, labels: yTrain, classes: classes.count, options: options)
         let fitSeconds = Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9
+        if control?.isCancelled == true { return nil }
         var confusion = [[Int]](repeating: [Int](repeating: 0, count: classes.count), count: classes.count)
         for (i, p) in zip(test, regression.probabilities(matrix(test))) {
             let predicted = p.indices.max { p[$0] < p[$1] } ?? 0
             confusion[examples[i].1][predicted] += 1
         }
         let metrics = HeadMetrics(classes: classes, confusion: confusion)
-        let info: [String: Any] = ["C": request.c, "class_weight": request.balanced ? "balanced" : "none", "held_out": request.heldOut,
+        var info: [String: Any] = ["C": options.c, "class_weight": request.balanced ? "balanced" : "none", "held_out": request.heldOut,
                                    "train_examples": train.count, "held_out_examples": test.count, "metrics": metrics.json,
                                    "solver": "lbfgs, multinomial, L2 (scikit-learn's LogisticRegression)", "iterations": report.iterations]
+        if let cv = crossValidation {
+            info["cv"] = ["folds": cv.folds, "grid": cv.grid, "mean_accuracy": cv.meanAccuracy,
+                          "rule": "stratified K-fold (scikit-learn's StratifiedKFold, no shuffle) on the training part, accuracy; the first best C"] as [String: Any]
+        }
         let head = ClassificationHead(classes: classes, regression: regression, embeddingModel: modelName, embeddingCard: cardName,
                                       weightsSHA256: try ClassificationHead.sha256(of: weights), text: text, info: info)
         return Result(head: head, metrics: metrics, fit: report, trainCount: train.count, heldOutCount: test.count, skipped: skipped,
-                      fitSeconds: fitSeconds)
+                      fitSeconds: fitSeconds, embedded: embedded, reused: reused, crossValidation: crossValidation)
     }
+}
+
+/// Where train's embeddings go: kept in memory for the fit, and (with a features folder) in
+/// its shards, which also say which examples an earlier run embedded.
+final class TrainEmbeddingSink: ResultSink {
+    let file: FeatureShardSink?
+    let memory = CollectingSink<EmbeddingRecord>()
+    init(_ file: FeatureShardSink?) { self.file = file }
+    func isDone(_ item: SourceItem) -> Bool { file?.isDone(item) ?? false }
+    func write(_ r: EmbeddingRecord, for source: SourceItem) throws {
+        try memory.write(r, for: source)
+        try file?.write(r, for: source)
+    }
+    func failed(_ f: ItemFailure, for source: SourceItem) throws {
+        try memory.failed(f, for: source)
+        try file?.failed(f, for: source)
+    }
+    func finish() throws { try file?.finish() }
 }

@@ -77,8 +77,10 @@ public struct LogisticRegression: Sendable {
         return Tensor(shape: [n, d], scalars: out)
     }
 
-    /// Fits the head to features `x` `[n, D]` and labels `0..<classes`.
-    public static func fit(_ x: Tensor, labels: [Int], classes k: Int, options: Options = .init()) -> (LogisticRegression, Report) {
+    /// Fits the head to features `x` `[n, D]` and labels `0..<classes`. `start`: a head fitted
+    /// on the same rows with another C, to start from (a warm start along a grid of C).
+    public static func fit(_ x: Tensor, labels: [Int], classes k: Int, options: Options = .init(),
+                           start initial: LogisticRegression? = nil) -> (LogisticRegression, Report) {
         precondition(x.rank == 2 && x.shape[0] == labels.count && k >= 2 && labels.allSatisfy { (0..<k).contains($0) },
                      "LogisticRegression.fit: features \(x.shape), \(labels.count) labels of \(k) classes")
         let n = labels.count, d = x.shape[1]
@@ -136,8 +138,9 @@ public struct LogisticRegression: Sendable {
                             product: { r in LogisticRegression.transposedTimes(r, n, k, xd, d) })
         }
         var start = [Double](repeating: 0, count: k * d + k)
+        if let initial, initial.classes == k, initial.dimension == d { start = initial.weights + initial.intercepts }
         var report = LogisticRegression.Report(iterations: 0, evaluations: 0, converged: false, loss: 0)
-        if n * d * k > 4_000_000 {
+        if n * d * k > 4_000_000 && initial == nil {
             let (p, r) = LBFGS.minimise(single, start: start, maxIterations: options.maxIterations,
                                         gradientTolerance: max(options.gradientTolerance, 1e-5))
             start = p
@@ -191,6 +194,79 @@ public struct LogisticRegression: Sendable {
             }
         }
         return out
+    }
+
+    /// scikit-learn's `StratifiedKFold(n_splits: folds)` without shuffling: each example's test
+    /// fold. Classes are taken in order of first appearance; the examples sorted by class are
+    /// dealt to the folds in turn (fold f gets every folds-th one from the f-th), which fixes
+    /// how many of each class every fold holds; each class's examples then fill the folds in
+    /// input order.
+    public static func stratifiedFolds(_ labels: [Int], folds: Int) -> [Int] {
+        precondition(folds >= 2, "stratifiedFolds: at least 2 folds")
+        var order: [Int: Int] = [:]                          // label -> rank of first appearance
+        for y in labels where order[y] == nil { order[y] = order.count }
+        let encoded = labels.map { order[$0]! }
+        let sorted = encoded.sorted()
+        var allocation = [[Int]](repeating: [Int](repeating: 0, count: order.count), count: folds)
+        for (i, c) in sorted.enumerated() { allocation[i % folds][c] += 1 }
+        var next = [Int](repeating: 0, count: order.count)   // position in each class's fold list
+        let lists = (0..<order.count).map { c in (0..<folds).flatMap { f in [Int](repeating: f, count: allocation[f][c]) } }
+        var out = [Int](repeating: 0, count: labels.count)
+        for (i, c) in encoded.enumerated() {
+            out[i] = lists[c][next[c]]
+            next[c] += 1
+        }
+        return out
+    }
+
+    /// scikit-learn's `LogisticRegressionCV` grid (`Cs=10`): ten values of C from 1e-4 to 1e4,
+    /// evenly spaced in log.
+    public static let defaultGrid: [Double] = (0..<10).map { pow(10, -4 + 8 * Double($0) / 9) }
+
+    /// What cross-validation found: each C's mean held-out accuracy over the folds, and the
+    /// best C (the first of the best, as scikit-learn's `argmax`).
+    public struct CrossValidation: Sendable {
+        public let grid: [Double]
+        public let meanAccuracy: [Double]
+        public let folds: Int
+        public var best: Double { grid[meanAccuracy.indices.max { meanAccuracy[$0] < meanAccuracy[$1] }!] }   // the first of equals
+    }
+
+    /// Chooses C by stratified K-fold cross-validation on accuracy, as scikit-learn's
+    /// `GridSearchCV(make_pipeline(StandardScaler(), LogisticRegression()), {"C": grid},
+    /// cv=StratifiedKFold(folds))`: every fold standardises and fits on the others, along the
+    /// grid from each C's solution to the next (warm start), to scikit-learn's tolerance (1e-4).
+    /// nil when `stop` says so between fits.
+    public static func crossValidate(_ x: Tensor, labels: [Int], classes k: Int, folds: Int, grid: [Double] = defaultGrid,
+                                     options: Options = .init(), stop: () -> Bool = { false }) -> CrossValidation? {
+        precondition(x.rank == 2 && x.shape[0] == labels.count && !grid.isEmpty, "crossValidate: features \(x.shape), \(labels.count) labels")
+        let d = x.shape[1]
+        let fold = stratifiedFolds(labels, folds: folds)
+        var correct = [[Double]](repeating: [Double](repeating: 0, count: folds), count: grid.count)
+        let c = x.contiguous()
+        func rows(_ ids: [Int]) -> Tensor {
+            var out = [Float](); out.reserveCapacity(ids.count * d)
+            for i in ids { out.append(contentsOf: UnsafeBufferPointer(start: c.pointer + i * d, count: d)) }
+            return Tensor(shape: [ids.count, d], scalars: out)
+        }
+        for f in 0..<folds {
+            let train = labels.indices.filter { fold[$0] != f }, test = labels.indices.filter { fold[$0] == f }
+            guard !test.isEmpty else { continue }
+            let (xTrain, xTest) = (rows(train), rows(test))
+            var previous: LogisticRegression?
+            for (g, value) in grid.enumerated() {
+                if stop() { return nil }
+                var o = options
+                o.c = value
+                o.gradientTolerance = max(options.gradientTolerance, 1e-4)
+                let (head, _) = fit(xTrain, labels: train.map { labels[$0] }, classes: k, options: o, start: previous)
+                previous = head
+                let p = head.probabilities(xTest)
+                let hits = zip(test, p).filter { i, row in row.indices.max { row[$0] < row[$1] } == labels[i] }.count
+                correct[g][f] = Double(hits) / Double(test.count)
+            }
+        }
+        return CrossValidation(grid: grid, meanAccuracy: correct.map { $0.reduce(0, +) / Double(folds) }, folds: folds)
     }
 
     /// Class probabilities `[n, K]` of features `x` `[n, D]` (raw, not standardised).
