@@ -6,7 +6,9 @@ struct Train: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Fit a classification head on embeddings of your labelled examples (a linear probe); classify with it by --head.",
         discussion: """
-            DATA: a folder with one subfolder of images per class (torchvision's ImageFolder), or a \\
+            DATA: a folder with one subfolder of images per class (torchvision's ImageFolder; a \\
+            video there gives a row per sampled frame, one a second, all on the same side of the \\
+            held-out split), or a \\
             CSV, TSV or JSONL of path and label (paths below the file's folder); with a text \\
             model (all-minilm-l6-v2, a CLIP model's text tower), a TSV or JSONL of text and label. \\
             The examples are embedded by the embed task (unreadable ones are reported and \\

@@ -191,7 +191,7 @@ public final class TrainTask: @unchecked Sendable {
                 return !name.hasPrefix(".") && FileManager.default.fileExists(atPath: url.appendingPathComponent(name).path, isDirectory: &d) && d.boolValue
             }
             for label in subfolders {
-                for case .found(let p, _) in InputPaths([url.appendingPathComponent(label).path], accept: { MediaFormat.hasExtension($0, of: [.image]) }) {
+                for case .found(let p, _) in InputPaths([url.appendingPathComponent(label).path], accept: { MediaFormat.hasExtension($0, of: [.image, .video]) }) {
                     pairs.append((p, label))
                 }
             }
@@ -309,12 +309,12 @@ public final class TrainTask: @unchecked Sendable {
                                    request: embed.identity, overwrite: false,
                                    advice: "give another --features folder, or delete this one")
         }
-        var byKey: [String: [Float]] = [:]
+        var byKey: [String: [[Float]]] = [:]       // an input's rows: one per image, per sampled video frame
         var reused = 0
         if let kept = try writer?.keptRows() {
             for item in items {
-                if let rows = kept[JSONLinesOutput.ResumeKey(path: item.path, size: item.size, mtimeMicros: item.mtimeMicros)], let first = rows.first {
-                    byKey[item.path] = first
+                if let rows = kept[JSONLinesOutput.ResumeKey(path: item.path, size: item.size, mtimeMicros: item.mtimeMicros)], !rows.isEmpty {
+                    byKey[item.path] = rows
                     reused += 1
                 }
             }
@@ -327,16 +327,19 @@ public final class TrainTask: @unchecked Sendable {
         for (source, result) in sink.memory.results {
             switch result {
             case .success(let r):
-                byKey[source.path] = Array(r.rows.scalars.prefix(r.rows.shape.last ?? 0))
+                let d = r.rows.shape.last ?? 0, all = r.rows.contiguous().scalars
+                byKey[source.path] = (0..<(d == 0 ? 0 : all.count / d)).map { Array(all[($0 * d)..<(($0 + 1) * d)]) }
                 embedded += 1
             case .failure(let f): if !f.interrupted { skipped.append(f) }
             }
         }
-        // Each example's row (by index: a path may be listed twice); a class without two rows
-        // is refused below, so `d` is only read with rows there.
+        // Each example's rows (by index: a path may be listed twice; a video has a row per
+        // sampled frame, each labelled as the video); a class without two examples is refused
+        // below, so `d` is only read with rows there.
         let rows = Dictionary(uniqueKeysWithValues: examples.indices.compactMap { i in byKey[key[i].path].map { (i, $0) } })
-        let d = rows.values.first?.count ?? 0
-        // Held out: every class's examples in input order, each `1/heldOut`-th one (at least one).
+        let d = rows.values.first?.first?.count ?? 0
+        // Held out: every class's examples in input order, each `1/heldOut`-th one (at least one);
+        // a video's frames are all on one side.
         var train: [Int] = [], test: [Int] = []
         for k in classes.indices {
             let mine = examples.indices.filter { examples[$0].1 == k && rows[$0] != nil }
@@ -348,12 +351,16 @@ public final class TrainTask: @unchecked Sendable {
             let picked = Set((0..<held).map { Int(Double($0) * stride + stride / 2) })
             for (j, i) in mine.enumerated() { if picked.contains(j) { test.append(i) } else { train.append(i) } }
         }
-        func matrix(_ ids: [Int]) -> Tensor { Tensor(shape: [ids.count, d], scalars: ids.flatMap { rows[$0]! }) }
+        func matrix(_ ids: [Int]) -> Tensor {
+            let all = ids.flatMap { rows[$0]! }
+            return Tensor(shape: [all.count, d], scalars: all.flatMap { $0 })
+        }
+        func labels(_ ids: [Int]) -> [Int] { ids.flatMap { i in [Int](repeating: examples[i].1, count: rows[i]!.count) } }
         var options = LogisticRegression.Options()
         options.c = request.c
         options.balanced = request.balanced
         let t0 = DispatchTime.now().uptimeNanoseconds
-        let xTrain = matrix(train), yTrain = train.map { examples[$0].1 }
+        let xTrain = matrix(train), yTrain = labels(train)
         var crossValidation: LogisticRegression.CrossValidation?
         if let folds = request.cvFolds {
             var counts = [Int](repeating: 0, count: classes.count)
@@ -372,9 +379,9 @@ public final class TrainTask: @unchecked Sendable {
         let fitSeconds = Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9
         if control?.isCancelled == true { return nil }
         var confusion = [[Int]](repeating: [Int](repeating: 0, count: classes.count), count: classes.count)
-        for (i, p) in zip(test, regression.probabilities(matrix(test))) {
+        for (truth, p) in zip(labels(test), regression.probabilities(matrix(test))) {
             let predicted = p.indices.max { p[$0] < p[$1] } ?? 0
-            confusion[examples[i].1][predicted] += 1
+            confusion[truth][predicted] += 1
         }
         let metrics = HeadMetrics(classes: classes, confusion: confusion)
         var info: [String: Any] = ["C": options.c, "class_weight": request.balanced ? "balanced" : "none", "held_out": request.heldOut,
