@@ -4,7 +4,7 @@ HTTP and real sockets: starts the servers itself (port 0), compares every answer
 own output on the same files, and stops them with SIGTERM.
 
 Usage: scripts/serve-check.py MMPIPE_BINARY     (run by Tests/CLITests/ServeCLITests.swift
-in a venv with openai installed: scripts/bootstrap makes .build-venv)
+in a venv with openai installed: scripts/test makes .build-venv)
 Exit status 0 when every check passed; each check prints one line."""
 import base64
 import http.client

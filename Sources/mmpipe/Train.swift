@@ -119,7 +119,8 @@ struct Train: ParsableCommand {
             let m = result.metrics
             let width = max(5, task.classes.map(\.count).max() ?? 5)
             if let cv = result.crossValidation {
-                print("C chosen by \(cv.folds)-fold cross-validation: \(cv.best)")
+                print(String(format: "C chosen by %d-fold cross-validation (%d fits, %.2f s): %.4g", cv.folds, cv.folds * cv.grid.count,
+                             result.crossValidationSeconds, cv.best))
                 for (c, a) in zip(cv.grid, cv.meanAccuracy) {
                     print(String(format: "  C %-10.4g mean accuracy %.4f", c, a) + (c == cv.best ? "  <- best" : ""))
                 }

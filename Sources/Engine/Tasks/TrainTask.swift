@@ -264,7 +264,8 @@ public final class TrainTask: @unchecked Sendable {
         public let fit: LogisticRegression.Report
         public let trainCount: Int, heldOutCount: Int
         public let skipped: [ItemFailure]
-        public let fitSeconds: Double
+        /// Seconds of the final fit, and of cross-validation's fits (0 without `--cv`).
+        public let fitSeconds: Double, crossValidationSeconds: Double
         /// Examples embedded by this run, and read back from the features folder.
         public let embedded: Int, reused: Int
         /// What cross-validation found (`--cv`).
@@ -375,8 +376,9 @@ public final class TrainTask: @unchecked Sendable {
             crossValidation = found
             options.c = found.best
         }
+        let t1 = DispatchTime.now().uptimeNanoseconds
         let (regression, report) = LogisticRegression.fit(xTrain, labels: yTrain, classes: classes.count, options: options)
-        let fitSeconds = Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9
+        let fitSeconds = Double(DispatchTime.now().uptimeNanoseconds - t1) / 1e9, cvSeconds = Double(t1 - t0) / 1e9
         if control?.isCancelled == true { return nil }
         var confusion = [[Int]](repeating: [Int](repeating: 0, count: classes.count), count: classes.count)
         for (truth, p) in zip(labels(test), regression.probabilities(matrix(test))) {
@@ -394,7 +396,7 @@ public final class TrainTask: @unchecked Sendable {
         let head = ClassificationHead(classes: classes, regression: regression, embeddingModel: modelName, embeddingCard: cardName,
                                       weightsSHA256: try ClassificationHead.sha256(of: weights), text: text, info: info)
         return Result(head: head, metrics: metrics, fit: report, trainCount: train.count, heldOutCount: test.count, skipped: skipped,
-                      fitSeconds: fitSeconds, embedded: embedded, reused: reused, crossValidation: crossValidation)
+                      fitSeconds: fitSeconds, crossValidationSeconds: cvSeconds, embedded: embedded, reused: reused, crossValidation: crossValidation)
     }
 }
 

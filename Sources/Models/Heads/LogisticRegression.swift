@@ -233,10 +233,12 @@ public struct LogisticRegression: Sendable {
     }
 
     /// Chooses C by stratified K-fold cross-validation on accuracy, as scikit-learn's
-    /// `GridSearchCV(make_pipeline(StandardScaler(), LogisticRegression()), {"C": grid},
+    /// `GridSearchCV(make_pipeline(StandardScaler(), LogisticRegression(tol=1e-8)), {"C": grid},
     /// cv=StratifiedKFold(folds))`: every fold standardises and fits on the others, along the
-    /// grid from each C's solution to the next (warm start), to scikit-learn's tolerance (1e-4).
-    /// nil when `stop` says so between fits.
+    /// grid from each C's solution to the next (a warm start: each fit still goes to its own
+    /// optimum, to a largest gradient component of 1e-6; at scikit-learn's default tol of 1e-4 a
+    /// large-C fit stops where it happens to be, and its accuracy with it). nil when `stop`
+    /// says so between fits.
     public static func crossValidate(_ x: Tensor, labels: [Int], classes k: Int, folds: Int, grid: [Double] = defaultGrid,
                                      options: Options = .init(), stop: () -> Bool = { false }) -> CrossValidation? {
         precondition(x.rank == 2 && x.shape[0] == labels.count && !grid.isEmpty, "crossValidate: features \(x.shape), \(labels.count) labels")
@@ -258,7 +260,7 @@ public struct LogisticRegression: Sendable {
                 if stop() { return nil }
                 var o = options
                 o.c = value
-                o.gradientTolerance = max(options.gradientTolerance, 1e-4)
+                o.gradientTolerance = max(options.gradientTolerance, 1e-6)
                 let (head, _) = fit(xTrain, labels: train.map { labels[$0] }, classes: k, options: o, start: previous)
                 previous = head
                 let p = head.probabilities(xTest)
