@@ -215,6 +215,13 @@ public final class TrainTask: @unchecked Sendable {
                 throw RequestError("\(request.data) names \(missing.count) file\(missing.count == 1 ? "" : "s") that do not exist, e.g. \(missing.prefix(3).joined(separator: ", "))")
             }
         }
+        if let folds = request.cvFolds {
+            // Known before anything is embedded (the training part: all but the held-out share).
+            for name in names {
+                let n = counts[name]!, fit = n - max(1, Int((Double(n) * request.heldOut).rounded()))
+                if fit < folds { throw TrainTask.tooFewForFolds(folds, name, fit, heldOut: request.heldOut) }
+            }
+        }
         if !text {
             let cwd = FileManager.default.currentDirectoryPath
             pairs = pairs.map { (URL(fileURLWithPath: $0.0, relativeTo: URL(fileURLWithPath: cwd, isDirectory: true)).standardizedFileURL.path, $0.1) }
@@ -223,6 +230,10 @@ public final class TrainTask: @unchecked Sendable {
         classes = names
         let index = Dictionary(uniqueKeysWithValues: names.enumerated().map { ($1, $0) })
         examples = pairs.map { ($0.0, index[$0.1]!) }
+    }
+
+    static func tooFewForFolds(_ folds: Int, _ name: String, _ count: Int, heldOut: Double) -> RequestError {
+        RequestError("--cv \(folds) needs at least \(folds) training examples of every class; \(name) has \(count) (after holding out \(Int((heldOut * 100).rounded()))%): use fewer folds, or give more examples")
     }
 
     /// A CSV, TSV or JSONL of (path or text, label); relative paths are below the table's folder.
@@ -287,21 +298,21 @@ public final class TrainTask: @unchecked Sendable {
         let model = request.model ?? EmbedTask.defaultImageModel
         let modelName: String, weights: URL, cardName: String
         // The examples' inputs, each once: image files by path, texts by their digest.
-        var items: [SourceItem] = [], key: [SourceItem] = []
+        var items: [(item: SourceItem, value: String)] = [], key: [SourceItem] = []
         var seen: [String: SourceItem] = [:]
         for (value, _) in examples {
             let item = text ? TrainTask.textItem(value) : (SourceItem.stat(value) ?? SourceItem(path: value, size: -1, mtime: 0))
-            if seen[item.path] == nil { seen[item.path] = item; items.append(item) }
+            if seen[item.path] == nil { seen[item.path] = item; items.append((item, value)) }
             key.append(seen[item.path]!)
         }
         let embed: EmbedTask
         if text {
             let encoder = try EmbedTask.textEncoder(model, store: store, catalog: catalog)
-            embed = EmbedTask(texts: items.map { ($0, examples[key.firstIndex(of: $0)!].0) }, encoder: encoder)
+            embed = EmbedTask(texts: items, encoder: encoder)
             (modelName, cardName, weights) = (encoder.name, encoder.model, encoder.weights)
         } else {
             let session = try VisionSession(model: model, weights: nil, store: store, catalog: catalog)
-            embed = try EmbedTask(images: ImageInputs(paths: items.map(\.path)), session: session)
+            embed = try EmbedTask(images: ImageInputs(paths: items.map(\.item.path)), session: session)
             (modelName, cardName) = (session.modelName, catalog.card(model)?.name ?? model)
             weights = session.weights
         }
@@ -313,7 +324,7 @@ public final class TrainTask: @unchecked Sendable {
         var byKey: [String: [[Float]]] = [:]       // an input's rows: one per image, per sampled video frame
         var reused = 0
         if let kept = try writer?.keptRows() {
-            for item in items {
+            for (item, _) in items {
                 if let rows = kept[JSONLinesOutput.ResumeKey(path: item.path, size: item.size, mtimeMicros: item.mtimeMicros)], !rows.isEmpty {
                     byKey[item.path] = rows
                     reused += 1
@@ -360,14 +371,14 @@ public final class TrainTask: @unchecked Sendable {
         var options = LogisticRegression.Options()
         options.c = request.c
         options.balanced = request.balanced
-        let t0 = DispatchTime.now().uptimeNanoseconds
         let xTrain = matrix(train), yTrain = labels(train)
+        let t0 = DispatchTime.now().uptimeNanoseconds
         var crossValidation: LogisticRegression.CrossValidation?
         if let folds = request.cvFolds {
             var counts = [Int](repeating: 0, count: classes.count)
-            for y in yTrain { counts[y] += 1 }
+            for i in train { counts[examples[i].1] += 1 }
             if let k = counts.indices.first(where: { counts[$0] < folds }) {
-                throw RequestError("--cv \(folds) needs at least \(folds) training examples of every class; \(classes[k]) has \(counts[k]) (after holding out \(Int(request.heldOut * 100))%): use fewer folds, or give more examples")
+                throw TrainTask.tooFewForFolds(folds, classes[k], counts[k], heldOut: request.heldOut)
             }
             progress.note("choosing C by \(folds)-fold cross-validation over \(request.grid?.count ?? LogisticRegression.defaultGrid.count) values")
             guard let found = LogisticRegression.crossValidate(xTrain, labels: yTrain, classes: classes.count, folds: folds,
