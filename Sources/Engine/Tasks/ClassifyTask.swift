@@ -171,38 +171,27 @@ public final class ClassifyTask: @unchecked Sendable {
         try request.validate()
         let k = request.topK
         switch models {
-        case .head(_, let head), .textHead(_, let head):
-            if request.labels != nil { throw RequestError("--head classifies into the head's classes: drop --labels") }
-            let threshold = request.threshold ?? 0.5
-            self.threshold = threshold
-            let multi = request.multiLabel
-            let headScore: @Sendable (Tensor) -> [[ClassifyRecordPart]] = { rows in
-                head.regression.probabilities(rows).map { p in
-                    var order = p.indices.sorted { p[$0] != p[$1] ? p[$0] > p[$1] : $0 < $1 }
-                    order = multi ? order.filter { Float(p[$0]) >= threshold } : Array(order.prefix(min(k, p.count)))
-                    return [.labels(order.map { ClassifyRecord.Label(label: head.classes[$0], score: Float(p[$0]), classes: nil) })]
-                }
+        case .head(let vision, let head):
+            if request.texts != nil {
+                throw RequestError("\(request.head ?? "the head") is a head on image embeddings (\(head.embeddingModel)): classify images, not --text")
             }
-            self.headScore = headScore
+            let headScore = try ClassifyTask.headScore(head, request)
+            (session, encodeTexts, self.headScore, modelName) = (vision, nil, headScore, vision.modelName)
             score = { f, _ in headScore(f.pooled) }
-            let headFile = URL(fileURLWithPath: request.head ?? "")
-            if case .textHead(let encoder, _) = models {
-                guard request.texts != nil else {
-                    throw RequestError("\(request.head ?? "the head") is a head on text embeddings (\(head.embeddingModel)): classify texts with --text or --text-file, not images")
-                }
-                session = nil
-                encodeTexts = encoder.encode
-                modelName = encoder.name
-                identity = ClassifyTask.identity(request, model: modelName, weights: [encoder.weights, headFile], templates: nil, threshold: threshold)
-            } else if case .head(let vision, _) = models {
-                if request.texts != nil {
-                    throw RequestError("\(request.head ?? "the head") is a head on image embeddings (\(head.embeddingModel)): classify images, not --text")
-                }
-                session = vision
-                encodeTexts = nil
-                modelName = vision.modelName
-                identity = ClassifyTask.identity(request, model: modelName, weights: [vision.weights, headFile], templates: nil, threshold: threshold)
-            } else { preconditionFailure("unreachable") }
+            threshold = request.threshold ?? 0.5
+            identity = ClassifyTask.identity(request, model: modelName, weights: [vision.weights, URL(fileURLWithPath: request.head ?? "")],
+                                             templates: nil, threshold: threshold)
+            return
+        case .textHead(let encoder, let head):
+            guard request.texts != nil else {
+                throw RequestError("\(request.head ?? "the head") is a head on text embeddings (\(head.embeddingModel)): classify texts with --text or --text-file, not images")
+            }
+            let headScore = try ClassifyTask.headScore(head, request)
+            (session, encodeTexts, self.headScore, modelName) = (nil, encoder.encode, headScore, encoder.name)
+            score = { f, _ in headScore(f.pooled) }
+            threshold = request.threshold ?? 0.5
+            identity = ClassifyTask.identity(request, model: modelName, weights: [encoder.weights, URL(fileURLWithPath: request.head ?? "")],
+                                             templates: nil, threshold: threshold)
             return
         default:
             if request.texts != nil { throw RequestError("texts are classified by a head trained on a text model's embeddings: give --head") }
@@ -259,6 +248,20 @@ public final class ClassifyTask: @unchecked Sendable {
                 zs.classify(imageEmbeddings: f.pooled, labels: labelRows, multiLabel: multi).map {
                     [.labels(ClassifyTask.order($0, labels: labelList, multi: multi, threshold: threshold, k: k))]
                 }
+            }
+        }
+    }
+
+    /// A head's labels for rows of embeddings: the top k by probability, or with --multi-label
+    /// every class reaching the threshold (default 0.5).
+    static func headScore(_ head: ClassificationHead, _ request: ClassifyRequest) throws -> @Sendable (Tensor) -> [[ClassifyRecordPart]] {
+        if request.labels != nil { throw RequestError("--head classifies into the head's classes: drop --labels") }
+        let (k, multi, threshold) = (request.topK, request.multiLabel, request.threshold ?? 0.5)
+        return { rows in
+            head.regression.probabilities(rows).map { p in
+                var order = p.indices.sorted { p[$0] != p[$1] ? p[$0] > p[$1] : $0 < $1 }
+                order = multi ? order.filter { Float(p[$0]) >= threshold } : Array(order.prefix(min(k, p.count)))
+                return [.labels(order.map { ClassifyRecord.Label(label: head.classes[$0], score: Float(p[$0]), classes: nil) })]
             }
         }
     }
