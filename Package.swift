@@ -29,6 +29,7 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
         .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+        .package(url: "https://github.com/swiftcsv/SwiftCSV", from: "0.10.0"),
     ],
     targets: [
         // OpenBLAS is loaded at start (not linked) by this C module, single-threaded and
@@ -65,6 +66,8 @@ let package = Package(
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "Logging", package: "swift-log"),
+            // mmpipe train's labels files (quoted CSV fields)
+            .product(name: "SwiftCSV", package: "SwiftCSV"),
         ], swiftSettings: optimise),
         // `mmpipe serve`: the application layer's tasks over HTTP (OpenAI's audio and
         // embeddings API, the image jobs), on Hummingbird.

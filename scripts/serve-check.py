@@ -378,6 +378,8 @@ def main():
         check("/v1/classifications" in got.get("error", {}).get("message", ""), f"a text head on images: 400 ({got.get('error', {}).get('message')})")
         status, _, data = raw(port, "POST", "/v1/classifications", b'{"head": "sentiment", "input": 5}', {"Content-Type": "application/json"})
         check(status == 400 and b"input" in data, f"/v1/classifications with a number for input: {status}")
+        answers = [raw(port, "POST", "/v1/classifications", body, {"Content-Type": "application/json"})[0] for body in [b"42", b"[]", b"null"]]
+        check(answers == [400, 400, 400], f"/v1/classifications with JSON that is not an object: {answers}")
 
         got = curl("-F", f"file=@{SPEECH}", f"{url}/v1/images/classifications")
         check("error" in got and "not an image" in got["error"]["message"], f"curl classifications of audio only: {got.get('error', {}).get('message')}")

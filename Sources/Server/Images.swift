@@ -79,6 +79,9 @@ extension MMPipeServer {
             let model = form.text("model")
             let zeroShot = !labels.isEmpty
             // A head made by mmpipe train (named at the server's start): its classes, on its model.
+            if form.field("head") != nil && form.text("head") == nil {
+                throw APIError.badRequest("head is empty: give the name of a head this server was started with, or leave the field out", param: "head")
+            }
             let head = try form.text("head").map { name -> (path: String, models: ClassifierModels) in
                 guard let h = self.models.head(name) else { throw self.models.unknownHead(name, text: false) }
                 if case .textHead(let e, _) = h.models {
@@ -208,7 +211,7 @@ extension MMPipeServer {
     /// A CLI message in the API's words: `--top-k` → `top_k`.
     static func httpWords(_ s: String) -> String {
         var out = s
-        for (flag, field) in [("--top-k", "top_k"), ("--multi-label", "multi_label"), ("--threshold", "threshold"),
+        for (flag, field) in [("--labels or --labels-file", "labels"), ("--top-k", "top_k"), ("--multi-label", "multi_label"), ("--threshold", "threshold"),
                               ("--explain", "explain"), ("--labels-file", "labels"), ("--labels", "labels"), ("--fps", "fps"),
                               ("--max-frames", "max_frames"), ("--batch-size", "batch_size")] {
             out = out.replacingOccurrences(of: flag, with: field)

@@ -14,6 +14,10 @@ extension MMPipeServer {
         let topK: Int?
         let multiLabel: Bool
         let threshold: Float?
+        /// The embedding model, when the request names one (it must be the head's).
+        let model: String?
+        /// Fields of zero-shot classification, which a head does not take.
+        let zeroShotFields: [String]
 
         private struct Fields: Decodable {
             let head: String?
@@ -21,6 +25,7 @@ extension MMPipeServer {
             let top_k: Int?
             let multi_label: Bool?
             let threshold: Float?
+            let model: String?
             enum Input: Decodable {
                 case one(String), many([String])
                 init(from decoder: Decoder) throws {
@@ -33,8 +38,11 @@ extension MMPipeServer {
         init(_ data: ByteBuffer) throws {
             let fields: Fields
             do { fields = try JSONDecoder().decode(Fields.self, from: Data(buffer: data)) } catch let DecodingError.typeMismatch(_, context),
-                let DecodingError.dataCorrupted(context) where !context.codingPath.isEmpty {
-                let name = context.codingPath[0].stringValue
+                let DecodingError.dataCorrupted(context) {
+                // A body that is JSON but not an object has no field to name.
+                guard let name = context.codingPath.first?.stringValue else {
+                    throw APIError.badRequest("The body is not a JSON object (expected {\"head\": ..., \"input\": ...})")
+                }
                 let want = ["input": "a string or an array of strings", "top_k": "a whole number", "multi_label": "true or false",
                             "threshold": "a number", "head": "a string"][name] ?? "another type"
                 throw APIError.badRequest("'\(name)' must be \(want)", param: name)
@@ -56,6 +64,9 @@ extension MMPipeServer {
             topK = fields.top_k
             multiLabel = fields.multi_label ?? false
             threshold = fields.threshold
+            model = fields.model
+            let keys = (try? JSONSerialization.jsonObject(with: Data(buffer: data)) as? [String: Any])?.keys.map { $0 } ?? []
+            zeroShotFields = ["labels", "templates", "explain"].filter(keys.contains)
         }
     }
 
@@ -65,6 +76,12 @@ extension MMPipeServer {
             guard let head = self.models.head(body.head) else { throw self.models.unknownHead(body.head, text: true) }
             guard case .textHead = head.models else {
                 throw APIError.badRequest("head '\(body.head)' classifies images (it was trained on \(head.models.name) embeddings): POST them to /v1/images/classifications", param: "head")
+            }
+            if let field = body.zeroShotFields.first {
+                throw APIError.badRequest("head '\(body.head)' classifies into its own classes: drop \(field)", param: field)
+            }
+            if let model = body.model, self.models.catalog.card(model)?.name != self.models.catalog.card(head.models.name)?.name {
+                throw APIError.badRequest("head '\(body.head)' was trained on \(head.models.name) embeddings, not \(model): drop model", param: "model")
             }
             var r = ClassifyRequest(images: ImageInputs(paths: []))
             r.head = head.path

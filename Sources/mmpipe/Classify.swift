@@ -55,10 +55,10 @@ struct Classify: ParsableCommand {
     @Option(help: "Zero-shot prompt templates: default (\"a photo of a {}.\"), imagenet (CLIP's 80), or a file of lines with {}.")
     var templates: String = "default"
 
-    @Flag(help: "Zero-shot: report every label whose score reaches --threshold instead of a distribution over the labels.")
+    @Flag(help: "Zero-shot or --head: report every label whose score reaches --threshold instead of the top k.")
     var multiLabel = false
 
-    @Option(parsing: .unconditional, help: "Zero-shot --multi-label threshold, -1...1 (CLIP: cosine similarity; lite0-minilm: probability mass).")
+    @Option(parsing: .unconditional, help: "--multi-label threshold, -1...1 (CLIP: cosine similarity, default 0.25; lite0-minilm: probability mass, 0.3; --head: probability, 0.5).")
     var threshold: Float?
 
     @Flag(help: "lite0-minilm: show the ImageNet classes behind each label's score.")

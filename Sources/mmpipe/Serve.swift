@@ -62,7 +62,7 @@ struct Serve: ParsableCommand {
     @Option(parsing: .upToNextOption, help: "Models to load before the first request (names as `mmpipe models` lists them).")
     var preload: [String] = []
 
-    @Option(help: ArgumentHelp("A head made by `mmpipe train` that requests name by NAME (repeatable; default name: the file's, without .safetensors): images on /v1/images/classifications with head=NAME, texts on /v1/classifications. Its embedding model loads at start.", valueName: "[NAME=]FILE"))
+    @Option(help: ArgumentHelp("A head made by `mmpipe train` that requests name by NAME (repeatable; default name: the file's, without .safetensors and .head): images on /v1/images/classifications with head=NAME, texts on /v1/classifications. Its embedding model loads at start.", valueName: "[NAME=]FILE"))
     var head: [String] = []
 
     @Option(parsing: .unconditional, help: "Compute threads (default: MMPIPE_THREADS or all cores).")

@@ -1,27 +1,27 @@
 import ArgumentParser
 import Engine
 import Foundation
+import TensorCore
 
 struct Train: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Fit a classification head on embeddings of your labelled examples (a linear probe); classify with it by --head.",
         discussion: """
-            DATA: a folder with one subfolder of images per class (torchvision's ImageFolder; a \\
-            video there gives a row per sampled frame, one a second, all on the same side of the \\
-            held-out split), or a \\
-            CSV, TSV or JSONL of path and label (paths below the file's folder); with a text \\
-            model (all-minilm-l6-v2, a CLIP model's text tower), a TSV or JSONL of text and label. \\
-            The examples are embedded by the embed task (unreadable ones are reported and \\
-            skipped); a logistic regression is fitted as scikit-learn's LogisticRegression \\
-            (lbfgs, multinomial, L2 with --c, standardised features) on all but --held-out of each \\
-            class, and judged on that part: per-class precision, recall, F1 and a confusion matrix. \\
-            --cv K chooses C instead, by stratified K-fold cross-validation on the training part \\
-            (scikit-learn's StratifiedKFold and LogisticRegressionCV's grid of C, or --c-grid). \\
-            HEAD is one .safetensors file (weights, standardisation, and the classes, the \\
-            embedding model with the sha256 of its weights, C and the metrics as JSON in its \\
-            metadata), written atomically, with a readable HEAD.json beside it. The embeddings \\
-            are kept in --features (default: HEAD's name with .features): a second run (another \\
-            --c, more examples) embeds only what is new or changed, and an interrupted run \\
+            DATA: a folder with one subfolder of images per class (torchvision's ImageFolder; a \
+            video there gives a row per sampled frame, one a second, all on the same side of the \
+            held-out split), or a CSV, TSV or JSONL of path and label (paths below the file's \
+            folder; CSV fields may be quoted); with a text model (all-minilm-l6-v2, a CLIP model's text tower), a TSV or JSONL of text and label. \
+            The examples are embedded by the embed task (unreadable ones are reported and \
+            skipped); a logistic regression is fitted as scikit-learn's LogisticRegression \
+            (lbfgs, multinomial, L2 with --c, standardised features) on all but --held-out of each \
+            class, and judged on that part: per-class precision, recall, F1 and a confusion matrix. \
+            --cv K chooses C instead, by stratified K-fold cross-validation on the training part \
+            (scikit-learn's StratifiedKFold and LogisticRegressionCV's grid of C, or --c-grid). \
+            HEAD is one .safetensors file (weights, standardisation, and the classes, the \
+            embedding model with the sha256 of its weights, C and the metrics as JSON in its \
+            metadata), written atomically, with a readable HEAD.json beside it. The embeddings \
+            are kept in --features (default: HEAD's name with .features): a second run (another \
+            --c, more examples) embeds only what is new or changed, and an interrupted run \
             resumes where it stopped.
 
             Examples:
@@ -85,7 +85,7 @@ struct Train: ParsableCommand {
             r.c = c
             r.cvFolds = cvFolds
             r.grid = try cGrid.map { list in
-                try list.split(separator: ",").map { part in
+                try list.split(separator: ",", omittingEmptySubsequences: false).map { part in
                     guard let v = Double(part.trimmingCharacters(in: .whitespaces)) else {
                         throw RequestError("--c-grid: '\(part)' is not a number (give values of C separated by commas)")
                     }
@@ -95,6 +95,8 @@ struct Train: ParsableCommand {
             r.balanced = balanced
             r.heldOut = heldOut
             r.features = featuresFolder
+            // The head's place, before any work: not a folder, in a writable folder.
+            for target in [output, output + ".json"] { try AtomicFile.checkTarget(URL(fileURLWithPath: target)) }
             return try TrainTask(r, store: try ModelStore())
         }) { task in
             let control = JobControl()
@@ -125,7 +127,12 @@ struct Train: ParsableCommand {
                     print(String(format: "  C %-10.4g mean accuracy %.4f", c, a) + (c == cv.best ? "  <- best" : ""))
                 }
             }
-            print("fitted on \(result.trainCount) examples (\(result.fit.iterations) L-BFGS iterations, \(String(format: "%.2f", result.fitSeconds)) s), judged on \(result.heldOutCount) held out:")
+            // A video is one example and a row per sampled frame; the metrics count rows.
+            func count(_ examples: Int, _ rows: Int) -> String { "\(examples) example\(examples == 1 ? "" : "s")" + (rows != examples ? " (\(rows) rows)" : "") }
+            print("fitted on \(count(result.trainCount, result.trainRows)) (\(result.fit.iterations) L-BFGS iterations, \(String(format: "%.2f", result.fitSeconds)) s), judged on \(count(result.heldOutCount, result.heldOutRows)) held out:")
+            if result.trainRows + result.heldOutRows != result.trainCount + result.heldOutCount {
+                print("  (a video is one example with a row per sampled frame; the figures below count rows)")
+            }
             print("  " + "class".padding(toLength: width, withPad: " ", startingAt: 0) + "  precision  recall     f1  support")
             for k in task.classes.indices {
                 print("  " + task.classes[k].padding(toLength: width, withPad: " ", startingAt: 0)
@@ -135,7 +142,7 @@ struct Train: ParsableCommand {
             print("  confusion (rows: true class, columns: predicted):")
             for k in task.classes.indices { print("    " + m.confusion[k].map { String(format: "%5d", $0) }.joined()) }
             print("head written to \(output) (and \(output).json)")
-            var summary = JobSummary()
+            var summary = result.embedding          // the embedding job's stages, for --stats
             summary.done = result.trainCount + result.heldOutCount
             summary.failed = result.skipped.count
             return summary

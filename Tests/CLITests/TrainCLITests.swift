@@ -64,7 +64,7 @@ struct TrainCLITests {
         let c = try CLI.run(["classify", CLI.sample("cat.jpg"), "--head", head])
         #expect(c.status == 2 && c.stderr.contains("text embeddings") && c.stderr.contains("--text"), "\(c.stderr)")
         let texts = dir.appendingPathComponent("new.txt")
-        try "boring and far too long\n\nwhat a joy to watch\n".write(to: texts, atomically: true, encoding: .utf8)
+        try "boring and far too long\r\n\r\nwhat a joy to watch\r\n".write(to: texts, atomically: true, encoding: .utf8)   // CRLF
         let t = try CLI.run(["classify", "--head", head, "--text", "an absolute delight", "--text-file", texts.path, "--format", "json", "--quiet"])
         #expect(t.status == 0, "\(t.stderr)")
         let records = try t.lines.map { try #require(try JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any]) }
@@ -76,6 +76,37 @@ struct TrainCLITests {
         #expect(csv.lines.first == "path,time,rank,label,score,model" && csv.lines.count == 3, "\(csv.stdout)")
         // Texts without a head, and a head on images given texts: one line each.
         #expect(try CLI.run(["classify", "--text", "hello"]).stderr.contains("--head"))
+    }
+
+    @Test func labelsFilesAsPeopleWriteThem() throws {
+        let dir = try Self.folder()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let images = dir.appendingPathComponent("my images")
+        try FileManager.default.createDirectory(at: images, withIntermediateDirectories: true)
+        for (name, sample) in [("a, b.jpg", "cat"), ("c.jpg", "cat"), ("r1.jpg", "rocket"), ("r2.jpg", "rocket")] {
+            try FileManager.default.copyItem(atPath: CLI.sample("\(sample).jpg"), toPath: images.appendingPathComponent(name).path)
+        }
+        // RFC 4180 quoting (a comma in a path and a label, doubled quotes), a byte-order mark,
+        // CRLF line ends, a blank line, relative paths.
+        let csv = dir.appendingPathComponent("labels.csv")
+        try "\u{FEFF}\"path\",\"label\"\r\n\"my images/a, b.jpg\",\"cat, tabby\"\r\n\r\n\"my images/c.jpg\",\"cat, tabby\"\r\nmy images/r1.jpg,\"space \"\"x\"\"\"\r\nmy images/r2.jpg,\"space \"\"x\"\"\"\r\n"
+            .write(to: csv, atomically: true, encoding: .utf8)
+        let head = dir.appendingPathComponent("h.safetensors").path
+        var r = try CLI.run(["train", csv.path, "--output", head, "--no-features", "--quiet"])
+        #expect(r.status == 0, "\(r.stderr)")
+        let info = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: head + ".json"))) as? [String: Any])
+        #expect(info["classes"] as? [String] == ["cat, tabby", "space \"x\""], "\(info)")
+        // An unquoted comma: the row and the remedy; texts given to an image model: the hint.
+        try "path,label\nmy images/c.jpg,cat, tabby\n".write(to: csv, atomically: true, encoding: .utf8)
+        r = try CLI.run(["train", csv.path, "--output", head])
+        #expect(r.status == 1 && r.stderr.contains("row 2 has 3 fields") && r.stderr.contains("quote"), "\(r.stderr)")
+        let tsv = dir.appendingPathComponent("texts.tsv")
+        try "text\tlabel\ngood\tx\nbad\ty\n".write(to: tsv, atomically: true, encoding: .utf8)
+        r = try CLI.run(["train", tsv.path, "--output", head])
+        #expect(r.status == 2 && r.stderr.contains("--model all-minilm-l6-v2"), "\(r.stderr)")
+        // The head's place is checked before any work.
+        r = try CLI.run(["train", csv.path, "--output", dir.path])
+        #expect(r.status == 1 && r.stderr.contains("is a folder"), "\(r.stderr)")
     }
 
     @Test func featuresAreKeptAndCrossValidationChoosesC() throws {

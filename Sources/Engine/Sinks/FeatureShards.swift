@@ -65,7 +65,15 @@ public final class FeatureShardWriter: @unchecked Sendable {
         self.shardRows = shardRows
         self.model = model
         let fm = FileManager.default
-        try fm.createDirectory(at: directory, withIntermediateDirectories: true)
+        do { try fm.createDirectory(at: directory, withIntermediateDirectories: true) } catch {
+            // Name the part of the path that is in the way (a file where a folder should be).
+            var above = directory.deletingLastPathComponent()
+            var isDir: ObjCBool = false
+            while above.path != "/" && !fm.fileExists(atPath: above.path, isDirectory: &isDir) { above.deleteLastPathComponent() }
+            let why = fm.fileExists(atPath: above.path, isDirectory: &isDir) && !isDir.boolValue
+                ? "\(above.path) is a file, not a folder" : ErrorText.describe(error)
+            throw ItemFailure(path: directory.path, reason: "cannot be created: \(why)")
+        }
         if overwrite {
             for name in (try? fm.contentsOfDirectory(atPath: directory.path)) ?? []
             where FeatureShardWriter.shardIndex(name, prefix: prefix) != nil {

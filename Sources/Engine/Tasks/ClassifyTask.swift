@@ -271,8 +271,8 @@ public final class ClassifyTask: @unchecked Sendable {
     static func identity(_ r: ClassifyRequest, model: String, weights: [URL], templates: [String]?, threshold: Float?) -> RequestIdentity {
         var f: [(name: String, value: String)] = [("task", "classify"), ("model", model),
                                                   ("weights", weights.map(RequestIdentity.weightsStamp).joined(separator: "|"))]
-        if r.head != nil {
-            f.append(("classes", "head"))
+        if let head = r.head {
+            f.append(("classes", "head \(URL(fileURLWithPath: head).standardizedFileURL.path)"))
             if r.multiLabel, let threshold { f.append(("multi_label_threshold", "\(threshold)")) } else { f.append(("top_k", "\(r.topK)")) }
             if r.texts != nil { return RequestIdentity(f) }
         } else if let labels = r.labels, let templates, let threshold {

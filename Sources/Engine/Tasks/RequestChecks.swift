@@ -53,7 +53,8 @@ extension ImageInputs {
 extension ClassifyRequest {
     /// The image settings, `--top-k` 1...1000, and the zero-shot options: labels (two, or
     /// one with multi-label), `--threshold` in -1...1 (a cosine or a probability), and
-    /// `--multi-label` / `--threshold` / `--explain` only with labels.
+    /// `--multi-label` / `--threshold` / `--explain` only with labels (with a head:
+    /// `--multi-label` and its `--threshold`).
     public func validate() throws {
         try images.validate()
         try Check.range(topK, 1...1000, "--top-k")
@@ -62,7 +63,12 @@ extension ClassifyRequest {
                 throw RequestError(labels.isEmpty ? "no labels given (blank lines and # comments are skipped)"
                                                   : "give at least two labels (or one with --multi-label)")
             }
-        } else if (multiLabel || threshold != nil) && head == nil || explain {
+        } else if head != nil {
+            if explain { throw RequestError("--explain shows the ImageNet classes behind lite0-minilm's zero-shot labels; a --head has none") }
+            if threshold != nil && !multiLabel { throw RequestError("--threshold is for --multi-label (the head's classes whose probability reaches it)") }
+            if templates != "default" || templateList != nil { throw RequestError("--templates is for zero-shot labels, not --head") }
+            if weights != nil { throw RequestError("--weights does not go with --head: the head names the weights it was trained on (see its .json)") }
+        } else if multiLabel || threshold != nil || explain {
             throw RequestError("--multi-label, --threshold and --explain need --labels or --labels-file")
         }
         if let threshold { try Check.finite(Double(threshold), in: -1...1, "--threshold") }

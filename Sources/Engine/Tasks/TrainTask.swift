@@ -1,5 +1,6 @@
 import Crypto
 import Foundation
+import SwiftCSV
 import Media
 import Models
 import TensorCore
@@ -26,14 +27,17 @@ public struct ClassificationHead: @unchecked Sendable {   // immutable; `info` i
     /// Reads a head written by `write`.
     public init(path: String) throws {
         let file = try SafeTensorsFile(path: path)
-        guard let json = file.metadata[Self.metadataKey], let object = try? JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: Any],
+        guard let json = file.metadata[Self.metadataKey] else {
+            throw ItemFailure(path: path, reason: "is not a classification head made by mmpipe train (no \(Self.metadataKey) metadata)")
+        }
+        guard let object = try? JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: Any],
               let classes = object["classes"] as? [String], let model = object["embedding_model"] as? String,
               let card = object["embedding_card"] as? String, let sha = object["embedding_weights_sha256"] as? String else {
-            throw ItemFailure(path: path, reason: "is not a classification head made by mmpipe train (no \(Self.metadataKey) metadata)")
+            throw ItemFailure(path: path, reason: "has \(Self.metadataKey) metadata without classes, embedding model and weights sha256 (not made by mmpipe train, or damaged)")
         }
         let w = try file.tensor("weight"), b = try file.tensor("bias"), mean = try file.tensor("mean"), scale = try file.tensor("scale")
         guard w.rank == 2, w.shape[0] == classes.count, b.count == classes.count, mean.count == w.shape[1], scale.count == w.shape[1] else {
-            throw ItemFailure(path: path, reason: "its tensors do not fit together (weight \(w.shape), \(classes.count) classes)")
+            throw ItemFailure(path: path, reason: "its tensors do not fit together (weight \(w.shape), bias \(b.shape), mean \(mean.shape), scale \(scale.shape) for \(classes.count) classes)")
         }
         self.classes = classes
         regression = LogisticRegression(weights: w.scalars.map(Double.init), intercepts: b.scalars.map(Double.init),
@@ -65,7 +69,7 @@ public struct ClassificationHead: @unchecked Sendable {   // immutable; `info` i
         object["embedding_weights_sha256"] = weightsSHA256
         object["text"] = text
         object["preprocessing"] = "standardise: (x - mean) / scale, scale the population standard deviation (1 where 0), as scikit-learn's StandardScaler"
-        let json = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])
+        let json = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes])
         let k = classes.count, d = regression.dimension
         let url = URL(fileURLWithPath: path)
         try SafeTensorsWriter.write([
@@ -74,7 +78,7 @@ public struct ClassificationHead: @unchecked Sendable {   // immutable; `info` i
             ("mean", Tensor(shape: [d], scalars: regression.mean.map { Float($0) })),
             ("scale", Tensor(shape: [d], scalars: regression.scale.map { Float($0) })),
         ], metadata: [Self.metadataKey: String(decoding: json, as: UTF8.self)], to: url)
-        let pretty = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .prettyPrinted])
+        let pretty = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .prettyPrinted, .withoutEscapingSlashes])
         try AtomicFile.write(pretty, to: URL(fileURLWithPath: path + ".json"))
     }
 
@@ -107,7 +111,10 @@ public struct ClassificationHead: @unchecked Sendable {   // immutable; `info` i
     /// Refuses an embedding model other than the head's, in one line.
     public func check(model: String, weights: URL, headPath: String) throws {
         let sha = try Self.sha256(of: weights)
-        if model != embeddingModel || sha != weightsSHA256 {
+        if model == embeddingModel && sha != weightsSHA256 {
+            throw ItemFailure(path: headPath, reason: "was trained on other \(model) weights (sha256 \(weightsSHA256.prefix(12))...) than the ones here (\(sha.prefix(12))...): train the head again on these")
+        }
+        if model != embeddingModel {
             throw RequestError("\(headPath) was trained on \(embeddingModel) embeddings (weights sha256 \(weightsSHA256.prefix(12))...), not \(model) (\(sha.prefix(12))...): classify with --model \(embeddingCard), or train a head for \(model)")
         }
     }
@@ -212,15 +219,17 @@ public final class TrainTask: @unchecked Sendable {
         if !text {
             let missing = pairs.map(\.0).filter { !FileManager.default.fileExists(atPath: $0) }
             if !missing.isEmpty {
-                throw RequestError("\(request.data) names \(missing.count) file\(missing.count == 1 ? "" : "s") that do not exist, e.g. \(missing.prefix(3).joined(separator: ", "))")
+                let hint = missing.count * 2 > pairs.count ? " (if its first column holds texts, give a text model: --model \(EmbedTask.defaultTextModel))" : ""
+                throw RequestError("\(request.data) names \(missing.count) file\(missing.count == 1 ? " that does" : "s that do") not exist, e.g. \(missing.prefix(3).joined(separator: ", "))\(hint)")
             }
         }
-        if let folds = request.cvFolds {
-            // Known before anything is embedded (the training part: all but the held-out share).
-            for name in names {
-                let n = counts[name]!, fit = n - max(1, Int((Double(n) * request.heldOut).rounded()))
-                if fit < folds { throw TrainTask.tooFewForFolds(folds, name, fit, heldOut: request.heldOut) }
+        // Known before anything is embedded: each class's training part (all but the held-out share).
+        for name in names {
+            let n = counts[name]!, fit = n - max(1, Int((Double(n) * request.heldOut).rounded()))
+            if fit < 1 {
+                throw RequestError("class \(name) has no example left to fit on after holding out \(Int((request.heldOut * 100).rounded()))% of its \(n): give a smaller --held-out")
             }
+            if let folds = request.cvFolds, fit < folds { throw TrainTask.tooFewForFolds(folds, name, fit, heldOut: request.heldOut) }
         }
         if !text {
             let cwd = FileManager.default.currentDirectoryPath
@@ -237,30 +246,62 @@ public final class TrainTask: @unchecked Sendable {
     }
 
     /// A CSV, TSV or JSONL of (path or text, label); relative paths are below the table's folder.
+    /// A CSV is RFC 4180 (fields in double quotes may hold commas, quotes and line breaks); a
+    /// TSV's last tab ends the first field (no quoting: a text may hold quotes); a header line
+    /// (`path,label` or `text<TAB>label`), a byte-order mark, CRLF line ends and blank lines are
+    /// taken.
     static func table(_ url: URL, text: Bool) throws -> [(String, String)] {
-        guard let content = try? String(contentsOf: url, encoding: .utf8) else {
+        guard var content = try? String(contentsOf: url, encoding: .utf8) else {
             throw ItemFailure(path: url.path, reason: "cannot be read as UTF-8 text (a CSV, TSV or JSONL of path and label)")
         }
+        if content.hasPrefix("\u{FEFF}") { content.removeFirst() }
         let base = url.deletingLastPathComponent()
         let key = text ? "text" : "path"
+        let kind = url.pathExtension.lowercased()
+        let textsHint = "give a text model, e.g. --model \(EmbedTask.defaultTextModel)"
+        // (line or row number, first field, label)
+        var rows: [(Int, String, String)] = []
+        if kind == "csv" {
+            let csv: SwiftCSV.CSV<Enumerated>
+            do { csv = try SwiftCSV.CSV<Enumerated>(string: content, delimiter: .comma, loadColumns: false) } catch {
+                throw ItemFailure(path: url.path, reason: "is not a valid CSV (\(error)); quote fields that hold commas or quotes, doubling the quotes inside")
+            }
+            for (r, fields) in ([csv.header] + csv.rows).enumerated() {
+                var f = fields.map { $0.trimmingCharacters(in: .whitespaces) }
+                while f.count > 2 && f.last == "" { f.removeLast() }
+                if f.allSatisfy(\.isEmpty) { continue }
+                guard f.count == 2 else {
+                    throw ItemFailure(path: url.path, reason: "row \(r + 1) has \(f.count) field\(f.count == 1 ? "" : "s"), not two (\(key), label): quote a field that holds a comma")
+                }
+                rows.append((r + 1, f[0], f[1]))
+            }
+        } else {
+            for (n, raw) in content.split(omittingEmptySubsequences: false, whereSeparator: \.isNewline).enumerated() {
+                let line = String(raw)
+                if line.trimmingCharacters(in: .whitespaces).isEmpty { continue }
+                if kind == "jsonl" {
+                    let o = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any]
+                    if !text, let o, o["path"] == nil, o["text"] != nil {
+                        throw RequestError("\(url.path) holds texts (\"text\" and \"label\"): \(textsHint)")
+                    }
+                    guard let o, let f = o[key] as? String, let l = (o["label"] as? String) ?? (o["label"] as? NSNumber)?.stringValue else {
+                        throw ItemFailure(path: url.path, reason: "line \(n + 1) is not a JSON object with \"\(key)\" and \"label\"")
+                    }
+                    rows.append((-1, f, l))
+                } else {
+                    guard let cut = line.lastIndex(of: "\t") else {
+                        throw ItemFailure(path: url.path, reason: "line \(n + 1) has no tab between the \(key) and the label")
+                    }
+                    rows.append((n + 1, String(line[..<cut]), String(line[line.index(after: cut)...]).trimmingCharacters(in: .whitespaces)))
+                }
+            }
+        }
         var out: [(String, String)] = []
-        for (n, raw) in content.split(whereSeparator: \.isNewline).enumerated() {
-            let line = String(raw)
-            if line.trimmingCharacters(in: .whitespaces).isEmpty { continue }
-            var first: String, label: String
-            if url.pathExtension.lowercased() == "jsonl" {
-                guard let o = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any],
-                      let f = o[key] as? String, let l = (o["label"] as? String) ?? (o["label"] as? NSNumber)?.stringValue else {
-                    throw ItemFailure(path: url.path, reason: "line \(n + 1) is not a JSON object with \"\(key)\" and \"label\"")
-                }
-                (first, label) = (f, l)
-            } else {
-                let sep: Character = url.pathExtension.lowercased() == "csv" ? "," : "\t"
-                guard let cut = line.lastIndex(of: sep) else {
-                    throw ItemFailure(path: url.path, reason: "line \(n + 1) has no \(sep == "," ? "comma" : "tab") between the \(key) and the label")
-                }
-                (first, label) = (String(line[..<cut]), String(line[line.index(after: cut)...]).trimmingCharacters(in: .whitespaces))
-                if n == 0 && first.lowercased() == key && label.lowercased() == "label" { continue }   // a header
+        for (i, row) in rows.enumerated() {
+            var (_, first, label) = row
+            if i == 0 && kind != "jsonl" && label.lowercased() == "label" {                           // a header
+                if !text && first.lowercased() == "text" { throw RequestError("\(url.path) holds texts (its header: text, label): \(textsHint)") }
+                if first.lowercased() == key { continue }
             }
             if !text && !first.hasPrefix("/") { first = base.appendingPathComponent(first).path }
             out.append((first, label))
@@ -274,6 +315,10 @@ public final class TrainTask: @unchecked Sendable {
         public let metrics: HeadMetrics
         public let fit: LogisticRegression.Report
         public let trainCount: Int, heldOutCount: Int
+        /// Rows fitted on and judged: one per example, one per sampled frame of a video.
+        public let trainRows: Int, heldOutRows: Int
+        /// The embedding job (its stages' use of the machine, for --stats).
+        public let embedding: JobSummary
         public let skipped: [ItemFailure]
         /// Seconds of the final fit, and of cross-validation's fits (0 without `--cv`).
         public let fitSeconds: Double, crossValidationSeconds: Double
@@ -406,7 +451,8 @@ public final class TrainTask: @unchecked Sendable {
         }
         let head = ClassificationHead(classes: classes, regression: regression, embeddingModel: modelName, embeddingCard: cardName,
                                       weightsSHA256: try ClassificationHead.sha256(of: weights), text: text, info: info)
-        return Result(head: head, metrics: metrics, fit: report, trainCount: train.count, heldOutCount: test.count, skipped: skipped,
+        return Result(head: head, metrics: metrics, fit: report, trainCount: train.count, heldOutCount: test.count,
+                      trainRows: yTrain.count, heldOutRows: labels(test).count, embedding: summary, skipped: skipped,
                       fitSeconds: fitSeconds, crossValidationSeconds: cvSeconds, embedded: embedded, reused: reused, crossValidation: crossValidation)
     }
 }

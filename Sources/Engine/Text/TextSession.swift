@@ -47,9 +47,10 @@ public enum TextInputs {
                 throw ItemFailure(path: f, reason: "not UTF-8 text")
             }
             var n = 0
-            for line in text.split(separator: "\n", omittingEmptySubsequences: false) {
+            // Lines end at LF, CRLF (one Character in Swift) or CR.
+            for line in text.split(omittingEmptySubsequences: false, whereSeparator: { $0 == "\n" || $0 == "\r\n" || $0 == "\r" }) {
                 n += 1
-                let t = line.hasSuffix("\r") ? String(line.dropLast()) : String(line)
+                let t = String(line)
                 if t.trimmingCharacters(in: .whitespaces).isEmpty { continue }
                 out.append((SourceItem(path: "\(f):\(n)", size: Int64(t.utf8.count), mtime: 0), t))
             }
