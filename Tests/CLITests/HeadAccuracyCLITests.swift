@@ -22,6 +22,6 @@ import Testing
         let lines = r.stdout.split(separator: "\n")
         for line in lines where line.hasPrefix("FAIL") { Issue.record("\(line)") }
         #expect(r.status == 0 && lines.last == "all checks passed", "head-accuracy.py exited \(r.status):\n\(r.stdout)\n\(r.stderr.suffix(3000))")
-        #expect(lines.filter { $0.hasPrefix("ok ") }.count >= 33, "fewer checks ran than expected:\n\(r.stdout)")
+        #expect(lines.filter { $0.hasPrefix("ok ") }.count >= 30, "fewer checks ran than expected:\n\(r.stdout)")
     }
 }

@@ -265,14 +265,21 @@ public final class Job: @unchecked Sendable {
         return Flow(job: self, queue: out)
     }
 
-    /// A source over values already in memory (tests, `--text` inputs).
-    public func source<T: Sendable>(values: [(SourceItem, T)]) -> Flow<T> {
+    /// A source over values already in memory (tests, `--text` inputs); items for which `skip`
+    /// says yes (already done, for resume) are counted and not processed.
+    public func source<T: Sendable>(values: [(SourceItem, T)], skip: @escaping @Sendable (SourceItem) -> Bool = { _ in false }) -> Flow<T> {
         let out = BoundedQueue<Envelope<T>>(capacity: 16)
         spawn("mmpipe.source") { [self] in
-            for (seq, (item, value)) in values.enumerated() {
+            var seq = 0
+            for (item, value) in values {
+                if skip(item) {
+                    lock.lock(); skippedCount += 1; lock.unlock()
+                    continue
+                }
                 if cancelled || !window.acquire() { break }
                 lock.lock(); found += 1; lock.unlock()
                 if !out.put(Envelope(seq: seq, source: item, value: .success(value))) { break }
+                seq += 1
             }
             lock.lock(); enumerationFinished = true; lock.unlock()
             out.close()

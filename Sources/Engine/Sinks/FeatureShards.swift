@@ -66,13 +66,14 @@ public final class FeatureShardWriter: @unchecked Sendable {
         self.model = model
         let fm = FileManager.default
         do { try fm.createDirectory(at: directory, withIntermediateDirectories: true) } catch {
-            // Name the part of the path that is in the way (a file where a folder should be).
-            var above = directory.deletingLastPathComponent()
+            // Name the part of the path that is in the way: a file where a folder should be.
+            var above = directory
             var isDir: ObjCBool = false
-            while above.path != "/" && !fm.fileExists(atPath: above.path, isDirectory: &isDir) { above.deleteLastPathComponent() }
-            let why = fm.fileExists(atPath: above.path, isDirectory: &isDir) && !isDir.boolValue
-                ? "\(above.path) is a file, not a folder" : ErrorText.describe(error)
-            throw ItemFailure(path: directory.path, reason: "cannot be created: \(why)")
+            while above.path != "/" && !fm.fileExists(atPath: above.path) { above.deleteLastPathComponent() }
+            if fm.fileExists(atPath: above.path, isDirectory: &isDir), !isDir.boolValue {
+                throw ItemFailure(path: above.path, reason: "exists and is not a folder")
+            }
+            throw error
         }
         if overwrite {
             for name in (try? fm.contentsOfDirectory(atPath: directory.path)) ?? []

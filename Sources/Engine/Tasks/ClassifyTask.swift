@@ -304,7 +304,7 @@ public final class ClassifyTask: @unchecked Sendable {
             let (model, multi, threshold) = (modelName, request.multiLabel, threshold)
             let byPath = Dictionary(texts.map { ($0.0.path, $0.1) }, uniquingKeysWith: { a, _ in a })
             return try Runner.run(into: sink, window: 256, progress: progress, control: control) { job, skip in
-                job.source(values: texts.filter { !skip($0.0) })
+                job.source(values: texts, skip: skip)
                     .batch(TextEncodeStage(maxBatch: 64) { encode($0) })
                     .map("score", workers: 1) { row, item in
                         var labels: [ClassifyRecord.Label] = []

@@ -156,7 +156,7 @@ public final class EmbedTask: @unchecked Sendable {
             let encode = encodeTexts!
             let texts = Dictionary(values.map { ($0.0.path, $0.1) }, uniquingKeysWith: { a, _ in a })
             return try Runner.run(into: sink, window: 256, progress: progress, control: control) { job, skip in
-                job.source(values: values.filter { !skip($0.0) })
+                job.source(values: values, skip: skip)
                     .batch(TextEncodeStage(maxBatch: 64) { encode($0) })
                     .map("rows", workers: 1) { row, item in EmbeddingRecord(rows: row, fields: [RowFields(text: texts[item.path] ?? "")]) }
             }
