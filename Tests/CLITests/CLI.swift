@@ -1,4 +1,5 @@
 import Foundation
+import Testing
 
 /// Runs the `mmpipe` executable built next to the test bundle.
 enum CLI {
@@ -72,5 +73,24 @@ enum CLI {
         written.wait()
         return Result(status: p.terminationStatus, stdout: String(decoding: outData, as: UTF8.self),
                       stderr: String(decoding: errData, as: UTF8.self))
+    }
+
+    /// Runs a check script of scripts/ with .build-venv's python (which scripts/test makes with
+    /// the packages `imports`): every `FAIL` line is an issue, and the script must end with
+    /// "all checks passed" after at least `atLeast` `ok` lines.
+    static func pythonChecks(_ script: String, imports: String, atLeast: Int,
+                             sourceLocation: SourceLocation = #_sourceLocation) throws {
+        let python = repoRoot.appendingPathComponent(".build-venv/bin/python")
+        guard FileManager.default.isExecutableFile(atPath: python.path),
+              try run(["-c", "import \(imports)"], executable: python).status == 0 else {
+            Issue.record("\(python.path) cannot import \(imports): run scripts/test (it makes the venv)", sourceLocation: sourceLocation)
+            return
+        }
+        let r = try run([repoRoot.appendingPathComponent("scripts/\(script)").path, binary.path], executable: python)
+        let lines = r.stdout.split(separator: "\n")
+        for line in lines where line.hasPrefix("FAIL") { Issue.record("\(line)", sourceLocation: sourceLocation) }
+        #expect(r.status == 0 && lines.last == "all checks passed", "\(script) exited \(r.status):\n\(r.stdout)\n\(r.stderr.suffix(3000))",
+                sourceLocation: sourceLocation)
+        #expect(lines.filter { $0.hasPrefix("ok ") }.count >= atLeast, "fewer checks ran than expected:\n\(r.stdout)", sourceLocation: sourceLocation)
     }
 }
