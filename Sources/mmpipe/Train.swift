@@ -10,7 +10,8 @@ struct Train: ParsableCommand {
             DATA: a folder with one subfolder of images per class (torchvision's ImageFolder; a \
             video there gives a row per sampled frame, one a second, all on the same side of the \
             held-out split), or a CSV, TSV or JSONL of path and label (paths below the file's \
-            folder; CSV fields may be quoted); with a text model (all-minilm-l6-v2, a CLIP model's text tower), a TSV or JSONL of text and label. \
+            folder; CSV fields may be quoted); with a text model (all-minilm-l6-v2), a TSV or \
+            JSONL of text and label. \
             The examples are embedded by the embed task (unreadable ones are reported and \
             skipped); a logistic regression is fitted as scikit-learn's LogisticRegression \
             (lbfgs, multinomial, L2 with --c, standardised features) on all but --held-out of each \
