@@ -20,10 +20,13 @@
 
 typedef void (*sgemm_fn)(int, int, int, int, int, int, float, const float *, int, const float *, int,
                          float, float *, int);
+typedef void (*dgemm_fn)(int, int, int, int, int, int, double, const double *, int, const double *, int,
+                         double, double *, int);
 typedef void (*set_threads_fn)(int);
 typedef char *(*name_fn)(void);
 
 static sgemm_fn p_sgemm;
+static dgemm_fn p_dgemm;
 static set_threads_fn p_set_threads;
 static name_fn p_corename, p_config;
 
@@ -71,6 +74,7 @@ static void boot(void) {
         return;
     }
     p_sgemm = (sgemm_fn)resolve(h, "cblas_sgemm");
+    p_dgemm = (dgemm_fn)resolve(h, "cblas_dgemm");
     p_set_threads = (set_threads_fn)resolve(h, "openblas_set_num_threads");
     p_corename = (name_fn)resolve(h, "openblas_get_corename");
     p_config = (name_fn)resolve(h, "openblas_get_config");
@@ -165,6 +169,13 @@ void mmpipe_blas_sgemm(int trans_a, int trans_b, int m, int n, int k, float alph
     require();
     /* CblasRowMajor = 101, CblasNoTrans = 111, CblasTrans = 112. */
     p_sgemm(101, trans_a ? 112 : 111, trans_b ? 112 : 111, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+}
+
+void mmpipe_blas_dgemm(int trans_a, int trans_b, int m, int n, int k, double alpha,
+                       const double *a, int lda, const double *b, int ldb, double beta,
+                       double *c, int ldc) {
+    require();
+    p_dgemm(101, trans_a ? 112 : 111, trans_b ? 112 : 111, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
 }
 
 void mmpipe_blas_set_threads(int n) {

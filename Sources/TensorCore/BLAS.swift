@@ -81,6 +81,30 @@ enum BLAS {
         }
     }
 
+    /// Row-major C[m x n] = op(A)[m x k] * op(B)[k x n] in double, split over the pool as
+    /// `sgemm` is (each element of C summed in the same order as by one call).
+    static func dgemm(transA: Bool, transB: Bool, m: Int, n: Int, k: Int,
+                      a: UnsafePointer<Double>, lda: Int, b: UnsafePointer<Double>, ldb: Int,
+                      c: UnsafeMutablePointer<Double>, ldc: Int) {
+        if m == 0 || n == 0 { return }
+        let (lda, ldb, ldc) = (Int32(max(lda, 1)), Int32(max(ldb, 1)), Int32(max(ldc, 1)))
+        guard let split = split(m: m, n: n, k: k) else {
+            mmpipe_blas_dgemm(transA ? 1 : 0, transB ? 1 : 0, Int32(m), Int32(n), Int32(k), 1, a, lda, b, ldb, 0, c, ldc)
+            return
+        }
+        Compute.parallelParts(split.blocks.count) { p in
+            let r = split.blocks[p]
+            if r.isEmpty { return }
+            if split.byRows {
+                mmpipe_blas_dgemm(transA ? 1 : 0, transB ? 1 : 0, Int32(r.count), Int32(n), Int32(k), 1,
+                                  transA ? a + r.lowerBound : a + r.lowerBound * Int(lda), lda, b, ldb, 0, c + r.lowerBound * Int(ldc), ldc)
+            } else {
+                mmpipe_blas_dgemm(transA ? 1 : 0, transB ? 1 : 0, Int32(m), Int32(r.count), Int32(k), 1,
+                                  a, lda, transB ? b + r.lowerBound * Int(ldb) : b + r.lowerBound, ldb, 0, c + r.lowerBound, ldc)
+            }
+        }
+    }
+
     /// OpenBLAS's own threads (1 unless a benchmark asks otherwise).
     static func setOwnThreads(_ n: Int) { mmpipe_blas_set_threads(Int32(n)) }
     static var coreName: String { String(cString: mmpipe_blas_corename()) }

@@ -79,6 +79,10 @@ const mmpipe_blas_state *mmpipe_blas_state_get(void);
 void mmpipe_blas_sgemm(int trans_a, int trans_b, int m, int n, int k, float alpha,
                        const float *a, int lda, const float *b, int ldb, float beta,
                        float *c, int ldc);
+/* Row-major dgemm (the double-precision fits of Models/Heads). */
+void mmpipe_blas_dgemm(int trans_a, int trans_b, int m, int n, int k, double alpha,
+                       const double *a, int lda, const double *b, int ldb, double beta,
+                       double *c, int ldc);
 void mmpipe_blas_set_threads(int n);
 const char *mmpipe_blas_corename(void);
 const char *mmpipe_blas_config(void);

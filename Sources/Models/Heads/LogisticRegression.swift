@@ -152,48 +152,14 @@ public struct LogisticRegression: Sendable {
         return (LogisticRegression(weights: Array(p[0..<(k * d)]), intercepts: Array(p[(k * d)...]), mean: mean, scale: scale), report)
     }
 
-    /// `x [n, D] · w[0..<K*D] as [K, D]^T` → `[n, K]`, in double, rows on the pool.
+    /// `x [n, D] · w[0..<K*D] as [K, D]^T` → `[n, K]`, in double (dgemm, on the pool).
     static func timesTransposed(_ x: [Double], _ n: Int, _ d: Int, _ w: [Double], _ k: Int) -> [Double] {
-        var out = [Double](repeating: 0, count: n * k)
-        x.withUnsafeBufferPointer { xp in
-            w.withUnsafeBufferPointer { wp in
-                out.withUnsafeMutableBufferPointer { op in
-                    let o = op.baseAddress!
-                    Compute.parallelFor(n, grain: 64) { i in
-                        let row = xp.baseAddress! + i * d
-                        for c in 0..<k {
-                            let wr = wp.baseAddress! + c * d
-                            var s = 0.0
-                            for j in 0..<d { s += row[j] * wr[j] }
-                            o[i * k + c] = s
-                        }
-                    }
-                }
-            }
-        }
-        return out
+        DoubleMatrix.timesTransposed(x, Array(w[0..<(k * d)]), m: n, k: d, n: k)
     }
 
-    /// `r [n, K]^T · x [n, D]` → `[K, D]`, in double, classes on the pool.
+    /// `r [n, K]^T · x [n, D]` → `[K, D]`, in double (dgemm, on the pool).
     static func transposedTimes(_ r: [Double], _ n: Int, _ k: Int, _ x: [Double], _ d: Int) -> [Double] {
-        var out = [Double](repeating: 0, count: k * d)
-        r.withUnsafeBufferPointer { rp in
-            x.withUnsafeBufferPointer { xp in
-                out.withUnsafeMutableBufferPointer { op in
-                    let o = op.baseAddress!
-                    Compute.parallelFor(k) { c in
-                        let oc = o + c * d
-                        for i in 0..<n {
-                            let a = rp[i * k + c]
-                            if a == 0 { continue }
-                            let row = xp.baseAddress! + i * d
-                            for j in 0..<d { oc[j] += a * row[j] }
-                        }
-                    }
-                }
-            }
-        }
-        return out
+        DoubleMatrix.transposedTimes(r, x, k: n, m: k, n: d)
     }
 
     /// scikit-learn's `StratifiedKFold(n_splits: folds)` without shuffling: each example's test
