@@ -76,6 +76,13 @@ struct TrainCLITests {
         #expect(csv.lines.first == "path,time,rank,label,score,model" && csv.lines.count == 3, "\(csv.stdout)")
         // Texts without a head, and a head on images given texts: one line each.
         #expect(try CLI.run(["classify", "--text", "hello"]).stderr.contains("--head"))
+        // An empty text, and a file of blank lines: refused, not classified.
+        let empty = try CLI.run(["classify", "--head", head, "--text", " "])
+        #expect(empty.status == 2 && empty.stderr.contains("--text #1 is empty"), "\(empty.stderr)")
+        let blank = dir.appendingPathComponent("blank.txt")
+        try "\n  \r\n".write(to: blank, atomically: true, encoding: .utf8)
+        let none = try CLI.run(["classify", "--head", head, "--text-file", blank.path])
+        #expect(none.status == 2 && none.stderr.contains("only blank lines"), "\(none.stderr)")
     }
 
     @Test func labelsFilesAsPeopleWriteThem() throws {

@@ -26,11 +26,13 @@ public final class TextSession: @unchecked Sendable {
 }
 
 /// Texts to embed: `--text` values, then the lines of `--text-file`s (empty lines skipped),
-/// each with a source item naming where it came from (resume keys on it).
+/// each with a source item naming where it came from (resume keys on it). An empty `--text`,
+/// or files with no text at all, are refused.
 public enum TextInputs {
     public static func collect(texts: [String], files: [String]) throws -> [(SourceItem, String)] {
         var out: [(SourceItem, String)] = []
         for (i, t) in texts.enumerated() {
+            if t.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty { throw RequestError("--text #\(i + 1) is empty") }
             out.append((SourceItem(path: "--text #\(i + 1)", size: Int64(t.utf8.count), mtime: 0), t))
         }
         for f in files {
@@ -54,6 +56,9 @@ public enum TextInputs {
                 if t.trimmingCharacters(in: .whitespaces).isEmpty { continue }
                 out.append((SourceItem(path: "\(f):\(n)", size: Int64(t.utf8.count), mtime: 0), t))
             }
+        }
+        if out.isEmpty {
+            throw RequestError("no text to read: \(files.joined(separator: ", ")) hold\(files.count == 1 ? "s" : "") only blank lines")
         }
         return out
     }
