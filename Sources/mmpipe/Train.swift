@@ -101,8 +101,9 @@ struct Train: ParsableCommand {
             return try TrainTask(r, store: try ModelStore())
         }) { task in
             let control = JobControl()
+            let kept = featuresFolder == nil ? "no head is written" : "the embeddings so far are kept, no head is written"
             Interrupts.watch {
-                Report.log.warning("interrupted: stopping (the embeddings so far are kept; press Ctrl-C again to quit at once)")
+                Report.log.warning("interrupted: stopping (\(kept); press Ctrl-C again to quit at once)")
                 control.cancel()
             }
             let progress = runOptions.progressWithoutSummary()
