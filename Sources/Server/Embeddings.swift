@@ -28,11 +28,7 @@ extension MMPipeServer {
             case nil: throw APIError.badRequest("Missing 'input' (a string or an array of strings)", param: "input")
             default: throw APIError.badRequest("'input' must be a string or an array of strings", param: "input")
             }
-            if texts.isEmpty { throw APIError.badRequest("'input' is an empty array", param: "input") }
-            if texts.count > 2048 { throw APIError.badRequest("'input' has \(texts.count) texts; at most 2048 in one request", param: "input") }
-            if let i = texts.firstIndex(where: { $0.isEmpty }) {
-                throw APIError.badRequest("'input[\(i)]' is an empty string", param: "input")
-            }
+            try MMPipeServer.checkInput(texts)
             switch body["model"] {
             case nil: model = nil
             case let m as String: model = m
@@ -47,6 +43,15 @@ extension MMPipeServer {
             if body["dimensions"] != nil && !(body["dimensions"] is NSNull) {
                 throw APIError.badRequest("'dimensions' is not supported: these models have fixed sizes", param: "dimensions")
             }
+        }
+    }
+
+    /// A request's `input` texts: at least one, at most 2048, none empty.
+    static func checkInput(_ texts: [String]) throws {
+        if texts.isEmpty { throw APIError.badRequest("'input' is an empty array", param: "input") }
+        if texts.count > 2048 { throw APIError.badRequest("'input' has \(texts.count) texts; at most 2048 in one request", param: "input") }
+        if let i = texts.firstIndex(where: { $0.isEmpty }) {
+            throw APIError.badRequest("'input[\(i)]' is an empty string", param: "input")
         }
     }
 

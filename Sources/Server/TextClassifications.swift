@@ -58,9 +58,7 @@ extension MMPipeServer {
             case .many(let a): texts = a
             case nil: throw APIError.badRequest("Missing 'input' (a string or an array of strings)", param: "input")
             }
-            if texts.isEmpty { throw APIError.badRequest("'input' is an empty array", param: "input") }
-            if texts.count > 2048 { throw APIError.badRequest("'input' has \(texts.count) texts; at most 2048 in one request", param: "input") }
-            if let i = texts.firstIndex(where: { $0.isEmpty }) { throw APIError.badRequest("'input[\(i)]' is an empty string", param: "input") }
+            try MMPipeServer.checkInput(texts)
             topK = fields.top_k
             multiLabel = fields.multi_label ?? false
             threshold = fields.threshold
