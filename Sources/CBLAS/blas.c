@@ -86,7 +86,16 @@ static void boot(void) {
     mmpipe_cpu_features f;
     mmpipe_cpuid_read(&raw);
     mmpipe_cpu_decode(&raw, &f);
+    /* MMPIPE_ISA below what the CPU has: OpenBLAS gets the kernel set of the lesser CPU too
+     * (SSE3's "Prescott" for the portable level). */
+    state.isa_cap = -1;
+    int cap = mmpipe_isa_parse(getenv("MMPIPE_ISA"));
+    if (cap >= 0 && cap < mmpipe_isa_level(&f)) {
+        mmpipe_cpu_cap(&f, cap);
+        state.isa_cap = cap;
+    }
     state.best = mmpipe_blas_kernel_for(&f);
+    if (state.isa_cap == 0 && f.x86) state.best = "Prescott";
 
     const char *picked = p_corename();
     const char *fake = getenv(TEST_DETECTED);
@@ -110,7 +119,7 @@ static void boot(void) {
     snprintf(detected_buf, sizeof detected_buf, "%s", picked);
     state.detected = detected_buf;
     int have = mmpipe_blas_kernel_rank(picked), want = mmpipe_blas_kernel_rank(state.best);
-    if (!(have > 0 && want > have)) {
+    if (!(have > 0 && (want > have || (state.isa_cap >= 0 && want > 0 && want < have)))) {
         state.reason = MMPIPE_BLAS_OWN_CHOICE;
         return;
     }

@@ -84,6 +84,29 @@ void mmpipe_cpu_decode(const mmpipe_cpuid *in, mmpipe_cpu_features *f) {
     f->amx_int8 = f->amx_tile && BIT(d7, 25);
 }
 
+int mmpipe_isa_level(const mmpipe_cpu_features *f) {
+    if (f->avx512f && f->avx512cd && f->avx512bw && f->avx512dq && f->avx512vl && f->avx2 && f->fma && f->f16c) return 2;
+    if (f->avx2 && f->fma && f->f16c) return 1;
+    return 0;
+}
+
+int mmpipe_isa_parse(const char *name) {
+    if (!name || !*name) return -1;
+    if (strcasecmp(name, "avx512") == 0) return 2;
+    if (strcasecmp(name, "avx2") == 0) return 1;
+    if (strcasecmp(name, "portable") == 0) return 0;
+    return -2;
+}
+
+void mmpipe_cpu_cap(mmpipe_cpu_features *f, int level) {
+    if (level < 2) {
+        f->avx512f = f->avx512cd = f->avx512bw = f->avx512dq = f->avx512vl = 0;
+        f->avx512_bf16 = f->avx512_vnni = 0;
+        f->amx_tile = f->amx_bf16 = f->amx_int8 = 0;
+    }
+    if (level < 1) f->avx = f->avx2 = f->fma = f->f16c = f->avx_vnni = 0;
+}
+
 const char *mmpipe_blas_kernel_for(const mmpipe_cpu_features *f) {
     if (!f->x86) return NULL;
     if (f->avx512f && f->avx512cd && f->avx512bw && f->avx512dq && f->avx512vl)

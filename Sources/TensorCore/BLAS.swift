@@ -1,10 +1,17 @@
 import CBLAS
+import CKernels
 
-/// Every BLAS call of the project lives in this file.
+/// Every matrix product of the project lives in this file.
 ///
-/// OpenBLAS itself runs single-threaded (module `CBLAS` loads it so, and picks its kernel set
-/// for the CPU); large products are split into row or column blocks over `Compute`'s pool,
-/// one single-threaded sgemm per block, so no BLAS thread ever waits by spinning.
+/// Float32 products run on mmpipe's own kernels (`mmpipe_gemm`, CKernels), whose every element
+/// is summed in one fixed order: a row's result is the same bits whatever else shares its
+/// product (a batch), however the product is split over threads, and on the AVX-512 and AVX2
+/// paths alike (see mmpipe_gemm.h). OpenBLAS (loaded single-threaded by module `CBLAS`) does
+/// the double-precision products and is the speed reference of the benchmark; its float32
+/// kernels are not batch-invariant (a row's bits change with the row count on its M-edge and
+/// small-matrix paths), which is why they are not used for the models. Large products are
+/// split into row or column blocks over `Compute`'s pool, one single-threaded call per block,
+/// so no thread ever waits by spinning.
 enum BLAS {
     /// Products below this many multiply-adds run on the calling thread: waking a helper
     /// costs more than it saves.
@@ -27,10 +34,32 @@ enum BLAS {
                           b: b, ldb: ldb, beta: beta, c: c, ldc: ldc)
     }
 
+    /// `c = alpha x w^T + beta c` with `w` `[n, k]` in half precision: the same bits as the
+    /// product with the float32 weight (the kernels widen each value exactly), split as
+    /// `sgemm` splits.
+    static func sgemmHalfWeightT(m: Int, n: Int, k: Int, a: UnsafePointer<Float>, lda: Int,
+                                 w: UnsafePointer<UInt16>, ldw: Int, beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int) {
+        if m == 0 || n == 0 { return }
+        let level = CPUFeatures.kernelLevel
+        func block(_ rows: Range<Int>, _ cols: Range<Int>) {
+            let ap = a + rows.lowerBound * lda, wp = w + cols.lowerBound * ldw
+            let cp = c + rows.lowerBound * ldc + cols.lowerBound
+            let (mm, nn) = (Int32(rows.count), Int32(cols.count))
+            mmpipe_gemm_f16(level, 0, mm, nn, Int32(k), 1, ap, Int32(lda), wp, Int32(ldw), beta, cp, Int32(ldc))
+        }
+        guard let split = split(m: m, n: n, k: k) else { return block(0..<m, 0..<n) }
+        Compute.parallelParts(split.blocks.count) { p in
+            let r = split.blocks[p]
+            if r.isEmpty { return }
+            if split.byRows { block(r, 0..<n) } else { block(0..<m, r) }
+        }
+    }
+
     /// How `sgemm` splits a product over the pool: blocks of C's rows (when M is the longer
     /// side) or columns, one per pool thread, with edges on multiples of the kernels'
-    /// unrolling (8 rows, 32 columns) so no block runs the slow edge code more than an
-    /// unsplit product would. nil: one call on the calling thread.
+    /// tiles (6 rows, 32 columns: 8 and 32 here) so no block runs the edge code more than an
+    /// unsplit product would. nil: one call on the calling thread. (Speed only: any split
+    /// gives the same bits.)
     struct Split {
         let byRows: Bool
         let blocks: [Range<Int>]
@@ -49,20 +78,31 @@ enum BLAS {
         return Split(byRows: byRows, blocks: blocks)
     }
 
-    /// The same product as one OpenBLAS call on the calling thread (for callers that
-    /// already run one product per pool thread; the benchmark's own-threads reference).
+    /// The same product as one call on the calling thread (for callers that already run one
+    /// product per pool thread).
     @inline(__always)
     static func sgemmOnThisThread(transA: Bool = false, transB: Bool = false, m: Int, n: Int, k: Int,
                                   alpha: Float = 1, a: UnsafePointer<Float>, lda: Int,
                                   b: UnsafePointer<Float>, ldb: Int,
                                   beta: Float = 0, c: UnsafeMutablePointer<Float>, ldc: Int) {
         if m == 0 || n == 0 { return }
+        mmpipe_gemm(CPUFeatures.kernelLevel, transA ? 1 : 0, transB ? 1 : 0, Int32(m), Int32(n), Int32(k), alpha,
+                    a, Int32(max(lda, 1)), b, Int32(max(ldb, 1)), beta, c, Int32(max(ldc, 1)))
+    }
+
+    /// OpenBLAS's sgemm on the calling thread: the benchmark's reference only.
+    static func openBLASSgemm(transA: Bool = false, transB: Bool = false, m: Int, n: Int, k: Int,
+                              alpha: Float = 1, a: UnsafePointer<Float>, lda: Int,
+                              b: UnsafePointer<Float>, ldb: Int,
+                              beta: Float = 0, c: UnsafeMutablePointer<Float>, ldc: Int) {
+        if m == 0 || n == 0 { return }
         mmpipe_blas_sgemm(transA ? 1 : 0, transB ? 1 : 0, Int32(m), Int32(n), Int32(k), alpha, a, Int32(max(lda, 1)),
                           b, Int32(max(ldb, 1)), beta, c, Int32(max(ldc, 1)))
     }
 
     /// The product in `split`'s blocks, one single-threaded call each, on the pool. Each
-    /// element of C is summed in the same order as by one call.
+    /// element of C is summed in the same order as by one call (the kernels' order does not
+    /// depend on the block).
     static func splitSgemm(_ split: Split, transA: Bool, transB: Bool, m: Int, n: Int, k: Int, alpha: Float,
                            a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
                            beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int) {

@@ -26,18 +26,41 @@ public enum Benchmark {
         BLAS.setOwnThreads(Compute.threads)
         defer { BLAS.setOwnThreads(1) }
         return medianSeconds(repeats: repeats) {
-            BLAS.sgemmOnThisThread(m: m, n: n, k: k, a: a.pointer, lda: k, b: b.pointer, ldb: n,
-                                   c: c.outputPointer, ldc: n)
+            BLAS.openBLASSgemm(m: m, n: n, k: k, a: a.pointer, lda: k, b: b.pointer, ldb: n,
+                               c: c.outputPointer, ldc: n)
         }
     }
 
-    /// Median seconds of one raw sgemm of `[m, k] x op([k, n])` on fresh buffers (split over
-    /// the compute pool as every product of the ops is).
-    public static func rawSGEMMSeconds(m: Int, n: Int, k: Int, transB: Bool = false, repeats: Int = 7) -> Double {
+    /// Median seconds of one raw product of `[m, k] x op([k, n])` on fresh buffers (split over
+    /// the compute pool as every product of the ops is): mmpipe's kernels, or OpenBLAS's
+    /// sgemm split the same way (`openBLAS`).
+    public static func rawSGEMMSeconds(m: Int, n: Int, k: Int, transB: Bool = false, openBLAS: Bool = false,
+                                       repeats: Int = 7) -> Double {
         _ = Compute.threads
         let a = Tensor(repeating: 0.5, shape: [m, k])
         let b = Tensor(repeating: 0.25, shape: transB ? [n, k] : [k, n])
         let c = Tensor(uninitializedShape: [m, n])
+        if openBLAS {
+            return medianSeconds(repeats: repeats) {
+                let ldb = transB ? k : n
+                guard let split = BLAS.split(m: m, n: n, k: k) else {
+                    return BLAS.openBLASSgemm(transB: transB, m: m, n: n, k: k, a: a.pointer, lda: k, b: b.pointer, ldb: ldb,
+                                              c: c.outputPointer, ldc: n)
+                }
+                Compute.parallelParts(split.blocks.count) { p in
+                    let r = split.blocks[p]
+                    if r.isEmpty { return }
+                    if split.byRows {
+                        BLAS.openBLASSgemm(transB: transB, m: r.count, n: n, k: k, a: a.pointer + r.lowerBound * k, lda: k,
+                                           b: b.pointer, ldb: ldb, c: c.outputPointer + r.lowerBound * n, ldc: n)
+                    } else {
+                        BLAS.openBLASSgemm(transB: transB, m: m, n: r.count, k: k, a: a.pointer, lda: k,
+                                           b: transB ? b.pointer + r.lowerBound * k : b.pointer + r.lowerBound, ldb: ldb,
+                                           c: c.outputPointer + r.lowerBound, ldc: n)
+                    }
+                }
+            }
+        }
         return medianSeconds(repeats: repeats) {
             BLAS.sgemm(transA: false, transB: transB, m: m, n: n, k: k, a: a.pointer, lda: k,
                        b: b.pointer, ldb: transB ? k : n, c: c.outputPointer, ldc: n)

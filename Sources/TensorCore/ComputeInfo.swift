@@ -69,10 +69,22 @@ public struct CPUFeatureSet: Sendable, Equatable {
     /// The OpenBLAS kernel set these features call for (nil: keep OpenBLAS's choice).
     public let bestKernels: String?
 
+    /// The highest level of mmpipe's kernels these features allow.
+    public let level: InstructionSet
+    private let values: CPUIDValues
+    private let cap: Int32
+
     public init(_ values: CPUIDValues) {
+        self.init(values, cap: -1)
+    }
+
+    private init(_ values: CPUIDValues, cap: Int32) {
         var raw = values.raw
         var f = mmpipe_cpu_features()
         mmpipe_cpu_decode(&raw, &f)
+        if cap >= 0 { mmpipe_cpu_cap(&f, cap) }
+        self.values = values
+        self.cap = cap
         isX86 = f.x86 != 0
         vendor = values.vendor
         family = Int(f.family)
@@ -87,6 +99,12 @@ public struct CPUFeatureSet: Sendable, Equatable {
         ]
         features = named.filter { $0.1 != 0 }.map(\.0)
         bestKernels = mmpipe_blas_kernel_for(&f).map { String(cString: $0) }
+        level = InstructionSet(rawValue: Int(mmpipe_isa_level(&f))) ?? .portable
+    }
+
+    /// The same CPU with every feature above `level` taken away (`MMPIPE_ISA`).
+    public func capped(at level: InstructionSet) -> CPUFeatureSet {
+        level >= self.level ? self : CPUFeatureSet(values, cap: Int32(level.rawValue))
     }
 
     public static var current: CPUFeatureSet { CPUFeatureSet(.current) }
@@ -120,6 +138,8 @@ public struct BLASChoice: Sendable {
     public let note: String?
     public let library: String
     public let config: String
+    /// `MMPIPE_ISA` lowered the kernel set.
+    public var isaCapped = false
 
     public static var current: BLASChoice {
         let s = mmpipe_blas_state_get()!.pointee
@@ -131,9 +151,11 @@ public struct BLASChoice: Sendable {
         case MMPIPE_BLAS_FALLBACK_KEPT: reason = .fallbackKept
         default: reason = .ownChoice
         }
-        return BLASChoice(reason: reason, inUse: BLAS.coreName, detected: str(s.detected), best: str(s.best),
-                          environmentValue: str(s.env_coretype), note: str(s.error),
-                          library: str(s.library) ?? "libopenblas.so.0", config: BLAS.config)
+        var choice = BLASChoice(reason: reason, inUse: BLAS.coreName, detected: str(s.detected), best: str(s.best),
+                                environmentValue: str(s.env_coretype), note: str(s.error),
+                                library: str(s.library) ?? "libopenblas.so.0", config: BLAS.config)
+        choice.isaCapped = s.isa_cap >= 0
+        return choice
     }
 
     /// One sentence: the kernel set in use and why.
@@ -153,6 +175,9 @@ public struct BLASChoice: Sendable {
                 s += "; OpenBLAS did not accept \(v)"
             }
             return s
+        case .chosen where isaCapped:
+            return "\(inUse): chosen by mmpipe for MMPIPE_ISA (OpenBLAS picked \(detected ?? "another set") for this CPU), "
+                + "OPENBLAS_CORETYPE=\(environmentValue ?? inUse) set and the program started again"
         case .chosen:
             var s = "\(inUse): chosen by mmpipe; OpenBLAS picked \(detected ?? "a generic set") for this CPU, so "
                 + "OPENBLAS_CORETYPE=\(environmentValue ?? inUse) was set and the program started again"
@@ -187,7 +212,14 @@ extension Compute {
         } else {
             lines.append("cpu: \(name), \(cores) cores (not x86-64: OpenBLAS's own kernel choice is kept)")
         }
-        lines.append("blas: \(choice.explanation)")
+        let isa = CPUFeatures.isa
+        let why = CPUFeatures.requested == nil ? "the CPU's best" : isa < CPUFeatures.best
+            ? "MMPIPE_ISA=\(CPUFeatures.requested!); the CPU's best is \(CPUFeatures.best)"
+            : "MMPIPE_ISA=\(CPUFeatures.requested!), the CPU's best"
+        lines.append("instruction set: \(isa) (\(why))")
+        lines.append("matrix products: mmpipe's \(isa) kernels, one summation order per element "
+            + "(results do not depend on batch, threads or \(isa == .portable ? "layout" : "avx2 vs avx512"))")
+        lines.append("blas: \(choice.explanation) (double-precision products: the heads' fit)")
         lines.append("blas library: \(choice.library), \(choice.config)")
         lines.append("int8 kernel (--compute-type int8): \(CPUFeatures.int8Kernel)")
         lines.append("int8 encoder attention (--compute-type int8): int8 scores, bfloat16 weights x values on "

@@ -1,15 +1,5 @@
 import CKernels
 
-/// CPU features the kernels of `CKernels` need, checked once (from `CPUFeatureSet`'s cpuid
-/// decoding, which also checks that the OS saves the AVX registers).
-public enum CPUFeatures {
-    /// AVX2, FMA and F16C: the hand-vectorised few-row kernels and half-precision weights.
-    public static let avx2FMAF16C: Bool = {
-        let f = CPUFeatureSet.current.features
-        return f.contains("avx2") && f.contains("fma") && f.contains("f16c")
-    }()
-}
-
 /// A `[rows, cols]` weight matrix stored as IEEE half floats, row-major: half the memory
 /// traffic of float32 when a decoding step streams the whole matrix for a few input rows.
 /// The float16 storage of `WeightMatrix`.

@@ -1,32 +1,5 @@
 import CKernels
 
-extension CPUFeatures {
-    /// AVX-512 (F, BW) with VNNI: the int8 kernel with `vpdpbusd`.
-    public static let avx512VNNI: Bool = {
-        let f = CPUFeatureSet.current.features
-        return f.contains("avx512f") && f.contains("avx512bw") && f.contains("avx512_vnni")
-    }()
-
-    /// AVX2 with FMA: the int8 kernel with `vpmaddubsw`.
-    public static let avx2FMA: Bool = {
-        let f = CPUFeatureSet.current.features
-        return f.contains("avx2") && f.contains("fma")
-    }()
-
-    /// AVX-512F: the few-query attention kernel of decoding steps.
-    public static let avx512F: Bool = CPUFeatureSet.current.features.contains("avx512f")
-
-    /// AVX-512 BF16 (with VL and BW): the int8 compute type's attention weights times values
-    /// (`Tensor.attention`'s `lowPrecision`) with `vdpbf16ps`.
-    public static let avx512BF16: Bool = {
-        let f = CPUFeatureSet.current.features
-        return f.contains("avx512f") && f.contains("avx512bw") && f.contains("avx512vl") && f.contains("avx512_bf16")
-    }()
-
-    /// Which int8 kernel `Tensor.linear` runs here.
-    public static var int8Kernel: String { avx512VNNI ? "avx512-vnni" : avx2FMA ? "avx2" : "portable" }
-}
-
 /// A `[rows, cols]` weight matrix quantised to int8 with one float scale per row (per output
 /// channel), CTranslate2's int8 scheme: `w[j, i] ≈ scale[j] * q[j, i]`, `scale[j] = max |w[j]| / 127`.
 /// Products quantise each input row the same way on the fly and accumulate in int32, so a

@@ -97,10 +97,10 @@ extension Tensor {
         linear(x, weight: WeightMatrix(weight), bias: bias)
     }
 
-    /// The same with the weight in any storage: float32 through BLAS (or the few-row
-    /// kernel); float16 through the half-precision few-row kernel for a few rows (a decoding
-    /// step, where reading the weight dominates) and, for many, through BLAS on float32
-    /// copies of the blocks it works on (the same products as float32, bit for bit).
+    /// The same with the weight in any storage: float32 and float16 through the same
+    /// products (`BLAS.sgemm`, `BLAS.sgemmHalfWeightT`: the half weights widened exactly, so
+    /// the bits are the float32 weight's), int8 through its own kernels. Every row's result is
+    /// the same whatever the other rows (a batch, a decoding step's beams).
     public static func linear(_ x: Tensor, weight: WeightMatrix, bias: Tensor? = nil) -> Tensor {
         let outF = weight.rows, inF = weight.cols
         precondition(x.rank >= 1 && x.shape[x.rank - 1] == inF,
@@ -123,136 +123,19 @@ extension Tensor {
             return out
         }
         let x2 = x.reshaped([rows, inF])
-        // A few rows against a large weight (one decoding step): BLAS would copy the whole
-        // weight into its packed layout on every call; streaming each weight row once past
-        // all input rows reads it once and copies nothing.
-        let fewRows = rows <= 8 && inF >= 32 && outF * inF >= 1 << 16
         switch weight.storage {
         case .float32(let w):
-            if fewRows && w.isContiguous {
-                let xc = x2.contiguous()
-                withExtendedLifetime((xc, w)) {
-                    Tensor.fewRowsTimesWeightT(xc.pointer, rows: rows, k: inF, w.pointer, n: outF, into: c, accumulate: beta != 0)
-                }
-            } else {
-                gemm(x2, w.transposed(), into: c, ldc: outF, beta: beta)
-            }
+            gemm(x2, w.transposed(), into: c, ldc: outF, beta: beta)
         case .int8(let q):
             let xc = x2.contiguous(), bc = bias?.contiguous()
             withExtendedLifetime((xc, q, bc)) { q.product(xc.pointer, rows: rows, into: c, bias: bc?.pointer, accumulate: false) }
         case .float16(let h):
             let xc = x2.contiguous()
-            withExtendedLifetime(xc) {
-                if fewRows {
-                    Tensor.fewRowsTimesHalfWeightT(xc.pointer, rows: rows, k: inF, h, into: c, accumulate: beta != 0)
-                } else {
-                    Tensor.manyRowsTimesHalfWeightT(xc.pointer, rows: rows, k: inF, h, into: c, beta: beta)
-                }
+            withExtendedLifetime((xc, h)) {
+                BLAS.sgemmHalfWeightT(m: rows, n: outF, k: inF, a: xc.pointer, lda: inF, w: h.base, ldw: inF,
+                                      beta: beta, c: c, ldc: outF)
             }
         }
         return out
-    }
-
-    /// `c = x w^T + beta c` for many rows of `x` `[rows, k]` with `w` in half precision: the
-    /// same sgemm calls as for the float32 weight (`BLAS.split`'s blocks), each block of
-    /// weight rows converted to float32 right before its call, on the thread that makes it;
-    /// so the products equal the float32 ones bit for bit.
-    static func manyRowsTimesHalfWeightT(_ x: UnsafePointer<Float>, rows m: Int, k: Int, _ w: HalfMatrix,
-                                         into c: UnsafeMutablePointer<Float>, beta: Float) {
-        let n = w.rows
-        /// Output columns `r`: `c[:, r] = x w[r]^T + beta c[:, r]` through a float32 copy of weight rows `r`.
-        func product(_ r: Range<Int>) {
-            let block = UnsafeMutablePointer<Float>.allocate(capacity: Swift.max(1, r.count * k))
-            defer { block.deallocate() }
-            w.convert(rows: r, into: block)
-            BLAS.sgemmOnThisThread(transA: false, transB: true, m: m, n: r.count, k: k, a: x, lda: k,
-                                   b: block, ldb: k, beta: beta, c: c + r.lowerBound, ldc: n)
-        }
-        withExtendedLifetime(w) {
-            guard let split = BLAS.split(m: m, n: n, k: k) else { return product(0..<n) }
-            if split.byRows {
-                // Every block needs the whole weight: convert it once.
-                let whole = w.float32()
-                withExtendedLifetime(whole) {
-                    BLAS.splitSgemm(split, transA: false, transB: true, m: m, n: n, k: k, alpha: 1, a: x, lda: k,
-                                    b: whole.pointer, ldb: k, beta: beta, c: c, ldc: n)
-                }
-                return
-            }
-            Compute.parallelParts(split.blocks.count) { p in
-                if !split.blocks[p].isEmpty { product(split.blocks[p]) }
-            }
-        }
-    }
-
-    /// Columns per parallel chunk of the few-row kernels.
-    static let fewRowsChunk = 64
-
-    /// `fewRowsTimesWeightT` with the weight in half precision (needs `CPUFeatures.avx2FMAF16C`).
-    static func fewRowsTimesHalfWeightT(_ x: UnsafePointer<Float>, rows: Int, k: Int, _ w: HalfMatrix,
-                                        into c: UnsafeMutablePointer<Float>, accumulate: Bool) {
-        let n = w.rows, chunk = fewRowsChunk
-        withExtendedLifetime(w) {
-            Compute.parallelFor((n + chunk - 1) / chunk) { ci in
-                let j0 = ci * chunk, j1 = Swift.min(n, j0 + chunk)
-                mmpipe_rows_wt_f16(x, Int32(rows), Int32(k), w.base, Int32(j0), Int32(j1), c, Int32(n), accumulate ? 1 : 0)
-            }
-        }
-    }
-
-    /// `c[r, j] (+)= sum_k x[r, k] * w[j, k]` for r < rows (at most 8), in parallel over j
-    /// (or all on this thread: an LSTM's step, too small to share).
-    static func fewRowsTimesWeightT(_ x: UnsafePointer<Float>, rows: Int, k: Int, _ w: UnsafePointer<Float>, n: Int,
-                                    into c: UnsafeMutablePointer<Float>, accumulate: Bool, onThisThread: Bool = false) {
-        func parts(_ count: Int, _ body: (Int) -> Void) {
-            if onThisThread { for i in 0..<count { body(i) } } else { Compute.parallelFor(count, body) }
-        }
-        if CPUFeatures.avx2FMAF16C {
-            let chunk = fewRowsChunk
-            parts((n + chunk - 1) / chunk) { ci in
-                let j0 = ci * chunk, j1 = Swift.min(n, j0 + chunk)
-                mmpipe_rows_wt_f32(x, Int32(rows), Int32(k), w, Int32(j0), Int32(j1), c, Int32(n), accumulate ? 1 : 0)
-            }
-            return
-        }
-        typealias V = VectorMath.V
-        let lanes = VectorMath.lanes
-        let kv = k / lanes * lanes
-        let chunk = 64
-        parts((n + chunk - 1) / chunk) { ci in
-            let j0 = ci * chunk, j1 = Swift.min(n, j0 + chunk)
-            for j in j0..<j1 {
-                let wr = w + j * k
-                var r0 = 0
-                while r0 < rows {
-                    // Up to four input rows at a time share each load of the weight row.
-                    let g = Swift.min(4, rows - r0)
-                    var a0 = V(), a1 = V(), a2 = V(), a3 = V()
-                    let x0 = x + r0 * k, x1 = x + Swift.min(r0 + 1, rows - 1) * k
-                    let x2 = x + Swift.min(r0 + 2, rows - 1) * k, x3 = x + Swift.min(r0 + 3, rows - 1) * k
-                    var i = 0
-                    while i < kv {
-                        let wv = VectorMath.load(wr, i)
-                        a0 += wv * VectorMath.load(x0, i)
-                        a1 += wv * VectorMath.load(x1, i)
-                        a2 += wv * VectorMath.load(x2, i)
-                        a3 += wv * VectorMath.load(x3, i)
-                        i += lanes
-                    }
-                    var sums = (a0.sum(), a1.sum(), a2.sum(), a3.sum())
-                    while i < k {
-                        sums.0 += wr[i] * x0[i]; sums.1 += wr[i] * x1[i]
-                        sums.2 += wr[i] * x2[i]; sums.3 += wr[i] * x3[i]
-                        i += 1
-                    }
-                    for r in 0..<g {
-                        let v = r == 0 ? sums.0 : r == 1 ? sums.1 : r == 2 ? sums.2 : sums.3
-                        let o = c + (r0 + r) * n + j
-                        o.pointee = accumulate ? o.pointee + v : v
-                    }
-                    r0 += g
-                }
-            }
-        }
     }
 }

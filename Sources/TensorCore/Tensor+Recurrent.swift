@@ -28,7 +28,9 @@ extension Tensor {
         let steps = inputGates.shape[0]
         let out = Tensor(uninitializedShape: [steps, hidden])
         if steps == 0 { return out }
-        let x = inputGates.contiguous(), r = recurrent.contiguous()
+        // The recurrent weight transposed once ([hidden, 4 hidden]), so each step's product
+        // reads it in place.
+        let x = inputGates.contiguous(), r = recurrent.transposed().contiguous()
         let gates = UnsafeMutablePointer<Float>.allocate(capacity: 4 * hidden)
         defer { gates.deallocate() }
         typealias V = VectorMath.V
@@ -39,8 +41,8 @@ extension Tensor {
                     let h = hb.baseAddress!, c = cb.baseAddress!
                     for t in 0..<steps {
                         gates.update(from: x.pointer + t * 4 * hidden, count: 4 * hidden)
-                        fewRowsTimesWeightT(h, rows: 1, k: hidden, r.pointer, n: 4 * hidden, into: gates,
-                                            accumulate: true, onThisThread: true)
+                        BLAS.sgemmOnThisThread(m: 1, n: 4 * hidden, k: hidden, a: h, lda: hidden, b: r.pointer,
+                                               ldb: 4 * hidden, beta: 1, c: gates, ldc: 4 * hidden)
                         var j = 0
                         while j < hidden {
                             let i = VectorMath.sigmoid(VectorMath.load(gates, j))

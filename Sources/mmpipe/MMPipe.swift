@@ -13,6 +13,8 @@ struct MMPipe: ParsableCommand {
             mmpipe transcribes audio, finds its speech (vad), classifies images (ImageNet classes or your own labels) \
             and extracts image and text features, with no Python at run time. \
             MMPIPE_THREADS=N (1...1024) limits the compute threads (default: all cores).
+            MMPIPE_ISA=avx512|avx2|portable caps the instruction set of mmpipe's kernels
+            (default: the CPU's best; --compute-info shows it).
             """,
         version: "mmpipe \(version)",
         subcommands: [Transcribe.self, Classify.self, Embed.self, VAD.self, Probe.self, ModelsCommand.self, Serve.self, Merge.self, Train.self]
@@ -36,6 +38,8 @@ struct MMPipe: ParsableCommand {
 enum Main {
     static func main() {
         Compute.configureAllocator()
+        // MMPIPE_ISA naming no level, or one this CPU lacks: one line, before anything runs.
+        if let problem = RunSettings.instructionSetProblem { fail(problem, code: 2) }
         var command: ParsableCommand
         do {
             command = try MMPipe.parseAsRoot()

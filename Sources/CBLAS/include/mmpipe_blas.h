@@ -42,6 +42,15 @@ void mmpipe_cpuid_read(mmpipe_cpuid *out);
 /* Decodes features from cpuid values. */
 void mmpipe_cpu_decode(const mmpipe_cpuid *in, mmpipe_cpu_features *out);
 
+/* Instruction-set levels of mmpipe's own kernels: 2 AVX-512 (F, CD, BW, DQ, VL), 1 AVX2 (with
+ * FMA and F16C), 0 portable (no SIMD beyond x86-64's baseline). */
+int mmpipe_isa_level(const mmpipe_cpu_features *f);
+/* MMPIPE_ISA's spelling of a level: "avx512", "avx2", "portable"; -1 for NULL or empty,
+ * -2 for anything else. */
+int mmpipe_isa_parse(const char *name);
+/* Clears every feature above a level (for MMPIPE_ISA: the kernels then see a lesser CPU). */
+void mmpipe_cpu_cap(mmpipe_cpu_features *f, int level);
+
 /* The best OpenBLAS 0.3.21 kernel set for these features, as OPENBLAS_CORETYPE spells it:
  * AVX-512 F/CD/BW/DQ/VL -> "SkylakeX" ("Cooperlake" with AVX512_BF16); AVX2 + FMA ->
  * "Haswell" ("Zen" on AMD); AVX (Intel) -> "Sandybridge"; else, and on AMD before Zen
@@ -70,6 +79,7 @@ typedef struct {
     const char *best;              /* mmpipe_blas_kernel_for(this CPU), or NULL */
     const char *detected;          /* what OpenBLAS picked by itself, when known (else NULL) */
     const char *env_coretype;      /* OPENBLAS_CORETYPE as the process found it, or NULL */
+    int isa_cap;                   /* MMPIPE_ISA's level when it lowered best, else -1 */
 } mmpipe_blas_state;
 
 /* The state after loading (loads now if the constructor did not run). */

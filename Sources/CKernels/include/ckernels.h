@@ -8,6 +8,7 @@
 #include <stdint.h>
 #include "mmpipe_pool.h"
 #include "ckernels_int8.h"
+#include "mmpipe_gemm.h"
 
 /* c[r * ldc + j] (+)= sum_i x[r * k + i] * w[j * k + i] for r < rows (1...8), j in [j0, j1).
  * w is float32 [n, k] row-major (PyTorch Linear layout). */

@@ -1,5 +1,6 @@
 import Foundation
 import Media
+import TensorCore
 
 /// The ranges of the numeric settings of every job but Whisper's (whose options
 /// `WhisperOptions` checks): each check throws a `RequestError` that names the option, the
@@ -25,12 +26,17 @@ enum Check {
 }
 
 extension RunSettings {
+    /// `MMPIPE_ISA` set to a word that is no instruction set, or to one above this CPU's
+    /// best: the one line that says so (nil when it is unset or usable).
+    public static var instructionSetProblem: String? { CPUFeatures.problem }
+
     /// Most compute threads a job may ask for.
     public static let maxThreads = 1024
 
     /// `threads` in 1...1024; without it, `MMPIPE_THREADS` (when set) must be such a number
     /// too (a value that is not would otherwise be ignored without a word).
     public func validate(environment: [String: String] = ProcessInfo.processInfo.environment) throws {
+        if let problem = RunSettings.instructionSetProblem { throw RequestError(problem) }
         if let threads {
             try Check.range(threads, 1...RunSettings.maxThreads, "--threads")
         } else if let text = environment["MMPIPE_THREADS"] {

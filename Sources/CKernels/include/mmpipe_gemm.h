@@ -1,0 +1,30 @@
+#ifndef MMPIPE_GEMM_H
+#define MMPIPE_GEMM_H
+/* Float32 matrix products whose every element is summed in one order, fixed by the
+ * operation alone: c[i, j] = sum over p = 0, 1, ..., k - 1 of a[i, p] b[p, j], in that order,
+ * from +0, one fused multiply-add each; then r = alpha s (skipped when alpha is 1) and
+ * c = r (beta 0), c + r (beta 1) or beta c + r, each rounded on its own.
+ *
+ * So a row's result never depends on the other rows of the product (its batch), on the
+ * columns computed beside it, on the operands' layouts (transposed or not, float32 or half),
+ * or on how a caller splits the product into blocks or threads; and the AVX-512 and AVX2
+ * kernels give the same bits. The portable kernel (no SIMD ISA) sums in the same order with
+ * the multiply and the add rounded separately (no FMA instruction to rely on).
+ *
+ * a is [m, k] (or [k, m] with trans_a), rows lda apart; b is [k, n] (or [n, k] with trans_b),
+ * rows ldb apart; c is [m, n], rows ldc apart. Single-threaded. Only TensorCore calls these. */
+#include <stddef.h>
+#include <stdint.h>
+
+enum { MMPIPE_ISA_PORTABLE = 0, MMPIPE_ISA_AVX2 = 1, MMPIPE_ISA_AVX512 = 2 };
+
+/* isa: the instruction set to use, at most what the CPU has (AVX2 means AVX2 + FMA + F16C,
+ * AVX-512 means AVX-512F too). */
+void mmpipe_gemm(int isa, int trans_a, int trans_b, int m, int n, int k, float alpha, const float *a, int lda,
+                 const float *b, int ldb, float beta, float *c, int ldc);
+/* The same with b [n, k] (always transposed) in IEEE half precision, widened exactly: the
+ * bits of the float32 product with the widened values. */
+void mmpipe_gemm_f16(int isa, int trans_a, int m, int n, int k, float alpha, const float *a, int lda,
+                     const uint16_t *b, int ldb, float beta, float *c, int ldc);
+
+#endif
