@@ -154,12 +154,41 @@ func int8Bench(repeats: Int) {
     }
 }
 
+/// `mmpipe-bench gemm`: mmpipe's own products (one summation order per element) against
+/// OpenBLAS's sgemm, the same shapes split over the same threads, side by side: the models'
+/// largest products, a decoding step's few rows and a batched step's.
+func gemmBench(repeats: Int) {
+    print("threads: \(Compute.threads)   instruction set: \(CPUFeatures.isa)   OpenBLAS: \(Compute.blasDescription)")
+    print(pad("product", 30) + pad("m x n x k", 20) + pad("mmpipe GFLOPS", 15) + pad("OpenBLAS GFLOPS", 17) + "mmpipe / OpenBLAS")
+    let shapes: [(String, Int, Int, Int, Bool)] = [
+        ("whisper enc fc1", 1500, 1536, 384, true), ("whisper enc fc2", 1500, 384, 1536, true),
+        ("whisper enc qkv", 1500, 1152, 384, true), ("whisper dec fc1, 5 beams", 5, 1536, 384, true),
+        ("whisper vocab, 5 beams", 5, 51864, 384, true), ("whisper vocab, 40 rows", 40, 51864, 384, true),
+        ("minilm fc1, 8 x 64 tokens", 512, 1536, 384, true), ("vit-b fc1, 8 x 197", 1576, 3072, 768, true),
+        ("lite0 1x1 conv 320->1280", 1280, 8 * 49, 320, false), ("lite0 1x1 conv 24->144 112^2", 144, 3136, 24, false),
+        ("resnet 3x3 layer3 (im2col)", 256, 8 * 196, 2304, false),
+    ]
+    var ratios: [Double] = []
+    for (name, m, n, k, transB) in shapes {
+        let flops = 2.0 * Double(m * n * k)
+        let ours = Benchmark.rawSGEMMSeconds(m: m, n: n, k: k, transB: transB, repeats: repeats)
+        let theirs = Benchmark.rawSGEMMSeconds(m: m, n: n, k: k, transB: transB, openBLAS: true, repeats: repeats)
+        ratios.append(theirs / ours)
+        print(pad(name, 30) + pad("\(m)x\(n)x\(k)\(transB ? " T" : "")", 20) + pad(fmt(flops / ours / 1e9), 15)
+              + pad(fmt(flops / theirs / 1e9), 17) + fmt(theirs / ours, 2))
+    }
+    let geo = exp(ratios.map { log($0) }.reduce(0, +) / Double(ratios.count))
+    print("geometric mean, mmpipe speed / OpenBLAS speed: \(fmt(geo, 2))")
+}
+
 Compute.configureAllocator()
 let args = CommandLine.arguments.dropFirst()
 let repeats = Int(ProcessInfo.processInfo.environment["BENCH_REPEATS"] ?? "") ?? 7
 switch args.first {
 case "tensor":
     tensorBench(repeats: repeats)
+case "gemm":
+    gemmBench(repeats: repeats)
 case "attention":   // profiling aid: attention only, many times (ViT-B/16 at batch 8; `whisper [int8]`: tiny's encoder)
     if args.dropFirst().first == "whisper" {
         let q = deterministic([1, 1500, 6, 64], seed: 7).permuted([0, 2, 1, 3])

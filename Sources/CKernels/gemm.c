@@ -19,6 +19,27 @@ static inline float finish(float s, float alpha, float beta, const float *c) {
     return beta * *c + r;
 }
 
+/* float32 -> IEEE half, round to nearest even (overflow to infinity, NaN kept a NaN). */
+static inline uint16_t float_to_half(float f) {
+    uint32_t x;
+    memcpy(&x, &f, 4);
+    uint32_t sign = (x >> 16) & 0x8000, e = (x >> 23) & 0xff, man = x & 0x7fffff;
+    if (e == 0xff) return (uint16_t)(sign | 0x7c00 | (man ? 0x200 : 0));
+    int exp = (int)e - 127 + 15;
+    if (exp >= 31) return (uint16_t)(sign | 0x7c00);
+    if (exp <= 0) {
+        if (exp < -10) return (uint16_t)sign;
+        man |= 0x800000;
+        int shift = 14 - exp;
+        uint32_t h = man >> shift, rem = man & ((1u << shift) - 1), half = 1u << (shift - 1);
+        if (rem > half || (rem == half && (h & 1))) h++;
+        return (uint16_t)(sign | h);
+    }
+    uint32_t h = ((uint32_t)exp << 10) | (man >> 13), rem = man & 0x1fff;
+    if (rem > 0x1000 || (rem == 0x1000 && (h & 1))) h++;
+    return (uint16_t)(sign | h);
+}
+
 static inline float half_to_float(uint16_t h) {
     uint32_t sign = (uint32_t)(h & 0x8000) << 16, exp = (h >> 10) & 0x1f, man = h & 0x3ff, bits;
     if (exp == 0) {
@@ -45,10 +66,16 @@ typedef struct {
     const uint16_t *h;
     int trans;
     int ld;
+    int panels;   /* h in panels of 32 columns (mmpipe_gemm_pack_f16); k in ld */
 } bsource;
 
+static inline size_t b_index(bsource b, int p, int j) {
+    if (b.panels) return ((size_t)(j / 32) * b.ld + p) * 32 + j % 32;
+    return b.trans ? (size_t)j * b.ld + p : (size_t)p * b.ld + j;
+}
+
 static inline float b_at(bsource b, int p, int j) {
-    size_t i = b.trans ? (size_t)j * b.ld + p : (size_t)p * b.ld + j;
+    size_t i = b_index(b, p, j);
     return b.f ? b.f[i] : half_to_float(b.h[i]);
 }
 
@@ -104,12 +131,26 @@ AVX2 INLINE void transpose8(__m256 r[8]) {
 }
 
 AVX2 static void pack_panel(bsource b, int k, int j, int nr, int W, float *panel) {
+    if (b.panels) {   /* W divides 32: the stored panel's rows, widened */
+        const uint16_t *src = b.h + (size_t)(j / 32) * b.ld * 32 + j % 32;
+        for (int p = 0; p < k; p++, src += 32) {
+            float *dst = panel + (size_t)p * W;
+            for (int s = 0; s < W; s += 8) _mm256_storeu_ps(dst + s, _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(src + s))));
+        }
+        return;
+    }
     if (!b.trans) {
         for (int p = 0; p < k; p++) {
-            const float *src = b.f + (size_t)p * b.ld + j;
             float *dst = panel + (size_t)p * W;
             int s = 0;
-            for (; s < nr; s++) dst[s] = src[s];
+            if (b.f) {
+                const float *src = b.f + (size_t)p * b.ld + j;
+                for (; s < nr; s++) dst[s] = src[s];
+            } else {
+                const uint16_t *src = b.h + (size_t)p * b.ld + j;
+                for (; s + 8 <= nr; s += 8) _mm256_storeu_ps(dst + s, _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(src + s))));
+                for (; s < nr; s++) dst[s] = _cvtsh_ss(src[s]);
+            }
             for (; s < W; s++) dst[s] = 0.0f;
         }
         return;
@@ -144,56 +185,61 @@ AVX2 static void pack_panel(bsource b, int k, int j, int nr, int W, float *panel
 
 /* ---- tiles of 6 rows x W columns, one register lane per element summing k in order ------ */
 
-#define GEMM_KERNEL(NAME, ATTR, VEC, W, LANES, SETZERO, LOAD, LOADU, STOREU, FMA, SET1, MUL, ADD)  \
-ATTR INLINE void NAME##_tile(const float *const *ar, size_t ks, int k, const float *panel,         \
-                             size_t pstride, int mr, int nr, float alpha, float beta, float *c,   \
-                             int ldc) {                                                            \
-    VEC acc[6][W / LANES];                                                                         \
-    for (int r = 0; r < 6; r++)                                                                    \
+/* One tile: rows ar[0..5] of a (k values ks apart) times a panel of k rows of W values
+ * (pstride apart; float32, or half widened by LOADP), into c's [mr, nr] corner. */
+#define GEMM_TILE(NAME, MR, ATTR, VEC, W, LANES, SETZERO, PT, LOADP, LOADU, STOREU, FMA, SET1, MUL, ADD) \
+ATTR INLINE void NAME(const float *const *ar, size_t ks, int k, const PT *panel, size_t pstride,   \
+                      int mr, int nr, float alpha, float beta, float *c, int ldc) {                \
+    VEC acc[MR][W / LANES];                                                                        \
+    for (int r = 0; r < MR; r++)                                                                   \
         for (int v = 0; v < W / LANES; v++) acc[r][v] = SETZERO();                                 \
-    const float *pp = panel;                                                                       \
-    const float *a0 = ar[0], *a1 = ar[1], *a2 = ar[2], *a3 = ar[3], *a4 = ar[4], *a5 = ar[5];      \
+    const PT *pp = panel;                                                                          \
+    const float *ap[MR];                                                                           \
+    for (int r = 0; r < MR; r++) ap[r] = ar[r];                                                    \
     for (int p = 0; p < k; p++, pp += pstride) {                                                   \
         VEC y[W / LANES];                                                                          \
-        for (int v = 0; v < W / LANES; v++) y[v] = LOADU(pp + v * LANES);                          \
-        size_t o = (size_t)p * ks;                                                                 \
-        VEC x0 = SET1(a0[o]), x1 = SET1(a1[o]), x2 = SET1(a2[o]);                                  \
-        VEC x3 = SET1(a3[o]), x4 = SET1(a4[o]), x5 = SET1(a5[o]);                                  \
-        for (int v = 0; v < W / LANES; v++) {                                                      \
-            acc[0][v] = FMA(x0, y[v], acc[0][v]); acc[1][v] = FMA(x1, y[v], acc[1][v]);            \
-            acc[2][v] = FMA(x2, y[v], acc[2][v]); acc[3][v] = FMA(x3, y[v], acc[3][v]);            \
-            acc[4][v] = FMA(x4, y[v], acc[4][v]); acc[5][v] = FMA(x5, y[v], acc[5][v]);            \
+        for (int v = 0; v < W / LANES; v++) y[v] = LOADP(pp + v * LANES);                          \
+        for (int r = 0; r < MR; r++) {                                                             \
+            VEC x = SET1(*ap[r]);                                                                  \
+            ap[r] += ks;                                                                           \
+            for (int v = 0; v < W / LANES; v++) acc[r][v] = FMA(x, y[v], acc[r][v]);               \
         }                                                                                          \
     }                                                                                              \
+    /* The sums leave the registers only here (a variable index into acc would keep it in     \
+     * memory through the loop). */                                                               \
+    float sums[MR][W] __attribute__((aligned(64)));                                                \
+    for (int r = 0; r < MR; r++)                                                                   \
+        for (int v = 0; v < W / LANES; v++) STOREU(sums[r] + v * LANES, acc[r][v]);                \
     const VEC va = SET1(alpha), vb = SET1(beta);                                                   \
     for (int r = 0; r < mr; r++) {                                                                 \
         float *o = c + (size_t)r * ldc;                                                            \
         if (nr == W) {                                                                             \
             for (int v = 0; v < W / LANES; v++) {                                                  \
-                VEC t = alpha == 1.0f ? acc[r][v] : MUL(acc[r][v], va);                            \
+                VEC s = LOADU(sums[r] + v * LANES);                                                \
+                VEC t = alpha == 1.0f ? s : MUL(s, va);                                            \
                 if (beta == 1.0f) t = ADD(LOADU(o + v * LANES), t);                                \
                 else if (beta != 0.0f) t = ADD(MUL(LOADU(o + v * LANES), vb), t);                  \
                 STOREU(o + v * LANES, t);                                                          \
             }                                                                                      \
         } else {                                                                                   \
-            float t[W] __attribute__((aligned(64)));                                               \
-            for (int v = 0; v < W / LANES; v++) STOREU(t + v * LANES, acc[r][v]);                  \
-            for (int s = 0; s < nr; s++) o[s] = finish(t[s], alpha, beta, o + s);                  \
+            for (int s = 0; s < nr; s++) o[s] = finish(sums[r][s], alpha, beta, o + s);            \
         }                                                                                          \
     }                                                                                              \
-}                                                                                                  \
-                                                                                                   \
+}
+
+/* The product: row blocks whose a stays in cache while b's panels pass. Panels are packed
+ * (all at once when there is more than one row block, else each just before its use), except
+ * that few rows (a decoding step's) read the full panels of an untransposed b in place, rows
+ * ldb apart, float32 or half: no copy of a weight at every step. */
+#define GEMM_KERNEL(NAME, ATTR, W, TILE_F, TILE_H)                                                 \
 ATTR static void NAME(int trans_a, int m, int n, int k, float alpha, const float *a, int lda,      \
                       bsource b, float beta, float *c, int ldc) {                                  \
     const size_t rs = trans_a ? 1 : (size_t)lda, ks = trans_a ? (size_t)lda : 1;                   \
     const int panels = (n + W - 1) / W;                                                            \
     const size_t panelFloats = (size_t)k * W;                                                      \
-    /* Row blocks whose a stays in cache while the panels pass; all panels packed once when     \
-     * there is more than one block, else each panel packed just before its use. Full panels   \
-     * of an untransposed float32 b are read in place (rows ldb apart), not packed. */          \
     int mb = (int)((192 * 1024) / ((size_t)k * sizeof(float) + 1));                                \
     mb = mb < 6 ? 6 : mb / 6 * 6;                                                                  \
-    const int inPlace = !b.trans && b.f && m <= 12;                                                \
+    const int inPlace = b.panels || (!b.trans && m <= 12);                                         \
     const int packAll = m > mb && !inPlace;                                                        \
     float *packed = aligned_alloc(64, ((packAll ? panels : 1) * panelFloats * sizeof(float) + 63) / 64 * 64 + 64); \
     if (packAll)                                                                                   \
@@ -204,10 +250,15 @@ ATTR static void NAME(int trans_a, int m, int n, int k, float alpha, const float
         for (int q = 0; q < panels; q++) {                                                         \
             int j = q * W, nr = n - j < W ? n - j : W;                                             \
             const float *panel = packed + (packAll ? q * panelFloats : 0);                         \
+            const uint16_t *hpanel = NULL;                                                         \
             size_t pstride = W;                                                                    \
-            if (inPlace && nr == W) {                                                              \
-                panel = b.f + j;                                                                   \
+            if (inPlace && b.panels) {   /* zero past n: whole panels are safe to read */          \
+                pstride = 32;                                                                      \
+                hpanel = b.h + (size_t)(j / 32) * b.ld * 32 + j % 32;                              \
+            } else if (inPlace && nr == W) {                                                       \
                 pstride = (size_t)b.ld;                                                            \
+                if (b.f) panel = b.f + j;                                                          \
+                else hpanel = b.h + j;                                                             \
             } else if (!packAll) {                                                                 \
                 pack_panel(b, k, j, nr, W, packed);                                                \
             }                                                                                      \
@@ -215,17 +266,33 @@ ATTR static void NAME(int trans_a, int m, int n, int k, float alpha, const float
                 int mr = i1 - i < 6 ? i1 - i : 6;                                                  \
                 const float *ar[6];                                                                \
                 for (int r = 0; r < 6; r++) ar[r] = a + (size_t)(i + (r < mr ? r : mr - 1)) * rs;  \
-                NAME##_tile(ar, ks, k, panel, pstride, mr, nr, alpha, beta, c + (size_t)i * ldc + j, ldc); \
+                float *cij = c + (size_t)i * ldc + j;                                              \
+                if (mr == 1 && hpanel) TILE_H##1(ar, ks, k, hpanel, pstride, mr, nr, alpha, beta, cij, ldc); \
+                else if (mr == 1) TILE_F##1(ar, ks, k, panel, pstride, mr, nr, alpha, beta, cij, ldc); \
+                else if (hpanel) TILE_H(ar, ks, k, hpanel, pstride, mr, nr, alpha, beta, cij, ldc); \
+                else TILE_F(ar, ks, k, panel, pstride, mr, nr, alpha, beta, cij, ldc);             \
             }                                                                                      \
         }                                                                                          \
     }                                                                                              \
     free(packed);                                                                                  \
 }
 
-GEMM_KERNEL(gemm_avx512, AVX512, __m512, 32, 16, _mm512_setzero_ps, _mm512_load_ps, _mm512_loadu_ps,
-            _mm512_storeu_ps, _mm512_fmadd_ps, _mm512_set1_ps, _mm512_mul_ps, _mm512_add_ps)
-GEMM_KERNEL(gemm_avx2, AVX2, __m256, 16, 8, _mm256_setzero_ps, _mm256_load_ps, _mm256_loadu_ps,
-            _mm256_storeu_ps, _mm256_fmadd_ps, _mm256_set1_ps, _mm256_mul_ps, _mm256_add_ps)
+#define LOADH512(p) _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(p)))
+#define LOADH256(p) _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(p)))
+
+#define TILES(SUF, MR)                                                                             \
+GEMM_TILE(tile_avx512_f##SUF, MR, AVX512, __m512, 32, 16, _mm512_setzero_ps, float, _mm512_loadu_ps,  \
+          _mm512_loadu_ps, _mm512_storeu_ps, _mm512_fmadd_ps, _mm512_set1_ps, _mm512_mul_ps, _mm512_add_ps) \
+GEMM_TILE(tile_avx512_h##SUF, MR, AVX512, __m512, 32, 16, _mm512_setzero_ps, uint16_t, LOADH512,      \
+          _mm512_loadu_ps, _mm512_storeu_ps, _mm512_fmadd_ps, _mm512_set1_ps, _mm512_mul_ps, _mm512_add_ps) \
+GEMM_TILE(tile_avx2_f##SUF, MR, AVX2, __m256, 16, 8, _mm256_setzero_ps, float, _mm256_loadu_ps,       \
+          _mm256_loadu_ps, _mm256_storeu_ps, _mm256_fmadd_ps, _mm256_set1_ps, _mm256_mul_ps, _mm256_add_ps) \
+GEMM_TILE(tile_avx2_h##SUF, MR, AVX2, __m256, 16, 8, _mm256_setzero_ps, uint16_t, LOADH256,           \
+          _mm256_loadu_ps, _mm256_storeu_ps, _mm256_fmadd_ps, _mm256_set1_ps, _mm256_mul_ps, _mm256_add_ps)
+TILES(, 6)
+TILES(1, 1)
+GEMM_KERNEL(gemm_avx512, AVX512, 32, tile_avx512_f, tile_avx512_h)
+GEMM_KERNEL(gemm_avx2, AVX2, 16, tile_avx2_f, tile_avx2_h)
 
 #endif
 
@@ -243,13 +310,76 @@ static void gemm(int isa, int trans_a, int m, int n, int k, float alpha, const f
 
 void mmpipe_gemm(int isa, int trans_a, int trans_b, int m, int n, int k, float alpha, const float *a, int lda,
                  const float *b, int ldb, float beta, float *c, int ldc) {
-    bsource src = {b, NULL, trans_b, ldb};
+    bsource src = {b, NULL, trans_b, ldb, 0};
     gemm(isa, trans_a, m, n, k, alpha, a, lda, src, beta, c, ldc);
 }
 
-void mmpipe_gemm_f16(int isa, int trans_a, int m, int n, int k, float alpha, const float *a, int lda,
+void mmpipe_gemm_f16_panels(int isa, int m, int n, int k, float alpha, const float *a, int lda,
+                            const uint16_t *panels, float beta, float *c, int ldc) {
+    bsource src = {NULL, panels, 0, k, 1};
+    gemm(isa, 0, m, n, k, alpha, a, lda, src, beta, c, ldc);
+}
+
+size_t mmpipe_gemm_panels_size(int n, int k) { return (size_t)((n + 31) / 32) * (size_t)k * 32; }
+
+/* Panels [q0, q1) of w [n, k] (rows ldw apart) in half; 1 when every value was exact. */
+static int pack_f16_portable(const float *w, int n, int k, int ldw, int q0, int q1, uint16_t *panels) {
+    int exact = 1;
+    for (size_t q = (size_t)q0; q < (size_t)q1; q++)
+        for (int p = 0; p < k; p++) {
+            uint16_t *dst = panels + (q * (size_t)k + p) * 32;
+            for (int s = 0; s < 32; s++) {
+                size_t j = q * 32 + s;
+                float v = j < (size_t)n ? w[j * (size_t)ldw + p] : 0.0f;
+                uint16_t h = float_to_half(v);
+                if (half_to_float(h) != v) exact = 0;
+                dst[s] = h;
+            }
+        }
+    return exact;
+}
+
+#if defined(__x86_64__)
+/* The same with 8 x 8 transposes and F16C. */
+AVX2 static int pack_f16_avx2(const float *w, int n, int k, int ldw, int q0, int q1, uint16_t *panels) {
+    int exact = 1;
+    for (int q = q0; q < q1; q++) {
+        if (q * 32 + 32 > n || k % 8) {
+            exact &= pack_f16_portable(w, n, k, ldw, q, q + 1, panels);
+            continue;
+        }
+        for (int s0 = 0; s0 < 32; s0 += 8)
+            for (int p = 0; p < k; p += 8) {
+                __m256 r[8];
+                for (int t = 0; t < 8; t++) r[t] = _mm256_loadu_ps(w + (size_t)(q * 32 + s0 + t) * ldw + p);
+                transpose8(r);
+                for (int t = 0; t < 8; t++) {
+                    __m128i h = _mm256_cvtps_ph(r[t], _MM_FROUND_TO_NEAREST_INT);
+                    /* NaN != NaN: a NaN weight counts as inexact (the float32 path is kept). */
+                    if (_mm256_movemask_ps(_mm256_cmp_ps(_mm256_cvtph_ps(h), r[t], _CMP_EQ_OQ)) != 0xff) exact = 0;
+                    _mm_storeu_si128((__m128i *)(panels + ((size_t)q * k + p + t) * 32 + s0), h);
+                }
+            }
+    }
+    return exact;
+}
+#endif
+
+int mmpipe_gemm_pack_f16(const float *w, int n, int k, int ldw, int q0, int q1, uint16_t *panels) {
+#if defined(__x86_64__)
+    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("f16c")) return pack_f16_avx2(w, n, k, ldw, q0, q1, panels);
+#endif
+    return pack_f16_portable(w, n, k, ldw, q0, q1, panels);
+}
+
+void mmpipe_gemm_unpack_f16(const uint16_t *panels, int k, int j, float *out) {
+    const uint16_t *src = panels + (size_t)(j / 32) * k * 32 + j % 32;
+    for (int p = 0; p < k; p++) out[p] = half_to_float(src[(size_t)p * 32]);
+}
+
+void mmpipe_gemm_f16(int isa, int trans_a, int trans_b, int m, int n, int k, float alpha, const float *a, int lda,
                      const uint16_t *b, int ldb, float beta, float *c, int ldc) {
-    bsource src = {NULL, b, 1, ldb};
+    bsource src = {NULL, b, trans_b, ldb, 0};
     /* The half kernels widen with F16C, which every AVX2 path here has. */
     gemm(isa, trans_a, m, n, k, alpha, a, lda, src, beta, c, ldc);
 }

@@ -34,24 +34,26 @@ enum BLAS {
                           b: b, ldb: ldb, beta: beta, c: c, ldc: ldc)
     }
 
-    /// `c = alpha x w^T + beta c` with `w` `[n, k]` in half precision: the same bits as the
-    /// product with the float32 weight (the kernels widen each value exactly), split as
-    /// `sgemm` splits.
+    /// `c = x w^T + beta c` with `w` `[n, k]` in half precision (`HalfMatrix`'s panels): the
+    /// same bits as the product with the float32 weight (the kernels widen each value
+    /// exactly), split as `sgemm` splits (column blocks start on panels: multiples of 32).
     static func sgemmHalfWeightT(m: Int, n: Int, k: Int, a: UnsafePointer<Float>, lda: Int,
-                                 w: UnsafePointer<UInt16>, ldw: Int, beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int) {
+                                 w: HalfMatrix, beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int) {
         if m == 0 || n == 0 { return }
         let level = CPUFeatures.kernelLevel
-        func block(_ rows: Range<Int>, _ cols: Range<Int>) {
-            let ap = a + rows.lowerBound * lda, wp = w + cols.lowerBound * ldw
-            let cp = c + rows.lowerBound * ldc + cols.lowerBound
-            let (mm, nn) = (Int32(rows.count), Int32(cols.count))
-            mmpipe_gemm_f16(level, 0, mm, nn, Int32(k), 1, ap, Int32(lda), wp, Int32(ldw), beta, cp, Int32(ldc))
-        }
-        guard let split = split(m: m, n: n, k: k) else { return block(0..<m, 0..<n) }
-        Compute.parallelParts(split.blocks.count) { p in
-            let r = split.blocks[p]
-            if r.isEmpty { return }
-            if split.byRows { block(r, 0..<n) } else { block(0..<m, r) }
+        withExtendedLifetime(w) {
+            func block(_ rows: Range<Int>, _ cols: Range<Int>) {
+                let ap = a + rows.lowerBound * lda, wp = w.panels + cols.lowerBound / 32 * k * 32
+                let cp = c + rows.lowerBound * ldc + cols.lowerBound
+                mmpipe_gemm_f16_panels(level, Int32(rows.count), Int32(cols.count), Int32(k), 1, ap, Int32(lda), wp,
+                                       beta, cp, Int32(ldc))
+            }
+            guard let split = split(m: m, n: n, k: k) else { return block(0..<m, 0..<n) }
+            Compute.parallelParts(split.blocks.count) { p in
+                let r = split.blocks[p]
+                if r.isEmpty { return }
+                if split.byRows { block(r, 0..<n) } else { block(0..<m, r) }
+            }
         }
     }
 
@@ -87,6 +89,16 @@ enum BLAS {
                                   beta: Float = 0, c: UnsafeMutablePointer<Float>, ldc: Int) {
         if m == 0 || n == 0 { return }
         mmpipe_gemm(CPUFeatures.kernelLevel, transA ? 1 : 0, transB ? 1 : 0, Int32(m), Int32(n), Int32(k), alpha,
+                    a, Int32(max(lda, 1)), b, Int32(max(ldb, 1)), beta, c, Int32(max(ldc, 1)))
+    }
+
+    /// One call of the kernels of a given level (at most the CPU's): tests compare levels.
+    static func sgemm(level: InstructionSet, transA: Bool = false, transB: Bool = false, m: Int, n: Int, k: Int,
+                      alpha: Float = 1, a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
+                      beta: Float = 0, c: UnsafeMutablePointer<Float>, ldc: Int) {
+        precondition(level <= CPUFeatures.best, "sgemm: level \(level) above this CPU's \(CPUFeatures.best)")
+        if m == 0 || n == 0 { return }
+        mmpipe_gemm(Int32(level.rawValue), transA ? 1 : 0, transB ? 1 : 0, Int32(m), Int32(n), Int32(k), alpha,
                     a, Int32(max(lda, 1)), b, Int32(max(ldb, 1)), beta, c, Int32(max(ldc, 1)))
     }
 

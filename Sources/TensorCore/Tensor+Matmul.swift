@@ -131,9 +131,8 @@ extension Tensor {
             withExtendedLifetime((xc, q, bc)) { q.product(xc.pointer, rows: rows, into: c, bias: bc?.pointer, accumulate: false) }
         case .float16(let h):
             let xc = x2.contiguous()
-            withExtendedLifetime((xc, h)) {
-                BLAS.sgemmHalfWeightT(m: rows, n: outF, k: inF, a: xc.pointer, lda: inF, w: h.base, ldw: inF,
-                                      beta: beta, c: c, ldc: outF)
+            withExtendedLifetime(xc) {
+                BLAS.sgemmHalfWeightT(m: rows, n: outF, k: inF, a: xc.pointer, lda: inF, w: h, beta: beta, c: c, ldc: outF)
             }
         }
         return out

@@ -39,7 +39,7 @@ enum Main {
     static func main() {
         Compute.configureAllocator()
         // MMPIPE_ISA naming no level, or one this CPU lacks: one line, before anything runs.
-        if let problem = RunSettings.instructionSetProblem { fail(problem, code: 2) }
+        if let problem = RunSettings.instructionSetProblem { fail("mmpipe: " + problem, code: 2) }
         var command: ParsableCommand
         do {
             command = try MMPipe.parseAsRoot()

@@ -6,7 +6,7 @@ import Testing
 struct ComputeCLITests {
     /// Variables that would make a child inherit this test process's choice.
     static let blasVariables = ["OPENBLAS_CORETYPE", "MMPIPE_BLAS_RESTARTED", "MMPIPE_BLAS_TEST_DETECTED",
-                                "MMPIPE_BLAS_RESTART"]
+                                "MMPIPE_BLAS_RESTART", "MMPIPE_ISA"]
     static let sseOnlySets: Set<String> = ["katmai", "coppermine", "northwood", "prescott", "banias", "atom", "core2",
                                            "penryn", "dunnington", "nehalem", "athlon", "opteron", "opteron_sse3",
                                            "barcelona", "nano", "bobcat"]

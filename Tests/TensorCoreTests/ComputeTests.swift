@@ -91,10 +91,19 @@ struct ComputeTests {
             #expect(cpu.features.contains(ours) == flags.contains(kernels), "\(ours) vs /proc/cpuinfo \(kernels)")
         }
         // Whatever was chosen, the kernel set in use is at least as good as OpenBLAS's choice
-        // and, unless the user set one, not below what the CPU supports.
+        // and, unless the user set one, not below what the CPU supports; under MMPIPE_ISA,
+        // exactly the capped CPU's set.
         let choice = BLASChoice.current
-        if choice.reason != .fromEnvironment, let best = cpu.bestKernels {
-            #expect(CPUFeatureSet.kernelRank(choice.inUse) >= CPUFeatureSet.kernelRank(best), "\(choice.explanation)")
+        let capped = cpu.capped(at: CPUFeatures.isa)
+        if choice.reason != .fromEnvironment, let best = capped.bestKernels {
+            if CPUFeatures.isa < cpu.level {
+                #expect(choice.isaCapped && choice.inUse.lowercased() == best.lowercased(), "\(choice.explanation)")
+            } else {
+                #expect(CPUFeatureSet.kernelRank(choice.inUse) >= CPUFeatureSet.kernelRank(best), "\(choice.explanation)")
+            }
+        }
+        if CPUFeatures.isa == .portable && cpu.level > .portable {
+            #expect(choice.isaCapped && choice.inUse == "Prescott", "\(choice.explanation)")
         }
     }
 

@@ -95,7 +95,12 @@ struct VectorKernelTests {
         #expect(Tensor.attention(query: q, memory: single).scalars == exact)
         #expect(got.count == want.count)
         let err = zip(got, want).map { abs($0 - $1) }.max()!, drift = zip(got, exact).map { abs($0 - $1) }.max()!
-        #expect(err <= 1e-5, "half memory off rounded float32 by \(err)")
+        if half.isHalfPrecision {
+            #expect(err <= 1e-5, "half memory off rounded float32 by \(err)")
+        } else {
+            // No half-precision kernel on this path (it is AVX-512's): the memory stays float32.
+            #expect(got == exact, "float32 memory (no half kernel here) differs from float32 attention")
+        }
         #expect(drift < 5e-3, "half memory off float32 by \(drift)")
         if half.isHalfPrecision { #expect(half.key.scalars == rounded(k).scalars && half.value.scalars == rounded(v).scalars) }
         // The last group alone (queries of its rows), from each storage.
