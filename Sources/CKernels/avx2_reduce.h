@@ -1,4 +1,4 @@
-/* Horizontal reductions of eight floats, shared by the AVX2 kernels (kernels.c, vecmath.c).
+/* Horizontal reductions of eight floats for the AVX2 kernels of vecmath.c.
  * Private to CKernels: include only from code compiled for AVX2 callers. */
 #ifndef MMPIPE_AVX2_REDUCE_H
 #define MMPIPE_AVX2_REDUCE_H

@@ -61,6 +61,15 @@ TARGET int mmpipe_first_above_f32(const float *x, int n, float t) {
     return n;
 }
 
+/* exp(x - m), exactly 0 where x is -inf (a masked key). */
+TARGET static inline __m256 exp_shifted(__m256 x, __m256 mv) {
+    __m256 hidden = _mm256_cmp_ps(x, _mm256_set1_ps(-INFINITY), _CMP_EQ_OQ);
+    return _mm256_andnot_ps(hidden, exp8(_mm256_sub_ps(x, mv)));
+}
+
+/* The sum runs in 8 lanes by index, the last partial block zero-padded into the same lanes,
+ * so trailing masked (-inf) entries change no bit of the others' results: a padded row of a
+ * batch gives what the row alone gives. */
 TARGET void mmpipe_softmax_f32(const float *src, float *dst, int n) {
     if (n <= 0) return;
     int i = 0;
@@ -72,17 +81,16 @@ TARGET void mmpipe_softmax_f32(const float *src, float *dst, int n) {
     __m256 acc = _mm256_setzero_ps();
     i = 0;
     for (; i + 8 <= n; i += 8) {
-        __m256 e = exp8(_mm256_sub_ps(_mm256_loadu_ps(src + i), mv));
+        __m256 e = exp_shifted(_mm256_loadu_ps(src + i), mv);
         _mm256_storeu_ps(dst + i, e);
         acc = _mm256_add_ps(acc, e);
     }
-    float total = mmpipe_hsum8(acc);
     if (i < n) {
-        __m256 e = exp8(_mm256_sub_ps(load_partial(src + i, n - i, m), mv));
-        float t[8];
-        _mm256_storeu_ps(t, e);
-        for (int j = 0; j < n - i; j++) { dst[i + j] = t[j]; total += t[j]; }
+        __m256 e = exp_shifted(load_partial(src + i, n - i, -INFINITY), mv);
+        store_partial(dst + i, e, n - i);
+        acc = _mm256_add_ps(acc, e);
     }
+    float total = mmpipe_hsum8(acc);
     const __m256 inv = _mm256_set1_ps(1.0f / total);
     i = 0;
     for (; i + 8 <= n; i += 8) _mm256_storeu_ps(dst + i, _mm256_mul_ps(_mm256_loadu_ps(dst + i), inv));

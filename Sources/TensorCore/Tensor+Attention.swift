@@ -204,20 +204,18 @@ extension Tensor {
             let row = scores + (i - rows.lowerBound) * lk
             let visible = causal ? Swift.min(lk, i + lk - lq + 1) : lk
             if let mask {
-                var m = -Float.infinity
-                for j in 0..<visible where mask[j] != 0 { m = Swift.max(m, row[j]) }
-                if m == -Float.infinity {   // every key hidden: attend to nothing
+                // Hidden keys become -inf, which the softmax turns into exact zeros: a row padded
+                // in a batch gives the bits of the same row alone, unmasked.
+                var any = false
+                for j in 0..<visible {
+                    if mask[j] != 0 { any = any || row[j] > -.infinity } else { row[j] = -.infinity }
+                }
+                if !any {   // every key hidden: attend to nothing
                     row.initialize(repeating: 0, count: lk)
                     continue
                 }
-                VectorMath.map(row, row, visible) { VectorMath.exp($0 - m) }
-                var total: Float = 0
-                for j in 0..<visible { row[j] = mask[j] != 0 ? row[j] : 0; total += row[j] }
-                let inv = total > 0 ? 1 / total : 0
-                VectorMath.map(row, row, visible) { $0 * inv }
-            } else {
-                softmaxRow(row, row, visible)
             }
+            softmaxRow(row, row, visible)
             if visible < lk { (row + visible).initialize(repeating: 0, count: lk - visible) }
         }
     }

@@ -102,9 +102,11 @@ extension Tensor {
     }
 
     /// `softmaxRow` without the AVX2 kernel (CPUs without it; tests compare the two).
+    /// A -inf entry (a masked key) gives exactly 0, as in the AVX2 kernel.
     static func softmaxRowPortable(_ s: UnsafePointer<Float>, _ o: UnsafeMutablePointer<Float>, _ n: Int) {
         let m = VectorMath.max(s, n)
         VectorMath.map(s, o, n) { VectorMath.exp($0 - m) }
+        for j in 0..<n where s[j] == -.infinity { o[j] = 0 }
         let inv = 1 / VectorMath.sum(o, n)
         VectorMath.map(o, o, n) { $0 * inv }
     }

@@ -108,9 +108,14 @@ public enum VectorMath {
             acc += load(p, i)
             i += lanes
         }
-        var total = acc.sum()
-        while i < n { total += p[i]; i += 1 }
-        return total
+        // The last partial block into the same lanes, zero-padded: trailing zeros (masked
+        // entries) change no bit of the sum.
+        if i < n {
+            var t = V()
+            for j in 0..<(n - i) { t[j] = p[i + j] }
+            acc += t
+        }
+        return acc.sum()
     }
 
     /// Maximum of `n >= 1` floats.

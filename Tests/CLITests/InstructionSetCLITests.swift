@@ -100,6 +100,27 @@ struct InstructionSetCLITests {
         }
     }
 
+    /// A text alone and padded in a batch with longer ones: the same bytes, on every path.
+    @Test func aTextEmbeddingIsTheSameAloneAndPaddedInABatch() throws {
+        let dir = try Self.tempDir("isa-text")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let short = "a cat", long = "a long sentence about a cat sitting on the warm windowsill of an old house in the sun"
+        for isa in Self.levels {
+            var rows: [[Float]] = []
+            for (name, texts) in [("alone", [short]), ("batch", [long, short, "two words"])] {
+                let out = dir.appendingPathComponent("\(isa)-\(name)")
+                let r = try CLI.run(["embed", "--output", out.path, "--quiet"] + texts.flatMap { ["--text", $0] }, environment: Self.env(isa))
+                #expect(r.status == 0, "\(isa) \(name): \(r.stderr)")
+                let text = try String(contentsOf: out.appendingPathComponent("manifest.jsonl"), encoding: .utf8)
+                let line = try #require(text.split(separator: "\n").first { $0.contains("\"text\":\"\(short)\"") }, "\(text)")
+                let o = try #require(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])
+                let byPath = try CheckpointCLITests.rows(out)
+                rows.append(try #require(byPath[o["path"] as? String ?? ""]?.first, "\(byPath.keys)"))
+            }
+            #expect(rows.count == 2 && rows[0] == rows[1], "\(isa): '\(short)' alone and in a batch differ")
+        }
+    }
+
     /// The same top-1 labels on the sample photos, the same VAD regions and the same
     /// transcript words on the LibriVox clips (float32 and int8) on every path.
     @Test func everyPathGivesTheSameAnswers() throws {
