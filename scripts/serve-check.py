@@ -229,7 +229,9 @@ def main():
         check(len(e.data) == 3 and [d.index for d in e.data] == [0, 1, 2] and diff == 0.0,
               f"embeddings (base64): 3 vectors equal mmpipe embed's (max |diff| {diff})")
         e = client.embeddings.create(input=texts[0], model="all-minilm-l6-v2", encoding_format="float")
-        diff = max(abs(a - b) for a, b in zip(e.data[0].embedding, cli_rows[0]))
+        # JSON carries each float32 as its shortest decimal: rounded back to float32, it is the value.
+        f32 = lambda x: struct.unpack("<f", struct.pack("<f", x))[0]
+        diff = max(abs(f32(a) - b) for a, b in zip(e.data[0].embedding, cli_rows[0]))
         # Alone here, padded in a batch of three for the CLI: the same floats.
         check(len(e.data[0].embedding) == 384 and diff == 0.0 and e.usage.prompt_tokens > 2,
               f"embeddings (float): one vector, 384 floats, max |diff| {diff} to its row in a batch, usage {e.usage.prompt_tokens} tokens")

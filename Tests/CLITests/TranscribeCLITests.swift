@@ -315,7 +315,9 @@ struct TranscribeCLITests {
         kill(first.process.processIdentifier, SIGINT)
         let (status, seconds) = first.exit(within: 60)
         #expect(status == 130, "\(first.stderr)")
-        #expect(seconds < 2.5, "took \(seconds) s to stop")
+        // Seconds, not the minutes the file would take: 5 s leaves room for a loaded machine
+        // (3.3 s seen with a release build beside the suite).
+        #expect(seconds < 5, "took \(seconds) s to stop")
         #expect(first.stderr.contains("press Ctrl-C again to quit at once") && !first.stderr.contains("b.wav:"), "\(first.stderr)")
         #expect(FileManager.default.fileExists(atPath: out.appendingPathComponent("a.txt").path))
         #expect(!FileManager.default.fileExists(atPath: out.appendingPathComponent("b.txt").path))
