@@ -19,27 +19,6 @@ static inline float finish(float s, float alpha, float beta, const float *c) {
     return beta * *c + r;
 }
 
-/* float32 -> IEEE half, round to nearest even (overflow to infinity, NaN kept a NaN). */
-static inline uint16_t float_to_half(float f) {
-    uint32_t x;
-    memcpy(&x, &f, 4);
-    uint32_t sign = (x >> 16) & 0x8000, e = (x >> 23) & 0xff, man = x & 0x7fffff;
-    if (e == 0xff) return (uint16_t)(sign | 0x7c00 | (man ? 0x200 : 0));
-    int exp = (int)e - 127 + 15;
-    if (exp >= 31) return (uint16_t)(sign | 0x7c00);
-    if (exp <= 0) {
-        if (exp < -10) return (uint16_t)sign;
-        man |= 0x800000;
-        int shift = 14 - exp;
-        uint32_t h = man >> shift, rem = man & ((1u << shift) - 1), half = 1u << (shift - 1);
-        if (rem > half || (rem == half && (h & 1))) h++;
-        return (uint16_t)(sign | h);
-    }
-    uint32_t h = ((uint32_t)exp << 10) | (man >> 13), rem = man & 0x1fff;
-    if (rem > 0x1000 || (rem == 0x1000 && (h & 1))) h++;
-    return (uint16_t)(sign | h);
-}
-
 static inline float half_to_float(uint16_t h) {
     uint32_t sign = (uint32_t)(h & 0x8000) << 16, exp = (h >> 10) & 0x1f, man = h & 0x3ff, bits;
     if (exp == 0) {
@@ -60,13 +39,14 @@ static inline float half_to_float(uint16_t h) {
     return f;
 }
 
-/* Where b's values come from: [k, n] rows ldb apart, or (trans) [n, k]; float32 or half. */
+/* Where b's values come from: float32 [k, n] rows ldb apart, or (trans) [n, k]; or half in
+ * panels of 32 columns (mmpipe_gemm_pack_f16). */
 typedef struct {
     const float *f;
     const uint16_t *h;
     int trans;
     int ld;
-    int panels;   /* h in panels of 32 columns (mmpipe_gemm_pack_f16); k in ld */
+    int panels;   /* h in panels; k in ld */
 } bsource;
 
 static inline size_t b_index(bsource b, int p, int j) {
@@ -141,16 +121,10 @@ AVX2 static void pack_panel(bsource b, int k, int j, int nr, int W, float *panel
     }
     if (!b.trans) {
         for (int p = 0; p < k; p++) {
+            const float *src = b.f + (size_t)p * b.ld + j;
             float *dst = panel + (size_t)p * W;
             int s = 0;
-            if (b.f) {
-                const float *src = b.f + (size_t)p * b.ld + j;
-                for (; s < nr; s++) dst[s] = src[s];
-            } else {
-                const uint16_t *src = b.h + (size_t)p * b.ld + j;
-                for (; s + 8 <= nr; s += 8) _mm256_storeu_ps(dst + s, _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(src + s))));
-                for (; s < nr; s++) dst[s] = _cvtsh_ss(src[s]);
-            }
+            for (; s < nr; s++) dst[s] = src[s];
             for (; s < W; s++) dst[s] = 0.0f;
         }
         return;
@@ -162,7 +136,7 @@ AVX2 static void pack_panel(bsource b, int k, int j, int nr, int W, float *panel
             __m256 r[8];
             for (int t = 0; t < 8; t++) {
                 size_t at = (size_t)(j + s0 + t) * b.ld + p;
-                r[t] = b.f ? _mm256_loadu_ps(b.f + at) : _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(b.h + at)));
+                r[t] = _mm256_loadu_ps(b.f + at);
             }
             transpose8(r);
             for (int t = 0; t < 8; t++) _mm256_storeu_ps(panel + (size_t)(p + t) * W + s0, r[t]);
@@ -170,14 +144,14 @@ AVX2 static void pack_panel(bsource b, int k, int j, int nr, int W, float *panel
         for (; p < k; p++)
             for (int t = 0; t < 8; t++) {
                 size_t at = (size_t)(j + s0 + t) * b.ld + p;
-                panel[(size_t)p * W + s0 + t] = b.f ? b.f[at] : _cvtsh_ss(b.h[at]);
+                panel[(size_t)p * W + s0 + t] = b.f[at];
             }
     }
     for (int p = 0; p < k; p++) {
         float *dst = panel + (size_t)p * W;
         for (int s = s0; s < nr; s++) {
             size_t at = (size_t)(j + s) * b.ld + p;
-            dst[s] = b.f ? b.f[at] : _cvtsh_ss(b.h[at]);
+            dst[s] = b.f[at];
         }
         for (int s = nr; s < W; s++) dst[s] = 0.0f;
     }
@@ -257,8 +231,7 @@ ATTR static void NAME(int trans_a, int m, int n, int k, float alpha, const float
                 hpanel = b.h + (size_t)(j / 32) * b.ld * 32 + j % 32;                              \
             } else if (inPlace && nr == W) {                                                       \
                 pstride = (size_t)b.ld;                                                            \
-                if (b.f) panel = b.f + j;                                                          \
-                else hpanel = b.h + j;                                                             \
+                panel = b.f + j;                                                                   \
             } else if (!packAll) {                                                                 \
                 pack_panel(b, k, j, nr, W, packed);                                                \
             }                                                                                      \
@@ -322,30 +295,22 @@ void mmpipe_gemm_f16_panels(int isa, int m, int n, int k, float alpha, const flo
 
 size_t mmpipe_gemm_panels_size(int n, int k) { return (size_t)((n + 31) / 32) * (size_t)k * 32; }
 
-/* Panels [q0, q1) of w [n, k] (rows ldw apart) in half; 1 when every value was exact. */
-static int pack_f16_portable(const float *w, int n, int k, int ldw, int q0, int q1, uint16_t *panels) {
-    int exact = 1;
-    for (size_t q = (size_t)q0; q < (size_t)q1; q++)
-        for (int p = 0; p < k; p++) {
-            uint16_t *dst = panels + (q * (size_t)k + p) * 32;
-            for (int s = 0; s < 32; s++) {
-                size_t j = q * 32 + s;
-                float v = j < (size_t)n ? w[j * (size_t)ldw + p] : 0.0f;
-                uint16_t h = float_to_half(v);
-                if (half_to_float(h) != v) exact = 0;
-                dst[s] = h;
-            }
-        }
-    return exact;
-}
-
 #if defined(__x86_64__)
-/* The same with 8 x 8 transposes and F16C. */
-AVX2 static int pack_f16_avx2(const float *w, int n, int k, int ldw, int q0, int q1, uint16_t *panels) {
+/* Panels [q0, q1) of w [n, k] (rows ldw apart) in half, with F16C (8 x 8 transposes where
+ * whole blocks fit, one value at a time elsewhere); 1 when every value was exact (NaN never
+ * is: the float32 path is kept for it). */
+AVX2 int mmpipe_gemm_pack_f16(const float *w, int n, int k, int ldw, int q0, int q1, uint16_t *panels) {
     int exact = 1;
     for (int q = q0; q < q1; q++) {
         if (q * 32 + 32 > n || k % 8) {
-            exact &= pack_f16_portable(w, n, k, ldw, q, q + 1, panels);
+            for (int p = 0; p < k; p++)
+                for (int s = 0; s < 32; s++) {
+                    int j = q * 32 + s;
+                    float v = j < n ? w[(size_t)j * ldw + p] : 0.0f;
+                    uint16_t h = _cvtss_sh(v, _MM_FROUND_TO_NEAREST_INT);
+                    if (_cvtsh_ss(h) != v) exact = 0;
+                    panels[((size_t)q * k + p) * 32 + s] = h;
+                }
             continue;
         }
         for (int s0 = 0; s0 < 32; s0 += 8)
@@ -355,7 +320,6 @@ AVX2 static int pack_f16_avx2(const float *w, int n, int k, int ldw, int q0, int
                 transpose8(r);
                 for (int t = 0; t < 8; t++) {
                     __m128i h = _mm256_cvtps_ph(r[t], _MM_FROUND_TO_NEAREST_INT);
-                    /* NaN != NaN: a NaN weight counts as inexact (the float32 path is kept). */
                     if (_mm256_movemask_ps(_mm256_cmp_ps(_mm256_cvtph_ps(h), r[t], _CMP_EQ_OQ)) != 0xff) exact = 0;
                     _mm_storeu_si128((__m128i *)(panels + ((size_t)q * k + p + t) * 32 + s0), h);
                 }
@@ -363,23 +327,11 @@ AVX2 static int pack_f16_avx2(const float *w, int n, int k, int ldw, int q0, int
     }
     return exact;
 }
+#else
+int mmpipe_gemm_pack_f16(const float *w, int n, int k, int ldw, int q0, int q1, uint16_t *panels) { return 0; }
 #endif
-
-int mmpipe_gemm_pack_f16(const float *w, int n, int k, int ldw, int q0, int q1, uint16_t *panels) {
-#if defined(__x86_64__)
-    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("f16c")) return pack_f16_avx2(w, n, k, ldw, q0, q1, panels);
-#endif
-    return pack_f16_portable(w, n, k, ldw, q0, q1, panels);
-}
 
 void mmpipe_gemm_unpack_f16(const uint16_t *panels, int k, int j, float *out) {
     const uint16_t *src = panels + (size_t)(j / 32) * k * 32 + j % 32;
     for (int p = 0; p < k; p++) out[p] = half_to_float(src[(size_t)p * 32]);
-}
-
-void mmpipe_gemm_f16(int isa, int trans_a, int trans_b, int m, int n, int k, float alpha, const float *a, int lda,
-                     const uint16_t *b, int ldb, float beta, float *c, int ldc) {
-    bsource src = {NULL, b, trans_b, ldb, 0};
-    /* The half kernels widen with F16C, which every AVX2 path here has. */
-    gemm(isa, trans_a, m, n, k, alpha, a, lda, src, beta, c, ldc);
 }

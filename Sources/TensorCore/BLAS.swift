@@ -49,11 +49,7 @@ enum BLAS {
                                        beta, cp, Int32(ldc))
             }
             guard let split = split(m: m, n: n, k: k) else { return block(0..<m, 0..<n) }
-            Compute.parallelParts(split.blocks.count) { p in
-                let r = split.blocks[p]
-                if r.isEmpty { return }
-                if split.byRows { block(r, 0..<n) } else { block(0..<m, r) }
-            }
+            split.run(m: m, n: n, block)
         }
     }
 
@@ -65,6 +61,15 @@ enum BLAS {
     struct Split {
         let byRows: Bool
         let blocks: [Range<Int>]
+
+        /// `body(rows, columns)` for each block of an `m x n` product, in parallel on the pool.
+        func run(m: Int, n: Int, _ body: (Range<Int>, Range<Int>) -> Void) {
+            Compute.parallelParts(blocks.count) { p in
+                let r = blocks[p]
+                if r.isEmpty { return }
+                if byRows { body(r, 0..<n) } else { body(0..<m, r) }
+            }
+        }
     }
 
     static func split(m: Int, n: Int, k: Int) -> Split? {
@@ -116,18 +121,17 @@ enum BLAS {
     /// depend on the block).
     static func splitSgemm(_ split: Split, transA: Bool, transB: Bool, m: Int, n: Int, k: Int, alpha: Float,
                            a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
-                           beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int) {
-        Compute.parallelParts(split.blocks.count) { p in
-            let r = split.blocks[p]
-            if r.isEmpty { return }
-            if split.byRows {
-                sgemmOnThisThread(transA: transA, transB: transB, m: r.count, n: n, k: k, alpha: alpha,
-                                  a: transA ? a + r.lowerBound : a + r.lowerBound * lda, lda: lda, b: b, ldb: ldb,
-                                  beta: beta, c: c + r.lowerBound * ldc, ldc: ldc)
+                           beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int, openBLAS: Bool = false) {
+        split.run(m: m, n: n) { rows, cols in
+            let ap = transA ? a + rows.lowerBound : a + rows.lowerBound * lda
+            let bp = transB ? b + cols.lowerBound * ldb : b + cols.lowerBound
+            let cp = c + rows.lowerBound * ldc + cols.lowerBound
+            if openBLAS {
+                openBLASSgemm(transA: transA, transB: transB, m: rows.count, n: cols.count, k: k, alpha: alpha,
+                              a: ap, lda: lda, b: bp, ldb: ldb, beta: beta, c: cp, ldc: ldc)
             } else {
-                sgemmOnThisThread(transA: transA, transB: transB, m: m, n: r.count, k: k, alpha: alpha,
-                                  a: a, lda: lda, b: transB ? b + r.lowerBound * ldb : b + r.lowerBound, ldb: ldb,
-                                  beta: beta, c: c + r.lowerBound, ldc: ldc)
+                sgemmOnThisThread(transA: transA, transB: transB, m: rows.count, n: cols.count, k: k, alpha: alpha,
+                                  a: ap, lda: lda, b: bp, ldb: ldb, beta: beta, c: cp, ldc: ldc)
             }
         }
     }
@@ -143,16 +147,11 @@ enum BLAS {
             mmpipe_blas_dgemm(transA ? 1 : 0, transB ? 1 : 0, Int32(m), Int32(n), Int32(k), 1, a, lda, b, ldb, 0, c, ldc)
             return
         }
-        Compute.parallelParts(split.blocks.count) { p in
-            let r = split.blocks[p]
-            if r.isEmpty { return }
-            if split.byRows {
-                mmpipe_blas_dgemm(transA ? 1 : 0, transB ? 1 : 0, Int32(r.count), Int32(n), Int32(k), 1,
-                                  transA ? a + r.lowerBound : a + r.lowerBound * Int(lda), lda, b, ldb, 0, c + r.lowerBound * Int(ldc), ldc)
-            } else {
-                mmpipe_blas_dgemm(transA ? 1 : 0, transB ? 1 : 0, Int32(m), Int32(r.count), Int32(k), 1,
-                                  a, lda, transB ? b + r.lowerBound * Int(ldb) : b + r.lowerBound, ldb, 0, c + r.lowerBound, ldc)
-            }
+        split.run(m: m, n: n) { rows, cols in
+            mmpipe_blas_dgemm(transA ? 1 : 0, transB ? 1 : 0, Int32(rows.count), Int32(cols.count), Int32(k), 1,
+                              transA ? a + rows.lowerBound : a + rows.lowerBound * Int(lda), lda,
+                              transB ? b + cols.lowerBound * Int(ldb) : b + cols.lowerBound, ldb, 0,
+                              c + rows.lowerBound * Int(ldc) + cols.lowerBound, ldc)
         }
     }
 

@@ -47,18 +47,8 @@ public enum Benchmark {
                     return BLAS.openBLASSgemm(transB: transB, m: m, n: n, k: k, a: a.pointer, lda: k, b: b.pointer, ldb: ldb,
                                               c: c.outputPointer, ldc: n)
                 }
-                Compute.parallelParts(split.blocks.count) { p in
-                    let r = split.blocks[p]
-                    if r.isEmpty { return }
-                    if split.byRows {
-                        BLAS.openBLASSgemm(transB: transB, m: r.count, n: n, k: k, a: a.pointer + r.lowerBound * k, lda: k,
-                                           b: b.pointer, ldb: ldb, c: c.outputPointer + r.lowerBound * n, ldc: n)
-                    } else {
-                        BLAS.openBLASSgemm(transB: transB, m: m, n: r.count, k: k, a: a.pointer, lda: k,
-                                           b: transB ? b.pointer + r.lowerBound * k : b.pointer + r.lowerBound, ldb: ldb,
-                                           c: c.outputPointer + r.lowerBound, ldc: n)
-                    }
-                }
+                BLAS.splitSgemm(split, transA: false, transB: transB, m: m, n: n, k: k, alpha: 1, a: a.pointer, lda: k,
+                                b: b.pointer, ldb: ldb, beta: 0, c: c.outputPointer, ldc: n, openBLAS: true)
             }
         }
         return medianSeconds(repeats: repeats) {

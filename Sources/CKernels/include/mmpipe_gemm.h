@@ -22,10 +22,6 @@ enum { MMPIPE_ISA_PORTABLE = 0, MMPIPE_ISA_AVX2 = 1, MMPIPE_ISA_AVX512 = 2 };
  * AVX-512 means AVX-512F too). */
 void mmpipe_gemm(int isa, int trans_a, int trans_b, int m, int n, int k, float alpha, const float *a, int lda,
                  const float *b, int ldb, float beta, float *c, int ldc);
-/* The same with b in IEEE half precision, widened exactly: the bits of the float32 product
- * with the widened values. */
-void mmpipe_gemm_f16(int isa, int trans_a, int trans_b, int m, int n, int k, float alpha, const float *a, int lda,
-                     const uint16_t *b, int ldb, float beta, float *c, int ldc);
 
 /* Half-precision b [k, n] stored in panels of 32 columns: panel q holds columns
  * [32 q, 32 q + 32) as k rows of 32 halves (zero past n), panels one after another. A
@@ -36,8 +32,8 @@ void mmpipe_gemm_f16_panels(int isa, int m, int n, int k, float alpha, const flo
 /* Halves a panel layout of n columns and depth k takes. */
 size_t mmpipe_gemm_panels_size(int n, int k);
 /* Packs panels [q0, q1) of w [n, k] (rows ldw apart; a PyTorch Linear weight, so b = w^T),
- * rounding to half (nearest even; the same bits on every path); returns 1 when every value
- * survived exactly. */
+ * rounding to half (nearest even); returns 1 when every value survived exactly. Needs F16C
+ * (AVX2 level); elsewhere returns 0 (the weight stays float32). */
 int mmpipe_gemm_pack_f16(const float *w, int n, int k, int ldw, int q0, int q1, uint16_t *panels);
 /* Column j of a panel layout (row j of w), k values, widened. */
 void mmpipe_gemm_unpack_f16(const uint16_t *panels, int k, int j, float *out);
