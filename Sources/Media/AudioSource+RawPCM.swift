@@ -60,7 +60,7 @@ final class RawPCMAudioSource: AudioSource {
         let frameBytes = 2 * channels
         // Fill the block (a pipe returns what it has; read until a block or the end).
         while !ended && filled < bytes.count {
-            let n = bytes.withUnsafeMutableBytes { read(fd, $0.baseAddress! + filled, $0.count - filled) }
+            let n = bytes.withUnsafeMutableBytes { InputStreamEnd.read(fd, $0.baseAddress! + filled, $0.count - filled) }
             if n > 0 {
                 filled += n
             } else if n == 0 {

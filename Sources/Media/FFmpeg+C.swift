@@ -235,7 +235,7 @@ private let readDescriptor: @convention(c) (UnsafeMutableRawPointer?, UnsafeMuta
     let state = opaque!.assumingMemoryBound(to: FFIOState.self)
     if state.pointee.shouldStop() { return AVERROR_EXIT_CODE }
     while true {
-        let n = read(state.pointee.fd, buffer, Int(size))
+        let n = InputStreamEnd.read(state.pointee.fd, buffer!, Int(size))
         if n > 0 {
             state.pointee.bytes += Int64(n)
             return Int32(n)

@@ -68,7 +68,7 @@ extension MMPipeServer {
             func encode(to encoder: Encoder) throws {
                 var c = encoder.singleValueContainer()
                 switch self {
-                case .floats(let f): try c.encode(f)
+                case .floats(let f): try c.encode(JSONValue.decimals(f))
                 case .base64(let s): try c.encode(s)
                 }
             }

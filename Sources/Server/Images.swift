@@ -171,7 +171,7 @@ extension MMPipeServer {
                 return (0..<(r.rows.shape.first ?? 0)).map { row in
                     let v = Array(r.rows.scalars[(row * d)..<((row + 1) * d)])
                     var o: [String: Any] = ["object": "embedding",
-                                            "embedding": base64 ? Self.base64(v) as Any : v.map { Double($0) } as Any]
+                                            "embedding": base64 ? Self.base64(v) as Any : JSONValue.decimals(v) as Any]
                     o["index"] = index
                     index += 1
                     if row < r.fields.count { for (k, value) in r.fields[row].fields { if case .number(let t) = value { o[k] = t } } }

@@ -263,8 +263,8 @@ struct VerboseTranscription: Encodable {
         text = t.text.trimmingCharacters(in: .whitespaces)
         segments = t.segments.map { s in
             Segment(id: s.id, seek: s.seek, start: ms(s.start), end: ms(s.end), text: s.text, tokens: s.tokens,
-                    temperature: Double(s.temperature), avg_logprob: Double(s.avgLogprob), compression_ratio: s.compressionRatio,
-                    no_speech_prob: Double(s.noSpeechProb))
+                    temperature: JSONValue.decimal(s.temperature), avg_logprob: JSONValue.decimal(s.avgLogprob), compression_ratio: s.compressionRatio,
+                    no_speech_prob: JSONValue.decimal(s.noSpeechProb))
         }
         words = withWords ? t.segments.flatMap { $0.words.map { Word(word: $0.word.trimmingCharacters(in: .whitespaces), start: ms($0.start), end: ms($0.end)) } } : nil
     }
@@ -282,4 +282,4 @@ struct VerboseTranscription: Encodable {
 }
 
 /// Seconds to the millisecond (times mapped back onto a recording carry float noise).
-func ms(_ t: Double) -> Double { (t * 1000).rounded() / 1000 }
+func ms(_ t: Double) -> Double { JSONValue.seconds(t) }

@@ -14,12 +14,14 @@ struct ModelsCommand: ParsableCommand {
             the models folder: MMPIPE_MODELS_DIR, else the Models/ folder of this checkout.
 
             Examples:
+              mmpipe models                 # the same as mmpipe models list
               mmpipe models list            # installable weights; --all for every model
               mmpipe models info whisper-tiny.en
               ls "$(mmpipe models path whisper-tiny.en)"
               mmpipe models fetch clip-vit-b-32         # from Hugging Face, when the network allows
             """,
-        subcommands: [List.self, Info.self, Path.self, Fetch.self])
+        subcommands: [List.self, Info.self, Path.self, Fetch.self],
+        defaultSubcommand: List.self)
 
     struct Fetch: ParsableCommand {
         static let configuration = CommandConfiguration(

@@ -146,6 +146,9 @@ struct Transcribe: ParsableCommand {
         if language != "auto" && WhisperTokenizer.languageCode(for: language) == nil {
             throw ValidationError("unknown language '\(language)'")
         }
+        if format == .all && outputDir == nil {
+            throw ValidationError("--format all writes a file per format: give --output-dir (standard output takes one format)")
+        }
         if sharding.shard != nil && (outputDir == nil || audioStdin) {
             throw ValidationError("--shard writes each part's transcripts to files: give --output-dir (and files, not --audio-stdin)")
         }

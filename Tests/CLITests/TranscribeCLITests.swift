@@ -238,6 +238,32 @@ struct TranscribeCLITests {
         #expect(live.stdout == file.stdout)
     }
 
+    /// The first Ctrl-C on a stream ends its input: everything that arrived is transcribed
+    /// and printed (the same subtitles as the file cut where the stream stopped), exit 130.
+    /// The header promises 60 s; 25 s arrive and the writer stays, silent.
+    @Test func ctrlCOnAStreamTranscribesWhatArrived() throws {
+        let dir = try Self.temporaryDirectory("tstdinint")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let wav = try Self.longSpeech(seconds: 60, in: dir)
+        let cut = dir.appendingPathComponent("cut.wav").path
+        try Self.tool("sox", [wav, cut, "trim", "0", "25"])
+        let args = ["--beam-size", "1", "--format", "srt"]
+        let file = try CLI.run(["transcribe", cut] + args)
+        #expect(file.status == 0 && file.stdout.contains("00:00:2"), "\(file.stderr)")
+
+        let bytes = try Data(contentsOf: URL(fileURLWithPath: wav))
+        let data = try #require(bytes.range(of: Data("data".utf8)))
+        let live = try Running(["transcribe", "--audio-stdin"] + args)
+        live.input.fileHandleForWriting.write(bytes.prefix(data.upperBound + 4 + 25 * 16_000 * 2))
+        // Whisper waits for a full window that will not come; the stream stays open.
+        usleep(6_000_000)
+        kill(live.process.processIdentifier, SIGINT)
+        let (status, _) = live.exit(within: 120)
+        #expect(status == 130, "\(live.stderr)")
+        #expect(live.stderr.contains("the input ends here"), "\(live.stderr)")
+        #expect(live.stdout == file.stdout, "\(live.stdout)\n---\n\(file.stdout)")
+    }
+
     /// `--output-dir` and `--format` apply to standard input as to a file: `stdin.<format>`.
     @Test func standardInputWritesTheSameFiles() throws {
         let dir = try Self.temporaryDirectory("tstdinfiles")

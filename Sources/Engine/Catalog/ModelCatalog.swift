@@ -160,9 +160,9 @@ public struct ModelCatalog: Sendable {
         if let c = card(name), kinds.contains(c.kind) { return c }
         let names = cards.filter { kinds.contains($0.kind) }.map(\.name)
         if let c = card(name) {
-            throw CatalogError("\(name) is a\(c.kind == .image ? "n" : "") \(c.kind.rawValue) model; this command takes: \(names.joined(separator: ", "))")
+            throw RequestError("\(name) is a\(c.kind == .image ? "n" : "") \(c.kind.rawValue) model; this command takes: \(names.joined(separator: ", "))")
         }
-        throw CatalogError("unknown model '\(name)'; this command takes: \(names.joined(separator: ", "))")
+        throw RequestError("unknown model '\(name)'; this command takes: \(names.joined(separator: ", "))")
     }
 
     /// The folder or file to load `card` from: `--weights` when given, else where its source

@@ -16,6 +16,8 @@ public struct InputPaths: Sequence, Sendable {
         case found(String, relative: String)
         /// An argument that names nothing usable (missing path); reported, not fatal.
         case missing(String)
+        /// A pattern (`*`, `?`, `[`) that matches no file; reported, not fatal.
+        case unmatched(String)
         /// A directory argument that held no file this job can read.
         case emptyDirectory(String)
     }
@@ -58,7 +60,7 @@ public struct InputPaths: Sequence, Sendable {
             guard let shard else { return nextOfAll() }
             while let e = nextOfAll() {
                 switch e {
-                case .file(let p), .missing(let p): if shard.owns(p) { return e }
+                case .file(let p), .missing(let p), .unmatched(let p): if shard.owns(p) { return e }
                 case .found(_, let relative): if shard.owns(relative) { return e }
                 case .emptyDirectory: return e
                 }
@@ -120,7 +122,7 @@ public struct InputPaths: Sequence, Sendable {
             var isDir: ObjCBool = false
             if !FileManager.default.fileExists(atPath: path), path.contains(where: { "*?[".contains($0) }) {
                 let matches = InputPaths.glob(path)
-                if matches.isEmpty { return .missing(path) }
+                if matches.isEmpty { return .unmatched(path) }
                 globbed = matches
                 globRoot = InputPaths.fixedFolders(of: path)
                 return nil

@@ -10,9 +10,9 @@ public enum Interrupts {
     /// signal then waited for one (a server's second Ctrl-C took seconds to act).
     private static let queue = DispatchQueue(label: "mmpipe.signals", qos: .userInteractive)
 
-    public static func cancel(_ job: Job, onFirst: @escaping @Sendable () -> Void = {}) {
+    public static func cancel(_ job: Job, note: String? = nil, onFirst: @escaping @Sendable () -> Void = {}) {
         watch {
-            job.progress.warn("interrupted: finishing the items in flight and saving results (press Ctrl-C again to quit at once)")
+            job.progress.warn(note ?? "interrupted: finishing the items in flight and saving results (press Ctrl-C again to quit at once)")
             job.cancel()
             onFirst()
         }

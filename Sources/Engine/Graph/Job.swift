@@ -1,7 +1,12 @@
+import Crypto
 import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
 import TensorCore
 
-/// One input of a job as the source found it. `path + size + mtime` identify it for resume.
+/// One input of a job as the source found it. `path + size + mtime` identify a file for
+/// resume; a text is identified by its content alone (`digest`), wherever it came from.
 public struct SourceItem: Sendable, Hashable, Codable {
     public let path: String
     public let size: Int64
@@ -11,12 +16,22 @@ public struct SourceItem: Sendable, Hashable, Codable {
     /// e.g. `a/x.wav` for `coll/a/x.wav` found in `coll`; nil for a file named directly.
     /// Output files mirror it.
     public let relative: String?
+    /// A text's SHA-256 (hex): its identity for resume (records carry it as `sha256`); nil
+    /// for a file.
+    public let digest: String?
 
-    public init(path: String, size: Int64, mtime: Double, relative: String? = nil) {
+    public init(path: String, size: Int64, mtime: Double, relative: String? = nil, digest: String? = nil) {
         self.path = path
         self.size = size
         self.mtime = mtime
         self.relative = relative
+        self.digest = digest
+    }
+
+    /// A text given at `place` (`--text #N`, `FILE:LINE`), identified by its content.
+    public static func text(_ text: String, at place: String) -> SourceItem {
+        let digest = SHA256.hash(data: Data(text.utf8)).map { String(format: "%02x", $0) }.joined()
+        return SourceItem(path: place, size: Int64(text.utf8.count), mtime: 0, digest: digest)
     }
 
     /// The modification time in whole microseconds (what resume compares).
@@ -233,6 +248,8 @@ public final class Job: @unchecked Sendable {
         spawn("mmpipe.source") { [self] in
             var seq = 0
             var iterator = inputs.makeIterator()
+            var repeats = Repeats()
+            defer { repeats.report(progress) }
             while !cancelled {
                 let t0 = DispatchTime.now().uptimeNanoseconds
                 guard let entry = iterator.next() else { break }
@@ -242,10 +259,12 @@ public final class Job: @unchecked Sendable {
                 case .emptyDirectory(let p):
                     progress.warn("\(p): directory holds no files this command reads")
                     continue
-                case .missing(let p):
+                case .missing(let p), .unmatched(let p):
+                    let reason = if case .unmatched = entry { "no file matches this pattern" } else { "no such file or directory" }
                     envelope = Envelope(seq: seq, source: SourceItem(path: p, size: 0, mtime: 0),
-                                        value: .failure(ItemFailure(path: p, reason: "no such file or directory")))
+                                        value: .failure(ItemFailure(path: p, reason: reason)))
                 case .file(let p), .found(let p, _):
+                    if !repeats.first(file: p) { continue }
                     let relative: String? = if case .found(_, let r) = entry { r } else { nil }
                     let item = SourceItem.stat(p, relative: relative) ?? SourceItem(path: p, size: 0, mtime: 0, relative: relative)
                     if skip(item) {
@@ -271,7 +290,10 @@ public final class Job: @unchecked Sendable {
         let out = BoundedQueue<Envelope<T>>(capacity: 16)
         spawn("mmpipe.source") { [self] in
             var seq = 0
+            var repeats = Repeats()
+            defer { repeats.report(progress) }
             for (item, value) in values {
+                if let d = item.digest, !repeats.first(text: d, at: item.path) { continue }
                 if skip(item) {
                     lock.lock(); skippedCount += 1; lock.unlock()
                     continue
@@ -300,6 +322,46 @@ public final class Job: @unchecked Sendable {
         summary.peakRSSMegabytes = ResourceUsage.peakRSSMegabytes
         summary.peakBusyThreads = Compute.peakBusyThreads
         summary.cores = Compute.cores
+    }
+}
+
+/// Inputs named more than once (the same file by another path, a folder and a file in it,
+/// the same text twice): done once, and said in one note at the end of the enumeration.
+struct Repeats {
+    private var files: Set<FileIdentity> = []
+    private var texts: [String: String] = [:]
+    private var said: [String] = []
+    private var count = 0
+
+    struct FileIdentity: Hashable { let device: UInt64, inode: UInt64 }
+
+    /// True the first time the real file behind `path` is seen (device and inode: symbolic
+    /// links, `..` and hard links lead to the same one). A path that cannot be stat'ed is
+    /// passed on (its failure is reported where it is read).
+    mutating func first(file path: String) -> Bool {
+        var st = stat()
+        guard fstatat(AT_FDCWD, path, &st, 0) == 0 else { return true }
+        if files.insert(FileIdentity(device: UInt64(st.st_dev), inode: UInt64(st.st_ino))).inserted { return true }
+        note(path)
+        return false
+    }
+
+    /// True the first time the text with this digest is seen.
+    mutating func first(text digest: String, at place: String) -> Bool {
+        if let earlier = texts[digest] { note("\(place) (the text of \(earlier))"); return false }
+        texts[digest] = place
+        return true
+    }
+
+    private mutating func note(_ what: String) {
+        count += 1
+        if said.count < 5 { said.append(what) }
+    }
+
+    func report(_ progress: Progress) {
+        guard count > 0 else { return }
+        let more = count > said.count ? " and \(count - said.count) more" : ""
+        progress.note("done once, already named by another argument or path: \(said.joined(separator: ", "))\(more)")
     }
 }
 

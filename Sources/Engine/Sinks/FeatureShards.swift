@@ -123,7 +123,7 @@ public final class FeatureShardWriter: @unchecked Sendable {
     /// The rows earlier runs kept (resume), read back from their shards: each input's rows in
     /// manifest order, by the input's path, size and modification time.
     func keptRows() throws -> [JSONLinesOutput.ResumeKey: [[Float]]] {
-        struct Line: Decodable { let path: String?, size: Int64?, mtime_us: Int64?, row: Int?, shard: String? }
+        struct Line: Decodable { let path: String?, size: Int64?, mtime_us: Int64?, sha256: String?, row: Int?, shard: String? }
         var shards: [String: (rows: [Float], n: Int, d: Int)] = [:]
         var out: [JSONLinesOutput.ResumeKey: [[Float]]] = [:]
         let decoder = JSONDecoder()
@@ -145,7 +145,8 @@ public final class FeatureShardWriter: @unchecked Sendable {
             guard row >= 0, row < s.n else {
                 throw ItemFailure(path: directory.appendingPathComponent(shard).path, reason: "has \(s.n) rows, but manifest.jsonl names row \(row)")
             }
-            out[JSONLinesOutput.ResumeKey(path: path, size: size, mtimeMicros: mtime), default: []].append(Array(s.rows[(row * s.d)..<((row + 1) * s.d)]))
+            let key = l.sha256.map { JSONLinesOutput.ResumeKey(digest: $0) } ?? JSONLinesOutput.ResumeKey(path: path, size: size, mtimeMicros: mtime)
+            out[key, default: []].append(Array(s.rows[(row * s.d)..<((row + 1) * s.d)]))
         }
         return out
     }
@@ -260,11 +261,12 @@ struct ManifestLine: Encodable {
     func encode(to encoder: Encoder) throws {
         var c = encoder.container(keyedBy: Key.self)
         // The standard fields win over an extra field of the same name.
-        let standard: Set = ["path", "size", "mtime_us", "row", "shard", "model", "dim", "request", "error"]
+        let standard: Set = ["path", "size", "mtime_us", "sha256", "row", "shard", "model", "dim", "request", "error"]
         for (k, v) in extra.fields where !standard.contains(k) { try c.encode(v, forKey: Key(k)) }
         try c.encode(source.path, forKey: Key("path"))
         try c.encode(source.size, forKey: Key("size"))
         try c.encode(source.mtimeMicros, forKey: Key("mtime_us"))
+        try c.encodeIfPresent(source.digest, forKey: Key("sha256"))
         try c.encodeIfPresent(row, forKey: Key("row"))
         try c.encodeIfPresent(shard, forKey: Key("shard"))
         try c.encodeIfPresent(model, forKey: Key("model"))

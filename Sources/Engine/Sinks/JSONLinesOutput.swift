@@ -28,8 +28,21 @@ public final class JSONLinesOutput: @unchecked Sendable {
     /// The `request` digests of the kept records ("" for none).
     private var keptRequests: Set<String> = []
 
+    /// What identifies an input for resume: a file by path, size and modification time; a
+    /// text by its content's digest alone (an edited text is a new input, the same text from
+    /// another place is not).
     struct ResumeKey: Hashable {
         let path: String, size: Int64, mtimeMicros: Int64
+
+        init(path: String, size: Int64, mtimeMicros: Int64) {
+            (self.path, self.size, self.mtimeMicros) = (path, size, mtimeMicros)
+        }
+
+        init(_ item: SourceItem) {
+            if let d = item.digest { self.init(digest: d) } else { self.init(path: item.path, size: item.size, mtimeMicros: item.mtimeMicros) }
+        }
+
+        init(digest: String) { self.init(path: "sha256:" + digest, size: -1, mtimeMicros: -1) }
     }
 
     /// Opens `url` for a job. Unless `overwrite`, results already in `url` (and in a
@@ -90,8 +103,9 @@ public final class JSONLinesOutput: @unchecked Sendable {
 
     /// What resume reads of a record: which input it is for, and whether it failed.
     struct ResumeFields: Decodable {
-        let path: String?, size: Int64?, mtime_us: Int64?, error: String?, request: String?
+        let path: String?, size: Int64?, mtime_us: Int64?, sha256: String?, error: String?, request: String?
         var key: ResumeKey? {
+            if let sha256 { return ResumeKey(digest: sha256) }
             guard let path, let size, let mtime_us else { return nil }
             return ResumeKey(path: path, size: size, mtimeMicros: mtime_us)
         }
@@ -107,7 +121,7 @@ public final class JSONLinesOutput: @unchecked Sendable {
     /// True when a previous run already has a result for this exact input.
     public func isDone(_ item: SourceItem) -> Bool {
         lock.lock(); defer { lock.unlock() }
-        return done.contains(ResumeKey(path: item.path, size: item.size, mtimeMicros: item.mtimeMicros))
+        return done.contains(ResumeKey(item))
     }
 
     /// Appends one record (a JSON object; `Stamped` adds the resume fields).

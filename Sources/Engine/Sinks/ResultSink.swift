@@ -50,6 +50,9 @@ extension ResultSink {
 }
 
 /// JSON encoding as every mmpipe record is written: sorted keys, slashes as they are.
+/// Numbers are written as the values they are: a float32 by its shortest decimal (`0.2`,
+/// not the `0.20000000298023224` it widens to, `JSONValue.decimal`), a time in seconds to
+/// the millisecond (`5.56`, not `5.5600000000000005`, `JSONValue.seconds`).
 public enum RecordJSON {
     public static func encoder() -> JSONEncoder {
         let e = JSONEncoder()
@@ -75,7 +78,7 @@ public struct Stamped<R: Encodable>: Encodable {
         self.request = request
     }
 
-    enum Keys: String, CodingKey { case path, size, mtimeUs = "mtime_us", request }
+    enum Keys: String, CodingKey { case path, size, mtimeUs = "mtime_us", sha256, request }
 
     public func encode(to encoder: Encoder) throws {
         try record.encode(to: encoder)
@@ -83,6 +86,7 @@ public struct Stamped<R: Encodable>: Encodable {
         try c.encode(source.path, forKey: .path)
         try c.encode(source.size, forKey: .size)
         try c.encode(source.mtimeMicros, forKey: .mtimeUs)
+        try c.encodeIfPresent(source.digest, forKey: .sha256)
         try c.encodeIfPresent(request?.digest, forKey: .request)
     }
 }
@@ -216,4 +220,16 @@ public final class CollectingSink<R>: ResultSink, @unchecked Sendable {
         lock.lock(); defer { lock.unlock() }
         return collected
     }
+}
+
+/// Numbers as records write them (see `RecordJSON`).
+public enum JSONValue {
+    /// The shortest decimal that reads back as `x` (Float's description), as a Double: JSON
+    /// then writes those digits.
+    public static func decimal(_ x: Float) -> Double { x.isFinite ? Double(x.description) ?? Double(x) : Double(x) }
+
+    public static func decimals(_ xs: [Float]) -> [Double] { xs.map(decimal) }
+
+    /// Seconds to the millisecond (times are sums of 20 ms steps and offsets).
+    public static func seconds(_ t: Double) -> Double { (t * 1000).rounded() / 1000 }
 }

@@ -37,7 +37,7 @@ public enum ShardMerge {
         InputPaths(arguments) { MediaFormat.hasExtension($0, of: [.image, .audio, .video]) }.compactMap { entry in
             switch entry {
             case .file(let p), .found(let p, _): return group.paths.contains(p) ? nil : p
-            case .missing, .emptyDirectory: return nil
+            case .missing, .unmatched, .emptyDirectory: return nil
             }
         }
     }

@@ -39,7 +39,7 @@ public enum TranscriptFormat: String, CaseIterable, Sendable {
     }
 }
 
-/// The `json` transcript, as openai-whisper writes it (floats as the doubles they widen to).
+/// The `json` transcript, as openai-whisper writes it (numbers as `JSONValue` writes them).
 struct TranscriptJSON: Encodable {
     struct Word: Encodable {
         let word: String, start: Double, end: Double, probability: Double
@@ -55,12 +55,13 @@ struct TranscriptJSON: Encodable {
     init(_ t: WhisperSession.Transcript) {
         text = t.text
         language = t.language
-        duration = t.duration
+        duration = JSONValue.seconds(t.duration)
         segments = t.segments.map { s in
-            Segment(id: s.id, seek: s.seek, start: s.start, end: s.end, text: s.text, tokens: s.tokens,
-                    temperature: Double(s.temperature), avg_logprob: Double(s.avgLogprob),
-                    compression_ratio: s.compressionRatio, no_speech_prob: Double(s.noSpeechProb),
-                    words: s.words.map { Word(word: $0.word, start: $0.start, end: $0.end, probability: Double($0.probability)) })
+            Segment(id: s.id, seek: s.seek, start: JSONValue.seconds(s.start), end: JSONValue.seconds(s.end), text: s.text, tokens: s.tokens,
+                    temperature: JSONValue.decimal(s.temperature), avg_logprob: JSONValue.decimal(s.avgLogprob),
+                    compression_ratio: s.compressionRatio, no_speech_prob: JSONValue.decimal(s.noSpeechProb),
+                    words: s.words.map { Word(word: $0.word, start: JSONValue.seconds($0.start), end: JSONValue.seconds($0.end),
+                                              probability: JSONValue.decimal($0.probability)) })
         }
     }
 }

@@ -70,7 +70,7 @@ public struct ClassifyRecord: Sendable, Encodable, TableRecord, CSVRecord {
                 var o = list.nestedContainer(keyedBy: Keys.self)
                 try o.encode(p.label, forKey: .label)
                 try o.encode(p.index, forKey: .classIndex)
-                try o.encode(Double(p.probability), forKey: .probability)
+                try o.encode(JSONValue.decimal(p.probability), forKey: .probability)
             }
         }
         if let labels {
@@ -79,13 +79,13 @@ public struct ClassifyRecord: Sendable, Encodable, TableRecord, CSVRecord {
             for l in labels {
                 var o = list.nestedContainer(keyedBy: Keys.self)
                 try o.encode(l.label, forKey: .label)
-                try o.encode(Double(l.score), forKey: .score)
+                try o.encode(JSONValue.decimal(l.score), forKey: .score)
                 if let classes = l.classes {
                     var cl = o.nestedUnkeyedContainer(forKey: .imagenetClasses)
                     for k in classes {
                         var co = cl.nestedContainer(keyedBy: Keys.self)
                         try co.encode(k.className, forKey: .class)
-                        try co.encode(Double(k.share), forKey: .share)
+                        try co.encode(JSONValue.decimal(k.share), forKey: .share)
                     }
                 }
             }

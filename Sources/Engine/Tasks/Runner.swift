@@ -31,10 +31,13 @@ public struct RequestError: Error, CustomStringConvertible, Sendable {
 public enum Runner {
     /// `graph` builds the flow from the job and the sink's resume check. `control`: the job is
     /// stopped through it (a server's request) instead of by SIGINT / SIGTERM (the CLI).
+    /// `interruptNote`: what the first Ctrl-C says (default: the items in flight finish);
+    /// `onInterrupt` runs then too.
     public static func run<R: Sendable>(into sink: any ResultSink<R>, window: Int, progress: Progress, control: JobControl? = nil,
+                                        interruptNote: String? = nil, onInterrupt: @escaping @Sendable () -> Void = {},
                                         graph: (Job, @escaping @Sendable (SourceItem) -> Bool) -> Flow<R>) throws -> JobSummary {
         let job = Job(window: window, progress: progress)
-        if let control { control.attach(job) } else { Interrupts.cancel(job) }
+        if let control { control.attach(job) } else { Interrupts.cancel(job, note: interruptNote, onFirst: onInterrupt) }
         let box = UncheckedBox(sink)
         try sink.begin()
         let summary = graph(job) { box.value.isDone($0) }.sink { e in

@@ -328,11 +328,11 @@ public final class TrainTask: @unchecked Sendable {
         public let crossValidation: LogisticRegression.CrossValidation?
     }
 
-    /// The key of a text's row in the features folder: its sha256 (the manifest line carries
-    /// the text too).
+    /// A text example's item: identified by its sha256 (so the rows of `embed --text` in the
+    /// same features folder are reused too; the manifest line carries the text).
     static func textItem(_ text: String) -> SourceItem {
-        let digest = SHA256.hash(data: Data(text.utf8)).map { String(format: "%02x", $0) }.joined()
-        return SourceItem(path: "text:" + digest, size: Int64(text.utf8.count), mtime: 0)
+        let item = SourceItem.text(text, at: "")
+        return SourceItem(path: "text:" + item.digest!, size: item.size, mtime: 0, digest: item.digest)
     }
 
     /// Embeds every example (unreadable ones reported and skipped; with `request.features`,
@@ -370,7 +370,7 @@ public final class TrainTask: @unchecked Sendable {
         var reused = 0
         if let kept = try writer?.keptRows() {
             for (item, _) in items {
-                if let rows = kept[JSONLinesOutput.ResumeKey(path: item.path, size: item.size, mtimeMicros: item.mtimeMicros)], !rows.isEmpty {
+                if let rows = kept[JSONLinesOutput.ResumeKey(item)], !rows.isEmpty {
                     byKey[item.path] = rows
                     reused += 1
                 }

@@ -193,10 +193,14 @@ public final class TranscribeTask: @unchecked Sendable {
         case .live(let fd, let name, let raw):
             let item = SourceItem(path: name, size: 0, mtime: 0)
             let vad = vadSession.map { ($0.vad, request.vad ?? VADOptions()) }
-            return try Runner.run(into: sink, window: 1, progress: progress, control: control) { job, _ in
+            // The first Ctrl-C ends the input (a stream has no end of its own): what arrived is
+            // transcribed to the end and printed, and the run exits 130; a second one quits.
+            let note = "interrupted: the input ends here; transcribing what arrived (press Ctrl-C again to quit at once)"
+            return try Runner.run(into: sink, window: 1, progress: progress, control: control, interruptNote: note,
+                                  onInterrupt: { InputStreamEnd.end() }) { job, _ in
                 job.source(values: [(item, ())]).map("transcribe", workers: 1) { _, item in
                     var o = options
-                    o.shouldStop = { job.cancelled }
+                    o.shouldStop = { control?.isCancelled ?? false }
                     let reader = try raw.map { try AudioReader(fileDescriptor: fd, name: name, raw: $0, sampleRate: 16_000) }
                         ?? AudioReader(fileDescriptor: fd, name: name, sampleRate: 16_000)
                     let transcription = try WhisperTranscription(whisper: whisper, options: o)
@@ -222,7 +226,7 @@ public final class TranscribeTask: @unchecked Sendable {
                         })
                         return result(t)
                     } catch is CancellationError where job.cancelled {
-                        return result(transcription.transcript)   // a stream has no end to wait for: keep what is final
+                        return result(transcription.transcript)   // stopped by its control (a server's client): keep what is final
                     }
                 }
             }

@@ -26,14 +26,15 @@ public final class TextSession: @unchecked Sendable {
 }
 
 /// Texts to embed: `--text` values, then the lines of `--text-file`s (empty lines skipped),
-/// each with a source item naming where it came from (resume keys on it). An empty `--text`,
+/// each with a source item naming where it came from and identified by its content (resume
+/// keys on its digest, so an edited text is embedded anew and a repeated one once). An empty `--text`,
 /// or files with no text at all, are refused.
 public enum TextInputs {
     public static func collect(texts: [String], files: [String]) throws -> [(SourceItem, String)] {
         var out: [(SourceItem, String)] = []
         for (i, t) in texts.enumerated() {
             if t.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty { throw RequestError("--text #\(i + 1) is empty") }
-            out.append((SourceItem(path: "--text #\(i + 1)", size: Int64(t.utf8.count), mtime: 0), t))
+            out.append((SourceItem.text(t, at: "--text #\(i + 1)"), t))
         }
         for f in files {
             let data: Data
@@ -54,7 +55,7 @@ public enum TextInputs {
                 n += 1
                 let t = String(line)
                 if t.trimmingCharacters(in: .whitespaces).isEmpty { continue }
-                out.append((SourceItem(path: "\(f):\(n)", size: Int64(t.utf8.count), mtime: 0), t))
+                out.append((SourceItem.text(t, at: "\(f):\(n)"), t))
             }
         }
         if out.isEmpty {

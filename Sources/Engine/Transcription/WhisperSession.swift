@@ -49,7 +49,7 @@ public final class WhisperSession: @unchecked Sendable {
             if name.contains("/") || name.hasPrefix(".") || name.hasPrefix("~") {
                 throw ItemFailure(path: name, reason: "no such folder (give a folder with model.bin or model.safetensors, or a model name: \(names.joined(separator: ", ")))")
             }
-            throw ItemFailure(path: name, reason: "unknown Whisper model; use \(names.joined(separator: ", ")) or a folder with model.bin or model.safetensors")
+            throw RequestError("\(name): unknown Whisper model; use \(names.joined(separator: ", ")) or a folder with model.bin or model.safetensors")
         }
         let filters = try catalog.asset("whisper-assets", file: "mel_filters.npz", store: store, purpose: "mel filters")
         try self.init(folder: folder, name: name, melFilters: filters, computeType: computeType)

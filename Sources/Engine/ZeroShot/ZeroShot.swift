@@ -19,12 +19,13 @@ public struct ZeroShotLabels: Sendable, Equatable {
         case "default": return fallback
         case "imagenet": return CLIPPrompts.imagenetTemplates
         default:
-            guard let text = try? String(contentsOfFile: spec, encoding: .utf8) else {
-                throw ItemFailure(path: spec, reason: "cannot read the templates file (or use --templates default or imagenet)")
+            let text = try ZeroShotLabels.read(spec, what: "templates file")
+            let lines = text.split(whereSeparator: \.isNewline).map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+            guard !lines.isEmpty else {
+                throw RequestError("\(spec): the templates file is empty: give one template per line with {} where the label goes (or use --templates default or imagenet)")
             }
-            let lines = text.split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
-            guard !lines.isEmpty, lines.allSatisfy({ $0.contains("{}") }) else {
-                throw ItemFailure(path: spec, reason: "every template line needs {} where the label goes")
+            guard lines.allSatisfy({ $0.contains("{}") }) else {
+                throw RequestError("\(spec): every template line needs {} where the label goes")
             }
             return lines
         }
@@ -36,14 +37,25 @@ public struct ZeroShotLabels: Sendable, Equatable {
         var out: [String] = []
         if let list { out += list.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) } }
         if let file {
-            guard let text = try? String(contentsOfFile: file, encoding: .utf8) else {
-                throw ItemFailure(path: file, reason: "cannot read the labels file")
-            }
-            out += text.split(whereSeparator: \.isNewline).map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.hasPrefix("#") }
+            let text = try ZeroShotLabels.read(file, what: "labels file")
+            let before = out.count
+            out += text.split(whereSeparator: \.isNewline).map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.hasPrefix("#") && !$0.isEmpty }
+            if out.count == before { throw RequestError("\(file): the labels file is empty: give one label per line") }
         }
         out = out.filter { !$0.isEmpty }
         var seen = Set<String>()
         return out.filter { seen.insert($0).inserted }
+    }
+
+    /// A small text file an option names (character devices and pipes too), as UTF-8.
+    static func read(_ path: String, what: String) throws -> String {
+        var isDir: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDir) else { throw RequestError("\(path): no such \(what)") }
+        guard !isDir.boolValue, let handle = FileHandle(forReadingAtPath: path) else { throw RequestError("\(path): cannot read the \(what)") }
+        defer { try? handle.close() }
+        guard let data = try? handle.read(upToCount: 16 << 20) ?? Data() else { throw RequestError("\(path): cannot read the \(what)") }
+        guard let text = String(data: data, encoding: .utf8) else { throw RequestError("\(path): the \(what) is not UTF-8 text") }
+        return text
     }
 
     /// Each label's prompts.
