@@ -16,11 +16,23 @@ public struct ProbeResult: Sendable, Equatable, Codable {
     /// What is wrong with a file that still decodes (`truncated: header says 1.10 s, file
     /// holds 0.15 s`), without the path; nil when nothing is.
     public var warnings: [String]?
+    /// A video's audio track (`sampleRate` and `channels` repeat its rate and channels).
+    public var audio: AudioTrack?
+
+    public struct AudioTrack: Sendable, Equatable, Codable {
+        public var codec: String
+        public var sampleRate: Int
+        public var channels: Int
+        public var duration: Double?
+        enum CodingKeys: String, CodingKey { case codec, sampleRate = "sample_rate", channels, duration }
+    }
 
     enum CodingKeys: String, CodingKey {
         case path, kind, format, codec, width, height, duration
-        case sampleRate = "sample_rate", channels, frames, fps, warnings
+        case sampleRate = "sample_rate", channels, frames, fps, warnings, audio
     }
+
+    static func channelsText(_ n: Int) -> String { n == 1 ? "mono" : n == 2 ? "stereo" : "\(n) ch" }
 
     /// One human-readable line (without the path).
     public var summary: String {
@@ -30,8 +42,15 @@ public struct ProbeResult: Sendable, Equatable, Codable {
         if let fps { parts.append(String(format: "%.3g fps", fps)) }
         if let frames { parts.append("\(frames) frames") }
         if let duration { parts.append(String(format: "%.2f s", duration)) }
-        if let sampleRate { parts.append("\(sampleRate) Hz") }
-        if let channels { parts.append(channels == 1 ? "mono" : channels == 2 ? "stereo" : "\(channels) ch") }
+        if let audio {
+            parts.append("audio " + audio.codec)
+            parts.append("\(audio.sampleRate) Hz")
+            parts.append(ProbeResult.channelsText(audio.channels))
+            if let d = audio.duration { parts.append(String(format: "%.2f s", d)) }
+        } else {
+            if let sampleRate { parts.append("\(sampleRate) Hz") }
+            if let channels { parts.append(ProbeResult.channelsText(channels)) }
+        }
         if let warnings, !warnings.isEmpty { parts.append("(" + warnings.joined(separator: "; ") + ")") }
         return parts.joined(separator: "  ")
     }
@@ -64,9 +83,11 @@ public enum MediaProbe {
             }
             let reader = try VideoReader(path: path, limits: limits)
             guard try reader.next(fps: 1) != nil else { throw MediaError(path, .empty, "video has no decodable frames") }
-            return ProbeResult(path: path, kind: "video", format: format, codec: v.codec, width: v.width, height: v.height,
-                               duration: streams.duration ?? v.duration, sampleRate: streams.audio?.sampleRate,
-                               channels: streams.audio?.channels, frames: v.frameCount, fps: v.fps)
+            var result = ProbeResult(path: path, kind: "video", format: format, codec: v.codec, width: v.width, height: v.height,
+                                     duration: streams.duration ?? v.duration, sampleRate: streams.audio?.sampleRate,
+                                     channels: streams.audio?.channels, frames: v.frameCount, fps: v.fps)
+            result.audio = streams.audio.map { ProbeResult.AudioTrack(codec: $0.codec, sampleRate: $0.sampleRate, channels: $0.channels, duration: $0.duration) }
+            return result
         }
         if let a = streams.audio {
             if let max = limits.maxAudioSeconds, let d = a.duration ?? streams.duration, d > max {

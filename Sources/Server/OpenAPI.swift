@@ -72,7 +72,7 @@ enum OpenAPI {
                 "templates": {"type": "string", "enum": ["default", "imagenet"], "description": "Prompt templates; or your own, one per 'templates[]' field, each with {}."},
                 "multi_label": {"type": "boolean", "default": false, "description": "Every label whose score reaches threshold, instead of the top k."},
                 "threshold": {"type": "number", "description": "Multi-label threshold (lite0-minilm 0.3, CLIP 0.25)."},
-                "top_k": {"type": "integer", "default": 5},
+                "top_k": {"type": "integer", "description": "Classes or labels per image; default 5, and every label for zero-shot."},
                 "explain": {"type": "boolean", "default": false, "description": "lite0-minilm: the ImageNet classes behind each label."},
                 "head": {"type": "string", "description": "A head the server was started with (mmpipe serve --head NAME=FILE): its classes with probabilities, as labels; multi_label keeps those reaching threshold (default 0.5)."}
               }}]}}}},

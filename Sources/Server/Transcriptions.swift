@@ -1,5 +1,6 @@
 import Engine
 import Foundation
+import HTTPTypes
 import Hummingbird
 import Models
 import NIOCore
@@ -141,15 +142,23 @@ extension MMPipeServer {
         return trimmed.isEmpty ? "audio" : String(trimmed.suffix(120))
     }
 
+    /// The transcript in the asked format. What the CLI warns of (a truncated file) is in the
+    /// answer too: a `warnings` array in the JSON formats, an `X-Mmpipe-Warning` header in
+    /// every format.
     func render(_ t: WhisperSession.Transcript, form: TranscriptionForm, task: String) throws -> Response {
+        var response: Response
         switch form.format {
-        case .json: return try json(["text": t.text.trimmingCharacters(in: .whitespaces)])
-        case .text: return text(t.text.trimmingCharacters(in: .whitespaces) + "\n")
-        case .srt: return text(TranscriptFormat.srt.render(t), type: "application/x-subrip; charset=utf-8")
-        case .vtt: return text(TranscriptFormat.vtt.render(t), type: "text/vtt; charset=utf-8")
-        case .verboseJSON: return try json(VerboseTranscription(t, task: task, words: form.words))
+        case .json: response = try json(PlainTranscription(text: t.text.trimmingCharacters(in: .whitespaces), warnings: t.warnings.isEmpty ? nil : t.warnings))
+        case .text: response = text(t.text.trimmingCharacters(in: .whitespaces) + "\n")
+        case .srt: response = text(TranscriptFormat.srt.render(t), type: "application/x-subrip; charset=utf-8")
+        case .vtt: response = text(TranscriptFormat.vtt.render(t), type: "text/vtt; charset=utf-8")
+        case .verboseJSON: response = try json(VerboseTranscription(t, task: task, words: form.words))
         }
+        for w in t.warnings { response.headers.append(HTTPField(name: Self.warningHeader, value: "'\(form.filename)': \(w)")) }
+        return response
     }
+
+    static let warningHeader = HTTPField.Name("X-Mmpipe-Warning")!
 
     /// `stream=true`: server-sent events as segments are final, OpenAI's
     /// `transcript.text.delta` (each with its segment's times) and a closing
@@ -244,6 +253,12 @@ struct StreamError: Encodable {
     let error: APIError.Object
 }
 
+/// OpenAI's `json`: the text (and `warnings` when the file has something wrong with it).
+struct PlainTranscription: Encodable {
+    let text: String
+    let warnings: [String]?
+}
+
 /// OpenAI's `verbose_json`: task, language (its English name), duration, text, segments and,
 /// with `timestamp_granularities[]=word`, words.
 struct VerboseTranscription: Encodable {
@@ -255,8 +270,10 @@ struct VerboseTranscription: Encodable {
     let task: String, language: String, duration: Double, text: String
     let segments: [Segment]
     let words: [Word]?
+    let warnings: [String]
 
     init(_ t: WhisperSession.Transcript, task: String, words withWords: Bool) {
+        warnings = t.warnings
         self.task = task
         language = WhisperTokenizer.languages.first { $0.code == t.language }?.name ?? t.language
         duration = ms(t.duration)
@@ -277,8 +294,9 @@ struct VerboseTranscription: Encodable {
         try c.encode(text, forKey: .text)
         try c.encode(segments, forKey: .segments)
         if let words { try c.encode(words, forKey: .words) }
+        if !warnings.isEmpty { try c.encode(warnings, forKey: .warnings) }
     }
-    enum CodingKeys: String, CodingKey { case task, language, duration, text, segments, words }
+    enum CodingKeys: String, CodingKey { case task, language, duration, text, segments, words, warnings }
 }
 
 /// Seconds to the millisecond (times mapped back onto a recording carry float noise).

@@ -64,8 +64,8 @@ struct Classify: ParsableCommand {
     @Flag(help: "lite0-minilm: show the ImageNet classes behind each label's score.")
     var explain = false
 
-    @Option(parsing: .unconditional, help: "Classes to show per image (1...1000).")
-    var topK: Int = 5
+    @Option(parsing: .unconditional, help: "Classes or labels to show per image (1...1000; default 5, and every label for zero-shot).")
+    var topK: Int?
 
     @Option(help: "table, json or csv.")
     var format: RecordFormat = .table

@@ -60,7 +60,7 @@ struct Train: ParsableCommand {
     @Flag(help: "Weigh classes by n / (K n_k) (scikit-learn's class_weight=\"balanced\"), for imbalanced data.")
     var balanced = false
 
-    @Option(parsing: .unconditional, help: "Share of each class held out to judge the head.")
+    @Option(parsing: .unconditional, help: "Share of each class held out to judge the head (0: fit on every example, no metrics).")
     var heldOut: Double = 0.2
 
     @OptionGroup var runOptions: RunOptions
@@ -131,7 +131,16 @@ struct Train: ParsableCommand {
             }
             // A video is one example and a row per sampled frame; the metrics count rows.
             func count(_ examples: Int, _ rows: Int) -> String { "\(examples) example\(examples == 1 ? "" : "s")" + (rows != examples ? " (\(rows) rows)" : "") }
-            print("fitted on \(count(result.trainCount, result.trainRows)) (\(result.fit.iterations) L-BFGS iterations, \(String(format: "%.2f", result.fitSeconds)) s), judged on \(count(result.heldOutCount, result.heldOutRows)) held out:")
+            let fitted = "fitted on \(count(result.trainCount, result.trainRows)) (\(result.fit.iterations) L-BFGS iterations, \(String(format: "%.2f", result.fitSeconds)) s)"
+            if result.heldOutCount == 0 {
+                print(fitted + ", none held out (--held-out 0): no metrics")
+                print("head written to \(output) (and \(output).json)")
+                var summary = result.embedding
+                summary.done = result.trainCount
+                summary.failed = result.skipped.count
+                return summary
+            }
+            print(fitted + ", judged on \(count(result.heldOutCount, result.heldOutRows)) held out (listed in \(output).json):")
             if result.trainRows + result.heldOutRows != result.trainCount + result.heldOutCount {
                 print("  (a video is one example with a row per sampled frame; the figures below count rows)")
             }

@@ -24,7 +24,11 @@ public struct ClassifyRequest: Sendable {
     public var threshold: Float?
     /// lite0-minilm: the ImageNet classes behind each label's score.
     public var explain = false
-    public var topK = 5
+    /// Labels or classes per image; nil: every label for zero-shot (as Hugging Face's
+    /// zero-shot pipeline), 5 otherwise.
+    public var topK: Int?
+    /// `topK` as it applies to this request.
+    public var k: Int { topK ?? labels?.count ?? 5 }
 
     public init(images: ImageInputs) { self.images = images }
 }
@@ -169,7 +173,7 @@ public final class ClassifyTask: @unchecked Sendable {
     public init(_ request: ClassifyRequest, models: ClassifierModels) throws {
         self.request = request
         try request.validate()
-        let k = request.topK
+        let k = request.k
         switch models {
         case .head(let vision, let head):
             if request.texts != nil {
@@ -256,7 +260,7 @@ public final class ClassifyTask: @unchecked Sendable {
     /// every class reaching the threshold (default 0.5).
     static func headScore(_ head: ClassificationHead, _ request: ClassifyRequest) throws -> @Sendable (Tensor) -> [[ClassifyRecordPart]] {
         if request.labels != nil { throw RequestError("--head classifies into the head's classes: drop --labels") }
-        let (k, multi, threshold) = (request.topK, request.multiLabel, request.threshold ?? 0.5)
+        let (k, multi, threshold) = (request.k, request.multiLabel, request.threshold ?? 0.5)
         return { rows in
             head.regression.probabilities(rows).map { p in
                 var order = p.indices.sorted { p[$0] != p[$1] ? p[$0] > p[$1] : $0 < $1 }
@@ -273,17 +277,17 @@ public final class ClassifyTask: @unchecked Sendable {
                                                   ("weights", weights.map(RequestIdentity.weightsStamp).joined(separator: "|"))]
         if let head = r.head {
             f.append(("classes", "head \(URL(fileURLWithPath: head).standardizedFileURL.path)"))
-            if r.multiLabel, let threshold { f.append(("multi_label_threshold", "\(threshold)")) } else { f.append(("top_k", "\(r.topK)")) }
+            if r.multiLabel, let threshold { f.append(("multi_label_threshold", "\(threshold)")) } else { f.append(("top_k", "\(r.k)")) }
             if r.texts != nil { return RequestIdentity(f) }
         } else if let labels = r.labels, let templates, let threshold {
             f.append(("labels", labels.joined(separator: ",")))
             f.append(("templates", templates.count == 1 ? templates[0] : "\(templates.count) (\(r.templates))"))
             f.append(("templates_digest", RequestIdentity([("t", templates.joined(separator: "\n"))]).digest))
-            if r.multiLabel { f.append(("multi_label_threshold", "\(threshold)")) } else { f.append(("top_k", "\(r.topK)")) }
+            if r.multiLabel { f.append(("multi_label_threshold", "\(threshold)")) } else { f.append(("top_k", "\(r.k)")) }
             if r.explain { f.append(("explain", "true")) }
         } else {
             f.append(("classes", "ImageNet"))
-            f.append(("top_k", "\(r.topK)"))
+            f.append(("top_k", "\(r.k)"))
         }
         f.append(("video_fps", "\(r.images.fps)"))
         f.append(("max_frames", "\(r.images.maxFrames)"))

@@ -63,7 +63,7 @@ extension ClassifyRequest {
     /// `--multi-label` and its `--threshold`).
     public func validate() throws {
         try images.validate()
-        try Check.range(topK, 1...1000, "--top-k")
+        if let topK { try Check.range(topK, 1...1000, "--top-k") }
         if let labels {
             if labels.count < (multiLabel ? 1 : 2) {
                 throw RequestError(labels.isEmpty ? "no labels given (blank lines and # comments are skipped)"

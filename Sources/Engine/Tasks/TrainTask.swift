@@ -177,7 +177,7 @@ public final class TrainTask: @unchecked Sendable {
         self.store = store
         self.catalog = catalog
         guard request.c.isFinite, request.c > 0 else { throw RequestError("--c must be above 0, not \(request.c)") }
-        guard request.heldOut > 0, request.heldOut < 1 else { throw RequestError("--held-out must be between 0 and 1, not \(request.heldOut)") }
+        guard request.heldOut >= 0, request.heldOut < 1 else { throw RequestError("--held-out must be at least 0 and below 1, not \(request.heldOut)") }
         if let k = request.cvFolds, k < 2 { throw RequestError("--cv must be at least 2 folds, not \(k)") }
         if let g = request.grid, g.isEmpty || g.contains(where: { !$0.isFinite || $0 <= 0 }) {
             throw RequestError("--c-grid must be values of C above 0, not \(g.map { "\($0)" }.joined(separator: ","))")
@@ -225,7 +225,7 @@ public final class TrainTask: @unchecked Sendable {
         }
         // Known before anything is embedded: each class's training part (all but the held-out share).
         for name in names {
-            let n = counts[name]!, fit = n - max(1, Int((Double(n) * request.heldOut).rounded()))
+            let n = counts[name]!, fit = n - TrainTask.heldOutCount(n, request.heldOut)
             if fit < 1 {
                 throw RequestError("class \(name) has no example left to fit on after holding out \(Int((request.heldOut * 100).rounded()))% of its \(n): give a smaller --held-out")
             }
@@ -239,6 +239,12 @@ public final class TrainTask: @unchecked Sendable {
         classes = names
         let index = Dictionary(uniqueKeysWithValues: names.enumerated().map { ($1, $0) })
         examples = pairs.map { ($0.0, index[$0.1]!) }
+    }
+
+    /// How many of a class's `n` examples are held out: the share rounded, at least one (none
+    /// with `--held-out 0`).
+    static func heldOutCount(_ n: Int, _ share: Double) -> Int {
+        share == 0 ? 0 : max(1, Int((Double(n) * share).rounded()))
     }
 
     static func tooFewForFolds(_ folds: Int, _ name: String, _ count: Int, heldOut: Double) -> RequestError {
@@ -400,11 +406,11 @@ public final class TrainTask: @unchecked Sendable {
         var train: [Int] = [], test: [Int] = []
         for k in classes.indices {
             let mine = examples.indices.filter { examples[$0].1 == k && rows[$0] != nil }
-            let held = max(1, Int((Double(mine.count) * request.heldOut).rounded()))
+            let held = TrainTask.heldOutCount(mine.count, request.heldOut)
             guard mine.count >= 2 else {
                 throw RequestError("class \(classes[k]) has \(mine.count) readable example\(mine.count == 1 ? "" : "s"); each class needs at least two")
             }
-            let stride = Double(mine.count) / Double(held)
+            let stride = Double(mine.count) / Double(max(held, 1))
             let picked = Set((0..<held).map { Int(Double($0) * stride + stride / 2) })
             for (j, i) in mine.enumerated() { if picked.contains(j) { test.append(i) } else { train.append(i) } }
         }
@@ -443,8 +449,11 @@ public final class TrainTask: @unchecked Sendable {
         }
         let metrics = HeadMetrics(classes: classes, confusion: confusion)
         var info: [String: Any] = ["C": options.c, "class_weight": request.balanced ? "balanced" : "none", "held_out": request.heldOut,
-                                   "train_examples": train.count, "held_out_examples": test.count, "metrics": metrics.json,
+                                   "train_examples": train.count, "held_out_examples": test.count,
+                                   // Which examples were held out (paths, or texts), so the fit can be made again.
+                                   "held_out_inputs": test.map { examples[$0].0 },
                                    "solver": "lbfgs, multinomial, L2 (scikit-learn's LogisticRegression)", "iterations": report.iterations]
+        if !test.isEmpty { info["metrics"] = metrics.json }
         if let cv = crossValidation {
             info["cv"] = ["folds": cv.folds, "grid": cv.grid, "mean_accuracy": cv.meanAccuracy,
                           "rule": "stratified K-fold (scikit-learn's StratifiedKFold, no shuffle) on the training part, accuracy; the first best C"] as [String: Any]

@@ -158,10 +158,9 @@ public final class TranscribeTask: @unchecked Sendable {
                         }
                         let samples = filter?.samples ?? scan?.samples ?? 0
                         let decoded = Double(samples) / Double(LogMelSpectrogram.sampleRate)
-                        for w in AudioIntegrity.warnings(path: item.path, format: reader.format, decodedSeconds: decoded) {
-                            job.progress.warn(w.description)
-                        }
-                        return FirstPass(scan: scan, samples: samples, speech: filter?.regions)
+                        let warnings = AudioIntegrity.warnings(path: item.path, format: reader.format, decodedSeconds: decoded)
+                        for w in warnings { job.progress.warn(w.description) }
+                        return FirstPass(scan: scan, samples: samples, speech: filter?.regions, warnings: warnings.map(\.message))
                     }
                 if let batch {
                     return firstPasses.batch(BatchedTranscription(whisper: whisper, options: options, batch: batch, job: job,
@@ -187,6 +186,7 @@ public final class TranscribeTask: @unchecked Sendable {
                             t.segments = t.segments.map(restore)
                             t.duration = total
                         }
+                        t.warnings = pass.warnings
                         return t
                     }
             }
@@ -277,6 +277,7 @@ public final class TranscribeTask: @unchecked Sendable {
                         var t = t
                         t.segments = t.segments.map(files[f].map.restore)
                         t.duration = files[f].total
+                        t.warnings = passes[files[f].index].warnings
                         return t
                     }
                 }
@@ -293,6 +294,7 @@ public final class TranscribeTask: @unchecked Sendable {
         let scan: WhisperScan?
         let samples: Int
         let speech: [SpeechRegion]?
+        var warnings: [String] = []
     }
 
     /// The reader as the loop's sample source: a second at a time.

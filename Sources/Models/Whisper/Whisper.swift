@@ -87,6 +87,9 @@ public struct WhisperTranscript: Sendable {
     public var text: String { segments.map(\.text).joined() }
     /// Seconds of audio.
     public var duration: Double
+    /// What is wrong with the input that still decoded (`truncated: header says 1.10 s, file
+    /// holds 0.15 s`), without its path; said with the transcript.
+    public var warnings: [String] = []
 
     public init(language: String, segments: [WhisperSegment], duration: Double) {
         self.language = language
