@@ -282,6 +282,17 @@ def main():
         check(status == 400 and error_of(data) is not None, f"malformed multipart: {status} {error_of(data)['message'][:60]}")
         status, _, data = raw(port, "POST", "/v1/audio/transcriptions", b"{}", {"Content-Type": "application/json"})
         check(status == 400 and "multipart" in error_of(data)["message"], f"not multipart: {status}")
+        # A truncated WAV (header: 2.0 s, file: 1.0 s of speech.wav): the answer carries the
+        # CLI's warning, in the JSON and as a header.
+        cut = bytearray(SPEECH.read_bytes()[:44 + 32000])
+        cut[40:44] = (64000).to_bytes(4, "little")
+        cut[4:8] = (36 + 64000).to_bytes(4, "little")
+        body, h = multipart([("model", "whisper-1")], [("file", "cut.wav", bytes(cut))])
+        status, headers, data = raw(port, "POST", "/v1/audio/transcriptions", body, h)
+        warned = json.loads(data).get("warnings", []) if status == 200 else []
+        check(status == 200 and warned == ["truncated: header says 2.00 s, file holds 1.00 s"]
+              and "truncated" in headers.get("X-Mmpipe-Warning", headers.get("x-mmpipe-warning", "")),
+              f"a truncated WAV: 200 with the warning ({warned}, header {headers.get('x-mmpipe-warning')})")
         body, h = multipart([("model", "whisper-1")], [("file", "big.wav", b"\0" * (3 << 20))])
         status, _, data = raw(port, "POST", "/v1/audio/transcriptions", body, h)
         check(status == 413 and error_of(data) is not None, f"3 MB body over --max-body-mb 2: {status}")

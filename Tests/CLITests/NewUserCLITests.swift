@@ -73,4 +73,118 @@ struct NewUserCLITests {
         #expect(tr.status == 0 && tr.stderr.contains("1 done"), "\(tr.stderr)")
         #expect(try FileManager.default.contentsOfDirectory(atPath: dir.appendingPathComponent("O").path).filter { !$0.hasPrefix(".") } == ["a.txt"])
     }
+
+    static func json(_ line: String) throws -> [String: Any] {
+        try #require(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])
+    }
+
+    /// Zero-shot answers with every label unless --top-k says how many; the ImageNet
+    /// templates change lite0-minilm's scores (they are used, not ignored).
+    @Test func zeroShotGivesEveryLabel() throws {
+        let labels = "cat,dog,car,tree,house,bird,fish"
+        let all = try CLI.run(["classify", CLI.sample("cat.jpg"), "--model", "lite0-minilm", "--labels", labels, "--format", "json", "--quiet"])
+        #expect(all.status == 0, "\(all.stderr)")
+        let scores = try #require(try Self.json(all.stdout)["labels"] as? [[String: Any]])
+        #expect(scores.count == 7 && scores.first?["label"] as? String == "cat", "\(all.stdout)")
+        let two = try CLI.run(["classify", CLI.sample("cat.jpg"), "--model", "lite0-minilm", "--labels", labels, "--top-k", "2", "--format", "json", "--quiet"])
+        #expect((try Self.json(two.stdout)["labels"] as? [[String: Any]])?.count == 2, "\(two.stdout)")
+        let imagenet = try CLI.run(["classify", CLI.sample("cat.jpg"), "--model", "lite0-minilm", "--labels", labels, "--templates", "imagenet",
+                                    "--format", "json", "--quiet"])
+        let other = try #require(try Self.json(imagenet.stdout)["labels"] as? [[String: Any]])
+        #expect(other.count == 7 && (other[0]["score"] as? Double) != (scores[0]["score"] as? Double), "\(imagenet.stdout)")
+        // ImageNet classes stay at 5 by default.
+        let classes = try CLI.run(["classify", CLI.sample("cat.jpg"), "--format", "json", "--quiet"])
+        #expect((try Self.json(classes.stdout)["predictions"] as? [[String: Any]])?.count == 5)
+    }
+
+    /// `--held-out 0` fits on every example; the head's metadata names the held-out inputs.
+    @Test func trainHeldOutZeroAndTheHeldOutList() throws {
+        let dir = try Self.temporary("heldout")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let tsv = dir.appendingPathComponent("t.tsv")
+        let rows = ["a wonderful film\tpositive", "I loved it\tpositive", "brilliant and warm\tpositive", "a delight\tpositive",
+                    "a dull mess\tnegative", "I hated it\tnegative", "boring and cold\tnegative", "a waste of time\tnegative"]
+        try (["text\tlabel"] + rows).joined(separator: "\n").write(to: tsv, atomically: true, encoding: .utf8)
+        let head = dir.appendingPathComponent("h.head.safetensors").path
+        let none = try CLI.run(["train", tsv.path, "--model", "all-minilm-l6-v2", "--held-out", "0", "--output", head, "--quiet"])
+        #expect(none.status == 0 && none.stdout.contains("fitted on 8 examples") && none.stdout.contains("none held out"), "\(none.stdout) \(none.stderr)")
+        var info = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: head + ".json"))) as? [String: Any])
+        #expect(info["train_examples"] as? Int == 8 && (info["held_out_inputs"] as? [String]) == [] && info["metrics"] == nil, "\(info)")
+        let some = try CLI.run(["train", tsv.path, "--model", "all-minilm-l6-v2", "--held-out", "0.25", "--output", head, "--quiet"])
+        #expect(some.status == 0, "\(some.stderr)")
+        info = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: head + ".json"))) as? [String: Any])
+        let held = try #require(info["held_out_inputs"] as? [String])
+        #expect(held.count == 2 && Set(held).isSubset(of: Set(rows.map { String($0.split(separator: "\t")[0]) })), "\(held)")
+        #expect(try CLI.run(["train", tsv.path, "--model", "all-minilm-l6-v2", "--held-out", "1", "--output", head]).status == 2)
+    }
+
+    /// Usage errors are exit status 2, with one line: an unknown model, --format all to
+    /// standard output, empty templates and labels files. `mmpipe models` alone lists.
+    @Test func usageErrorsAreStatusTwo() throws {
+        let speech = CLI.sample("speech.wav"), cat = CLI.sample("cat.jpg")
+        let cases: [([String], String)] = [
+            (["transcribe", speech, "--model", "large-v3"], "large-v3: unknown Whisper model"),
+            (["transcribe", speech, "--model", "/nonexistent/whisper"], "/nonexistent/whisper: no such folder"),
+            (["classify", cat, "--model", "nope"], "unknown model 'nope'"),
+            (["embed", cat, "--model", "whisper-base", "--output", "/tmp/never"], "whisper-base is a speech model"),
+            (["transcribe", speech, "--format", "all"], "--format all writes a file per format: give --output-dir"),
+            (["classify", cat, "--labels", "a,b", "--templates", "/dev/null"], "/dev/null: the templates file is empty"),
+            (["classify", cat, "--labels-file", "/dev/null"], "/dev/null: the labels file is empty"),
+            (["classify", cat, "--labels", "a,b", "--templates", "/nonexistent.txt"], "/nonexistent.txt: no such templates file"),
+        ]
+        for (args, message) in cases {
+            let r = try CLI.run(args)
+            #expect(r.status == 2 && r.stderr.contains(message), "\(args): \(r.status) \(r.stderr)")
+            #expect(r.stdout.isEmpty, "\(args): \(r.stdout)")
+        }
+        let models = try CLI.run(["models"]), list = try CLI.run(["models", "list"])
+        #expect(models.status == 0 && models.stdout.contains("whisper-tiny.en") && models.stdout == list.stdout)
+    }
+
+    /// A pattern that matches nothing says so (not "no such file").
+    @Test func anUnmatchedPatternSaysSo() throws {
+        let r = try CLI.run(["classify", "/nonexistent-folder-mmpipe/*.png"])
+        #expect(r.status == 1 && r.stderr.contains("/nonexistent-folder-mmpipe/*.png: no file matches this pattern"), "\(r.stderr)")
+    }
+
+    /// `probe` names a video's audio track: codec, rate, channels, length.
+    @Test func probeShowsAVideosAudio() throws {
+        let dir = try Self.temporary("probeav")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let clip = dir.appendingPathComponent("clip.mp4").path
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        p.arguments = ["ffmpeg", "-loglevel", "error", "-y", "-f", "lavfi", "-i", "testsrc=size=160x120:rate=10", "-i", CLI.sample("speech.wav"),
+                       "-t", "2", "-c:v", "mpeg4", "-c:a", "aac", "-ar", "22050", "-ac", "2", "-shortest", clip]
+        try p.run()
+        p.waitUntilExit()
+        try #require(p.terminationStatus == 0, "ffmpeg could not make the clip")
+        let r = try CLI.run(["probe", clip, "--json", "--quiet"])
+        #expect(r.status == 0, "\(r.stderr)")
+        let audio = try #require(try Self.json(r.stdout)["audio"] as? [String: Any], "\(r.stdout)")
+        #expect(audio["codec"] as? String == "aac" && audio["sample_rate"] as? Int == 22_050 && audio["channels"] as? Int == 2, "\(audio)")
+        #expect(abs((audio["duration"] as? Double ?? 0) - 2) < 0.2, "\(audio)")
+        let line = try CLI.run(["probe", clip, "--quiet"])
+        #expect(line.stdout.contains("audio aac  22050 Hz  stereo"), "\(line.stdout)")
+    }
+
+    /// JSON numbers are the values they are: a float32 by its shortest decimal, times to the
+    /// millisecond; and two runs give the same bytes.
+    @Test func jsonNumbersAreTheirValues() throws {
+        let t = try CLI.run(["transcribe", CLI.sample("speech.wav"), "--format", "json", "--word-timestamps", "--vad"])
+        #expect(t.status == 0, "\(t.stderr)")
+        let numbers = t.stdout.matches(of: try Regex("-?[0-9]+\\.[0-9]+(e-?[0-9]+)?")).map { String(t.stdout[$0.range]) }
+        #expect(!numbers.isEmpty)
+        // float32 values have at most 9 significant digits; the only doubles are the
+        // compression ratios (a quotient of integers), so allow 17 digits only there.
+        let long = numbers.filter { $0.replacingOccurrences(of: "-", with: "").replacingOccurrences(of: ".", with: "").count > 10 }
+        let ratios = try #require(try Self.json(t.stdout)["segments"] as? [[String: Any]]).map { "\($0["compression_ratio"]!)" }
+        #expect(long.allSatisfy { n in ratios.contains { $0.hasPrefix(String(n.prefix(8))) } }, "\(long)")
+        #expect(!t.stdout.contains("0000000") && !t.stdout.contains("9999999"), "\(t.stdout.prefix(400))")
+        let again = try CLI.run(["transcribe", CLI.sample("speech.wav"), "--format", "json", "--word-timestamps", "--vad"])
+        #expect(t.stdout == again.stdout)
+        let c = try CLI.run(["classify", CLI.sample("cat.jpg"), "--format", "json", "--quiet"])
+        let probabilities = c.stdout.matches(of: try Regex("\"probability\":[0-9.e-]+")).map { String(c.stdout[$0.range].dropFirst(14)) }
+        #expect(probabilities.count == 5 && probabilities.allSatisfy { Float($0)!.description == $0 }, "\(probabilities)")
+    }
 }

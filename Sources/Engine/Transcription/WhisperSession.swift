@@ -47,7 +47,7 @@ public final class WhisperSession: @unchecked Sendable {
         } else {
             let names = catalog.cards(.speech).flatMap { [$0.name] + $0.aliases }
             if name.contains("/") || name.hasPrefix(".") || name.hasPrefix("~") {
-                throw ItemFailure(path: name, reason: "no such folder (give a folder with model.bin or model.safetensors, or a model name: \(names.joined(separator: ", ")))")
+                throw RequestError("\(name): no such folder (give a folder with model.bin or model.safetensors, or a model name: \(names.joined(separator: ", ")))")
             }
             throw RequestError("\(name): unknown Whisper model; use \(names.joined(separator: ", ")) or a folder with model.bin or model.safetensors")
         }
