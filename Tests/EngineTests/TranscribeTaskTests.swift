@@ -39,6 +39,36 @@ struct TranscribeTaskTests {
         #expect(seen.all == segments.map { "\(speech) \($0.id) \($0.text)" })
     }
 
+    /// The bar follows seconds of audio: within one file it moves with the position (not
+    /// 0/1 until the end) and the ETA is counted from it; a folder's total is known from the
+    /// first line on (a walk of its own counts the inputs ahead of the source).
+    @Test func progressFollowsSecondsOfAudioAndKnowsTheFolderTotal() throws {
+        let store = try ModelStore(directory: WhisperWordParityTests.modelsDir)
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("progress-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: folder) }
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        for name in ["a.wav", "b.wav", "c.wav"] {
+            try FileManager.default.copyItem(atPath: Self.repoRoot.appendingPathComponent("Samples/speech.wav").path,
+                                             toPath: folder.appendingPathComponent(name).path)
+        }
+        var request = TranscribeRequest(input: .files([folder.path]))
+        request.options.beamSize = 1
+        let task = try TranscribeTask(request, store: store)
+        let console = Lines()
+        let progress = Progress(mode: .lines, interval: 0, console: Console { console.add($0) })
+        #expect(try task.run(into: Collect(), progress: progress).done == 3)
+        let lines = console.all.filter { $0.contains("ETA") }
+        #expect(!lines.isEmpty && lines.allSatisfy { $0.contains("/3 [") }, "\(console.all)")
+        // Within the first file, the share is its position: 0/3 and some of the bar filled.
+        let first = lines.filter { $0.contains("mmpipe: 0/3") }
+        let shares = first.compactMap { line -> Int? in
+            guard let end = line.range(of: "%")?.lowerBound else { return nil }
+            return Int(line[..<end].split(separator: " ").last ?? "")
+        }
+        #expect(shares.contains { $0 > 0 && $0 < 34 }, "\(first)")
+        #expect(shares == shares.sorted(), "the share only grows: \(shares)")
+    }
+
     /// One transcription to stdout (`Progress(summary: false)`): the position in the audio is
     /// shown while it runs, and no summary line follows the result.
     @Test func progressWithoutSummaryShowsThePositionAndEndsSilently() throws {

@@ -195,6 +195,12 @@ public final class Job: @unchecked Sendable {
     private var found = 0
     private var skippedCount = 0
     private var enumerationFinished = false
+    /// The inputs to do (not skipped), counted by a walk of their own ahead of the source;
+    /// nil until that walk ends (or without one: a list on standard input).
+    private var counted: Int?
+    // Work in seconds of audio (transcription, VAD): the items in work and those finished.
+    private var workInFlight: [String: (done: Double, total: Double)] = [:]
+    private var workFinished = 0.0, workFinishedItems = 0
 
     public init(window: Int = 64, progress: Progress = Progress(mode: .quiet)) {
         precondition(window > 0, "window must be positive")
@@ -239,12 +245,82 @@ public final class Job: @unchecked Sendable {
         return (found, skippedCount, enumerationFinished)
     }
 
+    /// The inputs this job does, when known: every one found once the source is done, or
+    /// earlier what the counting walk found.
+    var total: Int? {
+        lock.lock(); defer { lock.unlock() }
+        return enumerationFinished ? found : counted
+    }
+
+    /// Says how far the item at `path` is, in seconds of audio (`total`: its length, when
+    /// known). The progress line then follows seconds, not items.
+    public func reportWork(_ path: String, done: Double, total: Double) {
+        guard total > 0 else { return }
+        lock.lock(); workInFlight[path] = (min(done, total), total); lock.unlock()
+    }
+
+    /// Whether items report their work in seconds.
+    var hasWork: Bool {
+        lock.lock(); defer { lock.unlock() }
+        return workFinishedItems + workInFlight.count > 0
+    }
+
+    /// The item is finished (or failed): its seconds count as done.
+    func completeWork(_ path: String) {
+        lock.lock()
+        if let w = workInFlight.removeValue(forKey: path) { workFinished += w.total; workFinishedItems += 1 }
+        lock.unlock()
+    }
+
+    /// The share of the job done, by seconds of audio where items report them: items not
+    /// started yet are reckoned at the mean length of those seen. nil when no item reported
+    /// seconds, or the number of items is not known yet.
+    func workFraction(completed: Int) -> Double? {
+        lock.lock(); defer { lock.unlock() }
+        guard let total = enumerationFinished ? found : counted, total > 0, workFinishedItems + workInFlight.count > 0 else { return nil }
+        let seen = workFinishedItems + workInFlight.count
+        let seenSeconds = workFinished + workInFlight.values.reduce(0) { $0 + $1.total }
+        let doneSeconds = workFinished + workInFlight.values.reduce(0) { $0 + $1.done }
+        // Items finished without reporting seconds (failures) count as their mean.
+        let mean = seenSeconds / Double(seen)
+        let unseen = max(0, total - seen - max(0, completed - workFinishedItems))
+        let whole = seenSeconds + mean * Double(unseen) + mean * Double(max(0, completed - workFinishedItems))
+        return whole > 0 ? min(1, (doneSeconds + mean * Double(max(0, completed - workFinishedItems))) / whole) : nil
+    }
+
+    /// Counts the inputs to do on a thread of its own (the same walk, resume check and
+    /// repeats as the source), so the progress line has a total and an ETA long before the
+    /// source reaches the last input. Not for a list on standard input.
+    private func count(_ inputs: InputPaths, skip: @escaping @Sendable (SourceItem) -> Bool) {
+        guard !inputs.arguments.contains("-") else { return }
+        let t = Thread { [self] in
+            var n = 0
+            var repeats = Repeats()
+            var iterator = inputs.makeIterator()
+            while !cancelled, let entry = iterator.next() {
+                switch entry {
+                case .emptyDirectory: continue
+                case .missing, .unmatched: n += 1
+                case .file(let p), .found(let p, _):
+                    guard repeats.first(file: p) else { continue }
+                    let relative: String? = if case .found(_, let r) = entry { r } else { nil }
+                    if let item = SourceItem.stat(p, relative: relative), skip(item) { continue }
+                    n += 1
+                }
+            }
+            lock.lock(); if !isCancelled { counted = n }; lock.unlock()
+        }
+        t.name = "mmpipe.count"
+        t.start()
+    }
+
     /// The source: walks `inputs` lazily on its own thread. Items for which `skip` says yes
     /// (already done, for resume) are counted and not processed. Missing paths become
     /// failure records; empty directories a warning.
     public func source(_ inputs: InputPaths, skip: @escaping @Sendable (SourceItem) -> Bool = { _ in false }) -> Flow<SourceItem> {
         let out = BoundedQueue<Envelope<SourceItem>>(capacity: 16)
         let stats = register("enumerate", workers: 1)
+        if progress.mode != .quiet { count(inputs, skip: skip) }
         spawn("mmpipe.source") { [self] in
             var seq = 0
             var iterator = inputs.makeIterator()
@@ -467,6 +543,7 @@ public struct Flow<T: Sendable>: Sendable {
                 return
             }
             body(e)
+            job.completeWork(e.source.path)
             if case .failure(let f) = e.value {
                 summary.failed += 1
                 progress.failed(f)

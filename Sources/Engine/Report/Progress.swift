@@ -61,12 +61,21 @@ public final class Progress: @unchecked Sendable {
         let counts = job.sourceCounts
         let rate = elapsed > 0 ? Double(done + failed) / elapsed : 0
         var text = "\(done + failed)"
-        if counts.finished {
-            let total = counts.found
-            let left = max(0, total - done - failed)
-            let eta = rate > 0 ? Double(left) / rate : 0
-            text += "/\(total) " + Progress.bar(Double(done + failed) / Double(max(total, 1)))
-            text += String(format: " %.1f items/s, ETA %@", rate, Progress.duration(eta))
+        if let total = job.total {
+            // The share done: by seconds of audio where the items say them, else by items.
+            let fraction = job.workFraction(completed: done + failed) ?? Double(done + failed) / Double(max(total, 1))
+            text += "/\(total) " + Progress.bar(fraction)
+            if job.hasWork {
+                text += String(format: " %.0f%%", fraction * 100)
+            } else {
+                text += String(format: " %.1f items/s", rate)
+            }
+            // ETA once there is something to go by.
+            if fraction > 0.001 && elapsed > 1 {
+                text += ", ETA " + Progress.duration(elapsed / fraction * (1 - fraction))
+            } else {
+                text += ", ETA --:--"
+            }
         } else {
             text += String(format: " (%d found so far) %.1f items/s", counts.found, rate)
         }

@@ -180,6 +180,7 @@ public final class TranscribeTask: @unchecked Sendable {
                                                        onSegment: { observe(restore($0), item) },
                                                        onProgress: { done, _ in
                                                            let at = map.map { $0.originalTime(done, isEnd: true) } ?? done
+                                                           job.reportWork(item.path, done: at, total: total)
                                                            job.progress.working(TranscribeTask.position(item, min(at, total), total), job: job)
                                                        })
                         if pass.speech != nil {
@@ -270,6 +271,7 @@ public final class TranscribeTask: @unchecked Sendable {
                     observe(files[f].map.restore(s), items[files[f].index])
                 }, onProgress: { f, done in
                     let (i, map, total) = files[f]
+                    job.reportWork(items[i].path, done: map.originalTime(done, isEnd: true), total: total)
                     job.progress.working(TranscribeTask.position(items[i], min(map.originalTime(done, isEnd: true), total), total), job: job)
                 })
                 for (f, r) in transcripts.enumerated() {

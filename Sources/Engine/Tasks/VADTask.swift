@@ -98,8 +98,16 @@ public final class VADTask: @unchecked Sendable {
         return try Runner.run(into: sink, window: 4 * workers, progress: progress) { job, skip in
             job.source(inputs, skip: skip).map("vad", workers: workers) { _, item in
                 let reader = try AudioReader(path: item.path, sampleRate: SileroVAD.sampleRate)
+                let length = reader.format.duration ?? 0
+                var read = 0
                 let (samples, regions) = try VADTask.regions(vad, options: options,
-                                                              source: { try reader.read(maxFrames: SileroVAD.sampleRate) },
+                                                              source: {
+                                                                  let chunk = try reader.read(maxFrames: SileroVAD.sampleRate)
+                                                                  read += chunk?.count ?? 0
+                                                                  job.reportWork(item.path, done: Double(read) / Double(SileroVAD.sampleRate), total: length)
+                                                                  job.progress.working(nil, job: job)
+                                                                  return chunk
+                                                              },
                                                               shouldStop: { job.cancelled })
                 let seconds = Double(samples) / Double(SileroVAD.sampleRate)
                 for w in AudioIntegrity.warnings(path: item.path, format: reader.format, decodedSeconds: seconds) {
