@@ -76,6 +76,18 @@ struct Transcribe: ParsableCommand {
     @Option(parsing: .unconditional, help: "Temperature added on each fallback (0 = no fallback).")
     var temperatureIncrement: Float = 0.2
 
+    @Option(parsing: .unconditional, help: ArgumentHelp("Fall back to a higher temperature when a window's text compresses (zlib) by more than this (repeats); openai-whisper's default 2.4. none: never.", valueName: "ratio"))
+    var compressionRatioThreshold: String = "2.4"
+
+    @Option(parsing: .unconditional, help: ArgumentHelp("Fall back when a window's average log-probability is below this; openai-whisper's default -1. none: never.", valueName: "logprob"))
+    var logprobThreshold: String = "-1"
+
+    @Option(parsing: .unconditional, help: ArgumentHelp("A window whose no-speech probability is above this (and whose log-probability is below --logprob-threshold) is silence; default 0.6. none: never.", valueName: "p"))
+    var noSpeechThreshold: String = "0.6"
+
+    @Option(parsing: .unconditional, help: ArgumentHelp("Comma-separated token ids never produced; -1 (the default) stands for the non-speech symbols, \"\" for none (special tokens are always suppressed).", valueName: "ids"))
+    var suppressTokens: String = "-1"
+
     @Option(help: "Text to condition the first window on (names, spelling, style).")
     var initialPrompt: String?
 
@@ -115,6 +127,22 @@ struct Transcribe: ParsableCommand {
                                valueName: "seconds"))
     var hallucinationSilenceThreshold: Double?
 
+    @Option(parsing: .unconditional, help: ArgumentHelp("srt, vtt (needs --word-timestamps): characters in a line before it breaks (openai-whisper's writers).", valueName: "n"))
+    var maxLineWidth: Int?
+
+    @Option(parsing: .unconditional, help: ArgumentHelp("srt, vtt (needs --word-timestamps, with --max-line-width): lines in a cue.", valueName: "n"))
+    var maxLineCount: Int?
+
+    @Flag(help: "srt, vtt (needs --word-timestamps): underline each word as it is spoken.")
+    var highlightWords = false
+
+    @Option(parsing: .unconditional, help: ArgumentHelp("srt, vtt (needs --word-timestamps; no effect with --max-line-width): words in a cue.", valueName: "n"))
+    var maxWordsPerLine: Int?
+
+    var subtitles: SubtitleOptions {
+        SubtitleOptions(maxLineWidth: maxLineWidth, maxLineCount: maxLineCount, highlightWords: highlightWords, maxWordsPerLine: maxWordsPerLine)
+    }
+
     @Flag(help: "Transcribe only the speech Silero VAD finds, joined as faster-whisper's vad_filter does (times stay those of the recording); tuned by the VAD flags below.")
     var vad = false
 
@@ -146,6 +174,15 @@ struct Transcribe: ParsableCommand {
         if language != "auto" && WhisperTokenizer.languageCode(for: language) == nil {
             throw ValidationError("unknown language '\(language)'")
         }
+        if !subtitles.isDefault {
+            if !wordTimestamps {
+                throw ValidationError("--max-line-width, --max-line-count, --highlight-words and --max-words-per-line cut subtitles at words: add --word-timestamps")
+            }
+            if audioStdin { throw ValidationError("subtitles are shaped over a whole transcript: --max-line-width and the like are not for --audio-stdin") }
+            do { try subtitles.validate() } catch let e as RequestError { throw ValidationError(e.description) }
+            if maxLineCount != nil && maxLineWidth == nil { Report.log.warning("--max-line-count has no effect without --max-line-width") }
+            if maxWordsPerLine != nil && maxLineWidth != nil { Report.log.warning("--max-words-per-line has no effect with --max-line-width") }
+        }
         if format == .all && outputDir == nil {
             throw ValidationError("--format all writes a file per format: give --output-dir (standard output takes one format)")
         }
@@ -166,6 +203,10 @@ struct Transcribe: ParsableCommand {
             ? Array(stride(from: temperature, through: 1.0 + 1e-6, by: temperatureIncrement))
             : [temperature]
         r.initialPrompt = initialPrompt
+        r.compressionRatioThreshold = try Self.threshold(compressionRatioThreshold, "--compression-ratio-threshold")
+        r.logprobThreshold = try Self.threshold(logprobThreshold, "--logprob-threshold").map(Float.init)
+        r.noSpeechThreshold = try Self.threshold(noSpeechThreshold, "--no-speech-threshold").map(Float.init)
+        r.suppressTokens = try Self.tokens(suppressTokens)
         r.conditionOnPreviousText = conditionOnPreviousText
         r.wordTimestamps = wordTimestamps
         r.hallucinationSilenceThreshold = hallucinationSilenceThreshold
@@ -189,16 +230,36 @@ struct Transcribe: ParsableCommand {
         try runOptions.execute(load: { try TranscribeTask(request(), store: try ModelStore()) }) { task in
             let sink: any ResultSink<TranscriptRecord>
             if let outputDir {
-                sink = try TranscriptFiles(directory: URL(fileURLWithPath: outputDir), formats: formats, overwrite: overwrite,
-                                           request: task.identity, part: task.request.shard)
+                let files = try TranscriptFiles(directory: URL(fileURLWithPath: outputDir), formats: formats, overwrite: overwrite,
+                                                request: RequestIdentity(task.identity.fields + subtitles.fields), part: task.request.shard)
+                files.subtitles = subtitles
+                sink = files
             } else if audioStdin {
                 sink = LiveTranscriptPrinter(formats: formats)
             } else {
-                sink = TranscriptPrinter(formats: formats, headers: !single)
+                let printer = TranscriptPrinter(formats: formats, headers: !single)
+                printer.subtitles = subtitles
+                sink = printer
             }
             return try task.run(into: sink, progress: outputDir == nil && (single || audioStdin)
                                     ? runOptions.progressWithoutSummary() : runOptions.progress(),
                                 onSegment: verbose)
+        }
+    }
+
+    /// A threshold option: a number, or `none` (openai-whisper's None: the check is off).
+    static func threshold(_ text: String, _ flag: String) throws -> Double? {
+        let t = text.trimmingCharacters(in: .whitespaces)
+        if t.lowercased() == "none" { return nil }
+        guard let v = Double(t), v.isFinite else { throw ValidationError("\(flag) takes a number or none, not '\(text)'") }
+        return v
+    }
+
+    /// `--suppress-tokens`: comma-separated ids (-1: the non-speech symbols); "" for none.
+    static func tokens(_ text: String) throws -> [Int] {
+        try text.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }.map {
+            guard let id = Int($0) else { throw ValidationError("--suppress-tokens takes comma-separated token ids (and -1), not '\($0)'") }
+            return id
         }
     }
 

@@ -187,4 +187,40 @@ struct NewUserCLITests {
         let probabilities = c.stdout.matches(of: try Regex("\"probability\":[0-9.e-]+")).map { String(c.stdout[$0.range].dropFirst(14)) }
         #expect(probabilities.count == 5 && probabilities.allSatisfy { Float($0)!.description == $0 }, "\(probabilities)")
     }
+
+    /// Subtitles shaped as openai-whisper's writers shape them (its WriteSRT / WriteVTT on the
+    /// same transcript: scripts/subtitle-check.py); the options need --word-timestamps.
+    @Test func subtitlesAreShapedAsOpenAIWhispersWriters() throws {
+        try CLI.pythonChecks("subtitle-check.py", imports: "json", atLeast: 30)
+        let r = try CLI.run(["transcribe", CLI.sample("speech.wav"), "--format", "srt", "--max-line-width", "42"])
+        #expect(r.status == 2 && r.stderr.contains("add --word-timestamps"), "\(r.stderr)")
+        let zero = try CLI.run(["transcribe", CLI.sample("speech.wav"), "--format", "srt", "--word-timestamps", "--max-line-width", "0"])
+        #expect(zero.status == 2 && zero.stderr.contains("--max-line-width must be at least 1"), "\(zero.stderr)")
+    }
+
+    /// openai-whisper's decoding thresholds and --suppress-tokens; JSON's language_probability.
+    @Test func whisperOptionsOfThePeers() throws {
+        let speech = CLI.sample("speech.wav")
+        let plain = try CLI.run(["transcribe", speech, "--format", "json", "--beam-size", "1"])
+        let json = try Self.json(plain.stdout)
+        #expect(json["language_probability"] as? Double == 1, "tiny.en: the language is not detected: \(plain.stdout.prefix(200))")
+        #expect((json["text"] as? String)?.contains(" John ") == true)
+        // " John" is token 1757 of the English-only vocabulary: suppressed, it cannot be written.
+        let suppressed = try CLI.run(["transcribe", speech, "--format", "json", "--beam-size", "1", "--suppress-tokens", "-1,1757"])
+        let tokens = try #require(try Self.json(suppressed.stdout)["segments"] as? [[String: Any]]).flatMap { $0["tokens"] as? [Int] ?? [] }
+        #expect(suppressed.status == 0 && !tokens.contains(1757) && !tokens.isEmpty, "\(suppressed.stdout.prefix(300))")
+        let off = try CLI.run(["transcribe", speech, "--compression-ratio-threshold", "none", "--logprob-threshold", "none",
+                               "--no-speech-threshold", "none", "--beam-size", "1"])
+        #expect(off.status == 0 && off.stdout.contains("Dashwood"), "\(off.stderr)")
+        for (args, message) in [(["--logprob-threshold", "1"], "log-probability threshold 1.0 is out of range"),
+                                (["--suppress-tokens", "x"], "--suppress-tokens takes comma-separated token ids"),
+                                (["--suppress-tokens", "99999"], "suppress token 99999 is not in this model's vocabulary"),
+                                (["--compression-ratio-threshold", "high"], "--compression-ratio-threshold takes a number or none")] {
+            let r = try CLI.run(["transcribe", speech] + args)
+            #expect(r.status == 2 && r.stderr.contains(message), "\(args): \(r.status) \(r.stderr)")
+        }
+        let base = try CLI.run(["transcribe", speech, "--model", "base", "--format", "json", "--beam-size", "1"])
+        let p = try #require(try Self.json(base.stdout)["language_probability"] as? Double)
+        #expect(p > 0.5 && p < 1, "base detects English: \(p)")
+    }
 }

@@ -5,19 +5,19 @@ import Models
 public enum TranscriptFormat: String, CaseIterable, Sendable {
     case txt, srt, vtt, json, tsv
 
-    public func render(_ t: WhisperSession.Transcript) -> String {
+    /// The transcript in this format; `subtitles` shapes srt and vtt cues (`SubtitleOptions`).
+    public func render(_ t: WhisperSession.Transcript, subtitles: SubtitleOptions = SubtitleOptions()) -> String {
         switch self {
         case .txt:
             return t.segments.map { $0.text.trimmingCharacters(in: .whitespaces) + "\n" }.joined()
         case .srt:
-            return t.segments.enumerated().map { i, s in
-                "\(i + 1)\n\(TranscriptFormat.clock(s.start, comma: true)) --> \(TranscriptFormat.clock(s.end, comma: true))\n"
-                    + s.text.trimmingCharacters(in: .whitespaces).replacingOccurrences(of: "-->", with: "->") + "\n\n"
+            return SubtitleLayout.cues(t, subtitles).enumerated().map { i, c in
+                "\(i + 1)\n\(TranscriptFormat.clock(ms: c.start, comma: true)) --> \(TranscriptFormat.clock(ms: c.end, comma: true))\n" + c.text + "\n\n"
             }.joined()
         case .vtt:
-            return "WEBVTT\n\n" + t.segments.map { s in
-                "\(TranscriptFormat.clock(s.start, comma: false, alwaysHours: false)) --> \(TranscriptFormat.clock(s.end, comma: false, alwaysHours: false))\n"
-                    + s.text.trimmingCharacters(in: .whitespaces).replacingOccurrences(of: "-->", with: "->") + "\n\n"
+            return "WEBVTT\n\n" + SubtitleLayout.cues(t, subtitles).map { c in
+                "\(TranscriptFormat.clock(ms: c.start, comma: false, alwaysHours: false)) --> \(TranscriptFormat.clock(ms: c.end, comma: false, alwaysHours: false))\n"
+                    + c.text + "\n\n"
             }.joined()
         case .tsv:
             return "start\tend\ttext\n" + t.segments.map { s in
@@ -31,7 +31,10 @@ public enum TranscriptFormat: String, CaseIterable, Sendable {
 
     /// `HH:MM:SS,mmm` (SRT) or `[HH:]MM:SS.mmm` (VTT).
     public static func clock(_ seconds: Double, comma: Bool, alwaysHours: Bool = true) -> String {
-        let ms = Int((max(seconds, 0) * 1000).rounded())
+        clock(ms: SubtitleLayout.ms(seconds), comma: comma, alwaysHours: alwaysHours)
+    }
+
+    static func clock(ms: Int, comma: Bool, alwaysHours: Bool = true) -> String {
         let h = ms / 3_600_000, m = ms / 60_000 % 60, s = ms / 1000 % 60, f = ms % 1000
         let sep = comma ? "," : "."
         if !alwaysHours && h == 0 { return String(format: "%02d:%02d%@%03d", m, s, sep, f) }
@@ -50,11 +53,14 @@ struct TranscriptJSON: Encodable {
         let words: [Word]
     }
     let text: String, language: String, duration: Double
+    /// faster-whisper's `language_probability` (1 when the language was given).
+    let language_probability: Double
     let segments: [Segment]
 
     init(_ t: WhisperSession.Transcript) {
         text = t.text
         language = t.language
+        language_probability = JSONValue.decimal(t.languageProbability)
         duration = JSONValue.seconds(t.duration)
         segments = t.segments.map { s in
             Segment(id: s.id, seek: s.seek, start: JSONValue.seconds(s.start), end: JSONValue.seconds(s.end), text: s.text, tokens: s.tokens,

@@ -12,6 +12,8 @@ public final class TranscriptPrinter: ResultSink {
     let output: TextOutput
     let formats: [TranscriptFormat]
     let headers: Bool
+    /// How srt and vtt cues are cut.
+    public var subtitles = SubtitleOptions()
 
     public init(formats: [TranscriptFormat], headers: Bool, output: TextOutput = StandardOutput.shared) {
         self.output = output
@@ -21,7 +23,7 @@ public final class TranscriptPrinter: ResultSink {
 
     public func write(_ t: TranscriptRecord, for source: SourceItem) throws {
         if headers { output.write("==> \(source.path) <==\n") }
-        for f in formats { output.write(f.render(t)) }
+        for f in formats { output.write(f.render(t, subtitles: subtitles)) }
     }
 }
 
@@ -44,6 +46,8 @@ public final class TranscriptFiles: ResultSink {
     let formats: [TranscriptFormat]
     let manifest: JSONLinesOutput
     let request: RequestIdentity?
+    /// How srt and vtt cues are cut (part of `request` when set: see `SubtitleOptions.fields`).
+    public var subtitles = SubtitleOptions()
     /// The latest manifest entry of each input path (earlier runs).
     let kept: [String: Kept]
     /// Output names (without the format's extension, relative to `directory`) → the input
@@ -137,7 +141,7 @@ public final class TranscriptFiles: ResultSink {
         let written = try formats.map { f -> String in
             let url = url(name, f)
             try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
-            try AtomicFile.write(Data(f.render(t).utf8), to: url)
+            try AtomicFile.write(Data(f.render(t, subtitles: subtitles).utf8), to: url)
             return url.path
         }
         try manifest.append(Stamped(record: Entry(outputs: written, language: t.language, name: name, formats: formats.map(\.rawValue)),

@@ -18,7 +18,7 @@ extension TranscribeTask {
             ("compression_ratio_threshold", text(o.compressionRatioThreshold)), ("logprob_threshold", text(o.logprobThreshold)),
             ("no_speech_threshold", text(o.noSpeechThreshold)), ("word_timestamps", "\(o.wordTimestamps)"),
             ("hallucination_silence_threshold", text(o.hallucinationSilenceThreshold)),
-        ] + computeFields + vadFields + batchFields)
+        ] + (o.suppressTokens == [-1] ? [] : [("suppress_tokens", o.suppressTokens.map(String.init).joined(separator: ","))]) + computeFields + vadFields + batchFields)
     }
 
     /// int8 changes the numbers; the other compute types give float32's results, so they

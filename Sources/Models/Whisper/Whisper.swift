@@ -21,6 +21,9 @@ public struct WhisperOptions: Sendable {
     public var compressionRatioThreshold: Double? = 2.4
     public var logprobThreshold: Float? = -1.0
     public var noSpeechThreshold: Float? = 0.6
+    /// Token ids never sampled, openai-whisper's `suppress_tokens`: -1 stands for its
+    /// non-speech symbols (the default, `[-1]`); the special tokens are always suppressed.
+    public var suppressTokens: [Int] = [-1]
     /// Word-level timestamps from the alignment heads (needed by the silence threshold).
     public var wordTimestamps = false
     public var hallucinationSilenceThreshold: Double? = nil
@@ -73,6 +76,7 @@ public struct WhisperOptions: Sendable {
             try check(l.isFinite && l <= 0, "log-probability threshold \(l) is out of range: use a value at most 0 (default -1)")
         }
         if let s = noSpeechThreshold { try check(s.isFinite && (0...1).contains(s), "no-speech threshold \(s) is out of range: use 0 to 1") }
+        if let bad = suppressTokens.first(where: { $0 < -1 }) { try check(false, "suppress token \(bad) is not a token id (use ids, and -1 for the non-speech symbols)") }
         if let h = hallucinationSilenceThreshold {
             try check(h.isFinite && h > 0 && h <= 30, "hallucination silence threshold \(h) s is out of range: use a value above 0 and at most 30 seconds")
         }
@@ -90,6 +94,10 @@ public struct WhisperTranscript: Sendable {
     /// What is wrong with the input that still decoded (`truncated: header says 1.10 s, file
     /// holds 0.15 s`), without its path; said with the transcript.
     public var warnings: [String] = []
+    /// How sure the language detection was (faster-whisper's `language_probability`): the
+    /// detected language's share of the language tokens' probability; 1 when the language
+    /// was given or the model is English-only.
+    public var languageProbability: Float = 1
 
     public init(language: String, segments: [WhisperSegment], duration: Double) {
         self.language = language
@@ -152,8 +160,13 @@ public struct Whisper: Sendable {
 
     /// openai-whisper's default suppression ("-1"): non-speech symbols and the special
     /// tokens that must never be sampled.
-    public var defaultSuppressTokens: [Int] {
-        var s = Set(tokenizer.nonSpeechTokens)
+    public var defaultSuppressTokens: [Int] { suppressTokens([-1]) }
+
+    /// The ids suppressed for `--suppress-tokens` (as openai-whisper's `_get_suppress_tokens`):
+    /// the list, -1 replaced by the non-speech symbols, plus the special tokens.
+    public func suppressTokens(_ list: [Int]) -> [Int] {
+        var s = Set(list.filter { $0 >= 0 })
+        if list.contains(-1) { s.formUnion(tokenizer.nonSpeechTokens) }
         for t in [tokenizer.transcribe, tokenizer.translate, tokenizer.sot, tokenizer.sotPrev, tokenizer.sotLM] { s.insert(t) }
         if tokenizer.noSpeech >= 0 { s.insert(tokenizer.noSpeech) }
         return s.sorted()
@@ -193,7 +206,7 @@ public struct Whisper: Sendable {
         o.decoding.patience = options.patience
         o.decoding.lengthPenalty = options.lengthPenalty
         o.decoding.withoutTimestamps = options.withoutTimestamps
-        o.decoding.suppressTokens = defaultSuppressTokens
+        o.decoding.suppressTokens = suppressTokens(options.suppressTokens)
         o.shouldStop = options.shouldStop
         if options.wordTimestamps || options.hallucinationSilenceThreshold != nil {
             o.wordAligner = WhisperWordAligner(
@@ -210,6 +223,9 @@ public struct Whisper: Sendable {
         try options.validate()
         if let l = options.language, tokenizer.isMultilingual, tokenizer.languageToken(code: l) == nil {
             throw WhisperError("unknown language code '\(l)'")
+        }
+        if let bad = options.suppressTokens.first(where: { $0 >= model.dims.nVocab }) {
+            throw WhisperError("suppress token \(bad) is not in this model's vocabulary (0 to \(model.dims.nVocab - 1))")
         }
     }
 

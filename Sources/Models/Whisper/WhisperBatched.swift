@@ -113,6 +113,7 @@ extension Whisper {
         let rate = Double(LogMelSpectrogram.sampleRate)
         let fixedLanguage = tokenizer.isMultilingual ? options.language : (options.language ?? "en")
         var languages = [String?](repeating: fixedLanguage, count: inputs.count)
+        var languageProbabilities = [Float](repeating: 1, count: inputs.count)
         var segments = [[WhisperSegment]](repeating: [], count: inputs.count)
         var lastSpeech = [Double](repeating: 0, count: inputs.count)
         var failures = [Error?](repeating: nil, count: inputs.count)
@@ -142,7 +143,8 @@ extension Whisper {
                         let joined = LogMelSpectrogram.segment(Tensor.concat(first, axis: 1), start: 0)
                         try stop.checkStop()
                         let audio = try stages.encoder.encode(windows: joined.unsqueezed(0))
-                        languages[i] = detectLanguage(audio: audio).code
+                        let detected = detectLanguage(audio: audio)
+                        (languages[i], languageProbabilities[i]) = (detected.code, detected.probability)
                         // One chunk alone (a short file's speech, or 30 s of it): the very
                         // window the chunk is encoded as below, so its encoding is this one.
                         if first.count == 1 { encoded = audio }
@@ -208,7 +210,9 @@ extension Whisper {
         return inputs.indices.map { i in
             if let e = failures[i] { return .failure(e) }
             let total = Double(inputs[i].chunks.last?.upperBound ?? 0) / rate
-            return .success(WhisperTranscript(language: languages[i] ?? fixedLanguage ?? "en", segments: segments[i], duration: total))
+            var t = WhisperTranscript(language: languages[i] ?? fixedLanguage ?? "en", segments: segments[i], duration: total)
+            t.languageProbability = languageProbabilities[i]
+            return .success(t)
         }
     }
 

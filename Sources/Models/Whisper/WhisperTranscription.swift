@@ -22,6 +22,8 @@ public final class WhisperTranscription {
     let transcriber: WhisperTranscriber
     /// The language the audio is transcribed as (given, or detected on the first window).
     public private(set) var language: String?
+    /// The detection's probability (1 when the language was given).
+    public private(set) var languageProbability: Float = 1
     /// Every segment final so far.
     public private(set) var segments: [WhisperSegment] = []
     private var run: WhisperTranscriber.Run?
@@ -55,8 +57,10 @@ public final class WhisperTranscription {
 
     /// The transcript so far (all of it after `finish`).
     public var transcript: WhisperTranscript {
-        WhisperTranscript(language: language ?? options.language ?? "en", segments: segments,
-                          duration: feed.duration ?? Double(feed.samples) / Double(LogMelSpectrogram.sampleRate))
+        var t = WhisperTranscript(language: language ?? options.language ?? "en", segments: segments,
+                                  duration: feed.duration ?? Double(feed.samples) / Double(LogMelSpectrogram.sampleRate))
+        t.languageProbability = languageProbability
+        return t
     }
 
     /// Pulls `source` to its end, `onSegment` for each segment as soon as it is final and
@@ -89,7 +93,9 @@ public final class WhisperTranscription {
                 let (ready, window) = try transcriber.firstWindow(feed, options: detection)
                 guard ready else { return out }
                 // The first window as the loop sees it (frames past the audio are zeros), reused there.
-                language = window.map { whisper.detectLanguage(audio: $0.audio).code } ?? "en"
+                let detected = window.map { whisper.detectLanguage(audio: $0.audio) }
+                language = detected?.code ?? "en"
+                languageProbability = detected?.probability ?? 1
                 first = window
             }
             let language = self.language ?? "en"
