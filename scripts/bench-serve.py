@@ -8,6 +8,9 @@
    process (`mmpipe transcribe FILES --output-dir D`, model load included) against the server
    answering them with 4 clients (model loaded at start). Target: the server at least 0.95 of
    the CLI's files per second.
+3. Small jobs beside a large one: one-text /v1/embeddings requests (one every 0.1 s) while a
+   60 s transcription runs. Target: their p95 latency at most 0.5 s, and the transcription
+   slower than alone by no more than the embeddings' own compute (their latency alone, summed).
 
 Usage: bench-serve.py MMPIPE_BINARY   (MMPIPE_THREADS: the compute threads of both)"""
 import http.client
@@ -29,7 +32,7 @@ THREADS = os.environ.get("MMPIPE_THREADS")
 
 
 def start_server():
-    args = [BIN, "serve", "--port", "0", "--preload", "tiny.en", "--queue", "64"]
+    args = [BIN, "serve", "--port", "0", "--preload", "tiny.en", "--preload", "all-minilm-l6-v2", "--queue", "64"]
     if THREADS:
         args += ["--threads", THREADS]
     p = subprocess.Popen(args, stderr=subprocess.PIPE, text=True)
@@ -87,6 +90,45 @@ def load(port, bodies, clients):
     return time.perf_counter() - t0, latencies, texts
 
 
+def embed(port, text):
+    t0 = time.perf_counter()
+    c = http.client.HTTPConnection("127.0.0.1", port, timeout=600)
+    c.request("POST", "/v1/embeddings", body=json.dumps({"model": "all-minilm-l6-v2", "input": text}),
+              headers={"Content-Type": "application/json"})
+    r = c.getresponse()
+    data = r.read()
+    c.close()
+    if r.status != 200:
+        raise RuntimeError(f"HTTP {r.status}: {data[:200]}")
+    return time.perf_counter() - t0
+
+
+def beside(port, long_body):
+    """A long transcription alone, then with one-text embeddings every 0.1 s beside it:
+    (seconds alone, seconds beside, embedding latencies beside, embedding latencies alone)."""
+    alone = [embed(port, f"a short text number {i}") for i in range(20)]
+    solo = []
+    for _ in range(2):
+        dt, _ = post(port, *long_body)
+        solo.append(dt)
+    done, lat = threading.Event(), []
+
+    def small():
+        i = 0
+        while not done.is_set():
+            lat.append(embed(port, f"a photo of thing {i}"))
+            i += 1
+            time.sleep(0.1)
+
+    t = threading.Thread(target=small)
+    t.start()
+    time.sleep(0.05)
+    dt, _ = post(port, *long_body)
+    done.set()
+    t.join()
+    return min(solo), dt, lat, alone
+
+
 def pct(xs, q):
     xs = sorted(xs)
     return xs[min(len(xs) - 1, int(round(q * (len(xs) - 1))))]
@@ -139,6 +181,17 @@ def main():
         print(f"  CLI, one process (model load included): {c:.2f} s, {len(files) / c:.2f} files/s")
         print(f"  server, 4 clients (model loaded):        {s:.2f} s, {len(files) / s:.2f} files/s")
         print(f"  server / CLI throughput: {c / s:.2f} (target 0.95); transcripts {'identical' if same else 'DIFFER'}")
+
+        clips = sorted(pathlib.Path("/usr/share/pocketsphinx/test/data/librivox").glob("*.wav"))
+        minute = work / "minute.wav"
+        subprocess.run(["sox", "-V1", *map(str, clips * 4), str(minute), "trim", "0", "60"], check=True)
+        solo, with_small, lat, alone = beside(port, form(minute))
+        own = statistics.median(alone) * len(lat)
+        print(f"\nA 60 s transcription with a one-text embedding every 0.1 s beside it ({len(lat)} embeddings)")
+        print(f"  embedding latency alone: p50 {statistics.median(alone) * 1000:.1f} ms; beside the transcription: "
+              f"p50 {statistics.median(lat) * 1000:.1f} ms, p95 {pct(lat, 0.95) * 1000:.1f} ms, max {max(lat) * 1000:.1f} ms (target p95 <= 500 ms)")
+        print(f"  transcription alone {solo:.2f} s, beside {with_small:.2f} s: +{with_small - solo:.2f} s "
+              f"(the embeddings' own compute, at their latency alone: {own:.2f} s)")
     finally:
         server.terminate()
         server.wait(timeout=60)

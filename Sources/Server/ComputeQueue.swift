@@ -2,13 +2,22 @@ import Dispatch
 import Engine
 import Foundation
 
-/// Where every request's compute runs: one job at a time (each job uses all of the compute
-/// pool's cores, as the CLI's does), at most `capacity` jobs waiting or running. A request
-/// beyond that is refused at once (429 with `Retry-After`), so memory stays bounded however
-/// many clients ask.
+/// Where every request's compute runs: one job at a time per lane (speech, vision, text), at
+/// most `capacity` jobs waiting or running in all. A request beyond that is refused at once
+/// (429 with `Retry-After`), so memory stays bounded however many clients ask.
+///
+/// Lanes: a one-text embedding does not wait behind a 13 s transcription. Jobs of two lanes
+/// run at once on the one compute budget (`Compute`: busy threads never exceed the cores),
+/// so a job alone still has every core, and a long job running beside a short one gives up
+/// about the short one's compute, between its own parallel steps.
 final class ComputeQueue: @unchecked Sendable {
+    /// Which models a job runs: jobs of one lane queue behind each other, lanes run side by side.
+    enum Lane: String, CaseIterable, Sendable { case speech, vision, text }
+
     let capacity: Int
-    private let queue = DispatchQueue(label: "mmpipe.compute")
+    private let lanes: [Lane: DispatchQueue] = Dictionary(uniqueKeysWithValues: Lane.allCases.map {
+        ($0, DispatchQueue(label: "mmpipe.compute.\($0.rawValue)"))
+    })
     private let lock = NSLock()
     private var inFlight = 0
     /// Seconds of the jobs done, smoothed (for `Retry-After`).
@@ -64,7 +73,7 @@ final class ComputeQueue: @unchecked Sendable {
     /// it ends. `control` stops it: the caller's task being cancelled (its client went away)
     /// or `timeout` seconds passing cancel it, and `work` sees its job cancelled and returns
     /// early. Throws `APIError` 504 when the time ran out.
-    func run<T: Sendable>(_ place: Place, control: JobControl, timeout: Double,
+    func run<T: Sendable>(_ place: Place, lane: Lane, control: JobControl, timeout: Double,
                           _ work: @escaping @Sendable (JobControl) throws -> T) async throws -> T {
         let timedOut = TimedOut()
         let expire = DispatchWorkItem { timedOut.set(); control.cancel() }
@@ -72,11 +81,11 @@ final class ComputeQueue: @unchecked Sendable {
         defer { expire.cancel() }
         let result: Result<T, Error> = await withTaskCancellationHandler {
             await withCheckedContinuation { (done: CheckedContinuation<Result<T, Error>, Never>) in
-                queue.async { [self] in
+                lanes[lane]!.async { [self] in
                     let start = DispatchTime.now().uptimeNanoseconds
-                    lock.lock(); runningSince = start; lock.unlock()
+                    lock.lock(); runningSince[lane] = start; lock.unlock()
                     let r: Result<T, Error> = control.isCancelled ? .failure(CancellationError()) : Result { try work(control) }
-                    lock.lock(); runningSince = nil; lock.unlock()
+                    lock.lock(); runningSince[lane] = nil; lock.unlock()
                     place.giveBack(seconds: Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)
                     done.resume(returning: r)
                 }
@@ -91,15 +100,16 @@ final class ComputeQueue: @unchecked Sendable {
         return try result.get()
     }
 
-    /// When the job running now started (for `Retry-After` before any job has finished).
-    private var runningSince: UInt64?
+    /// When each lane's running job started (for `Retry-After` before any job has finished).
+    private var runningSince: [Lane: UInt64] = [:]
 
     private func reserve() -> (Bool, Int, Int) {
         lock.lock(); defer { lock.unlock() }
         // A place frees when the running job ends: the mean job's time less what it has run
         // (a quarter of the mean at least), or, before any job has finished, as long again
         // as it has run.
-        let running = runningSince.map { Double(DispatchTime.now().uptimeNanoseconds - $0) / 1e9 } ?? 0
+        // (The job running longest: the place freed first is another lane's at best.)
+        let running = runningSince.values.min().map { Double(DispatchTime.now().uptimeNanoseconds - $0) / 1e9 } ?? 0
         let remaining = finishedJobs == 0 ? running : max(meanSeconds - running, meanSeconds / 4)
         let wait = max(1, Int(remaining.rounded(.up)))
         guard inFlight < capacity else { return (false, inFlight, wait) }

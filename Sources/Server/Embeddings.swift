@@ -86,7 +86,7 @@ extension MMPipeServer {
             let asked = body.model ?? self.options.embeddingModel
             let textModels = self.models.names { $0.kind == .text || $0.family == "clip" }
             guard textModels.contains(asked) else { throw self.models.unknown(asked, known: textModels) }
-            let (rows, tokens, name) = try await self.queue.run(place, control: control, timeout: self.options.timeoutSeconds) { control in
+            let (rows, tokens, name) = try await self.queue.run(place, lane: .text, control: control, timeout: self.options.timeoutSeconds) { control in
                 let encoder: EmbedTask.TextEncoder
                 do { encoder = try self.models.textEncoder(asked) } catch {
                     throw APIError(.internalServerError, "Could not load \(asked): \(ErrorText.describe(error))", type: "server_error")

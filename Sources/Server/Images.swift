@@ -112,7 +112,7 @@ extension MMPipeServer {
             defer { try? FileManager.default.removeItem(at: files.folder) }
             r.images.paths = files.files.map(\.path)
             let request = r
-            let (name, results) = try await self.queue.run(place, control: control, timeout: self.options.timeoutSeconds) { control in
+            let (name, results) = try await self.queue.run(place, lane: .vision, control: control, timeout: self.options.timeoutSeconds) { control in
                 let models: ClassifierModels
                 do { models = try head?.models ?? self.models.classifier(request.model, zeroShot: zeroShot) } catch let e as ItemFailure {
                     throw APIError.badRequest(e.reason)
@@ -154,7 +154,7 @@ extension MMPipeServer {
             defer { try? FileManager.default.removeItem(at: files.folder) }
             images.paths = files.files.map(\.path)
             let input = images
-            let (name, results) = try await self.queue.run(place, control: control, timeout: self.options.timeoutSeconds) { control in
+            let (name, results) = try await self.queue.run(place, lane: .vision, control: control, timeout: self.options.timeoutSeconds) { control in
                 let session: VisionSession
                 do { session = try self.models.imageEncoder(model) } catch {
                     throw APIError(.internalServerError, "Could not load \(model): \(ErrorText.describe(error))", type: "server_error")

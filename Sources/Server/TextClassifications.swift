@@ -91,7 +91,7 @@ extension MMPipeServer {
             do { task = try ClassifyTask(r, models: head.models) } catch let e as RequestError {
                 throw APIError.badRequest(Self.httpWords(e.description))
             }
-            let results = try await self.queue.run(place, control: control, timeout: self.options.timeoutSeconds) { control in
+            let results = try await self.queue.run(place, lane: .text, control: control, timeout: self.options.timeoutSeconds) { control in
                 let sink = CollectingSink<ClassifyRecord>()
                 _ = try task.run(into: sink, progress: Progress(mode: .quiet), control: control)
                 return sink.results

@@ -101,7 +101,7 @@ extension MMPipeServer {
                 return try await self.streamTranscription(request, form: form, place: place, control: control, cleanup: cleanup)
             }
             defer { cleanup() }
-            let transcript = try await self.queue.run(place, control: control, timeout: self.options.timeoutSeconds) { control in
+            let transcript = try await self.queue.run(place, lane: .speech, control: control, timeout: self.options.timeoutSeconds) { control in
                 try self.runTranscription(request, filename: form.filename, control: control, onSegment: nil)
             }
             return try self.render(transcript, form: form, task: translate ? "translate" : "transcribe")
@@ -174,7 +174,7 @@ extension MMPipeServer {
         let run = Task {
             defer { cleanup() }
             do {
-                let t = try await queue.run(place, control: control, timeout: options.timeoutSeconds) { control in
+                let t = try await queue.run(place, lane: .speech, control: control, timeout: options.timeoutSeconds) { control in
                     try self.runTranscription(request, filename: form.filename, control: control) { s, _ in
                         sink.yield(.bytes(Self.event(StreamDelta(s))))
                     }
