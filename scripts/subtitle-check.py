@@ -9,6 +9,7 @@ Usage: scripts/subtitle-check.py MMPIPE_BINARY   (run by Tests/CLITests/NewUserC
 import glob
 import importlib.util
 import io
+import os
 import json
 import pathlib
 import subprocess
@@ -28,9 +29,10 @@ def check(ok, what):
 
 
 def writers():
-    sdist = sorted(glob.glob(str(ROOT / "Models/cache/openai-whisper/openai_whisper-*.tar.gz")))
+    models = pathlib.Path(os.environ.get("MMPIPE_MODELS_DIR") or ROOT / "Models")
+    sdist = sorted(glob.glob(str(models / "cache/openai-whisper/openai_whisper-*.tar.gz")))
     if not sdist:
-        sys.exit("no openai-whisper source distribution in Models/cache/openai-whisper: run scripts/fetch-models")
+        sys.exit(f"no openai-whisper source distribution in {models}/cache/openai-whisper: run scripts/fetch-models")
     with tarfile.open(sdist[-1]) as t:
         member = next(m for m in t.getmembers() if m.name.endswith("/whisper/utils.py"))
         source = t.extractfile(member).read()

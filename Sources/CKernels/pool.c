@@ -200,6 +200,14 @@ void mmpipe_core_acquire(void) {
     pthread_mutex_unlock(&pool.budget_lock);
 }
 
+void mmpipe_core_acquire_now(void) {
+    if (core_depth++ > 0) return;
+    pthread_mutex_lock(&pool.budget_lock);
+    pool.busy++;
+    note_peak_locked();
+    pthread_mutex_unlock(&pool.budget_lock);
+}
+
 void mmpipe_core_release(void) {
     if (core_depth <= 0 || --core_depth > 0) return;
     pthread_mutex_lock(&pool.budget_lock);

@@ -97,8 +97,13 @@ public enum Compute {
     ///
     /// - Important: `body` must not wait for other threads that need a core (a queue fed
     ///   by another stage, a nested job's workers): with every core held, they never get one.
-    public static func occupyingCore<R>(_ body: () throws -> R) rethrows -> R {
-        mmpipe_core_acquire()
+    ///
+    /// `express`: take the core at once, even when every core is busy (a short job beside a
+    /// long one, see the server's text lane): the thread then shares a core with the long
+    /// job's for the few milliseconds it runs, instead of waiting for the long job's current
+    /// parallel step, which can take most of a second.
+    public static func occupyingCore<R>(express: Bool = false, _ body: () throws -> R) rethrows -> R {
+        if express { mmpipe_core_acquire_now() } else { mmpipe_core_acquire() }
         defer { mmpipe_core_release() }
         return try body()
     }

@@ -131,6 +131,9 @@ struct NewUserCLITests {
             (["classify", cat, "--labels", "a,b", "--templates", "/dev/null"], "/dev/null: the templates file is empty"),
             (["classify", cat, "--labels-file", "/dev/null"], "/dev/null: the labels file is empty"),
             (["classify", cat, "--labels", "a,b", "--templates", "/nonexistent.txt"], "/nonexistent.txt: no such templates file"),
+            (["classify", cat, "--labels", "a,b", "--model", "efficientnet-lite0"], "efficientnet-lite0 is not a zero-shot model"),
+            (["classify", cat, "--head", "/nonexistent.head.safetensors"], "/nonexistent.head.safetensors: no such head file"),
+            (["classify", cat, "--model", "resnet50", "--weights", "/nonexistent.safetensors"], "/nonexistent.safetensors: no such file or folder"),
         ]
         for (args, message) in cases {
             let r = try CLI.run(args)

@@ -107,7 +107,7 @@ struct VisionCLITests {
         #expect(r.status == 1)
         #expect(r.errorLines.count == 1 && r.stderr.contains("--weights") && r.stderr.contains("microsoft/resnet-50"), "\(r.stderr)")
         let u = try CLI.run(["classify", CLI.sample("cat.jpg"), "--model", "resnet51"])
-        #expect(u.status == 1 && u.stderr.contains("unknown model"), "\(u.stderr)")
+        #expect(u.status == 2 && u.stderr.contains("unknown model"), "a usage error: \(u.stderr)")
     }
 }
 

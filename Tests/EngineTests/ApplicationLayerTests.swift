@@ -34,8 +34,9 @@ struct ModelCatalogTests {
     }
 
     @Test func kindsAreChecked() {
-        #expect(throws: CatalogError.self) { try catalog.card("whisper-base", for: [.image]) }
-        #expect(throws: CatalogError.self) { try catalog.card("nope", for: [.image]) }
+        // Usage errors (exit status 2, HTTP 400), naming what the command takes.
+        #expect(throws: RequestError.self) { try catalog.card("whisper-base", for: [.image]) }
+        #expect(throws: RequestError.self) { try catalog.card("nope", for: [.image]) }
         #expect((try? catalog.card("vit-b-16", for: [.image]))?.name == "vit-b-16")
     }
 

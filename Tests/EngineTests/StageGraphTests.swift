@@ -164,7 +164,7 @@ struct StageGraphTests {
         }
         let globbed = InputPaths([dir.path + "/sub/*.png", dir.path + "/*.jpg", dir.path + "/*.none"]).map { $0 }
         #expect(globbed == [.found(dir.path + "/sub/b.png", relative: "b.png"), .found(dir.path + "/a.jpg", relative: "a.jpg"),
-                            .missing(dir.path + "/*.none")])
+                            .unmatched(dir.path + "/*.none")])
         let found = InputPaths([dir.path, "/no/such/file.jpg"]) { $0.hasSuffix(".jpg") || $0.hasSuffix(".png") }.map { $0 }
         let files = found.compactMap { if case .found(let p, let r) = $0, p == dir.path + "/" + r { return r } else { return nil } }
         #expect(Set(files) == ["a.jpg", "sub/b.png"])

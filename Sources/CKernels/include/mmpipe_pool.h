@@ -29,6 +29,10 @@ int mmpipe_pool_run(long parts, int max_threads, mmpipe_part_fn fn, void *ctx);
 /* The core budget for stage workers. acquire blocks until a core is free; calls nest
  * (a thread holds at most one core). */
 void mmpipe_core_acquire(void);
+/* The same without waiting for a free core (a short job beside a long one: it runs on a
+ * thread of its own, time-sliced with the long job's, instead of waiting for its parallel
+ * step to end). The busy count may then exceed the cores by one such thread. */
+void mmpipe_core_acquire_now(void);
 void mmpipe_core_release(void);
 
 /* Highest number of threads seen busy at once (cores held + job threads), since the last

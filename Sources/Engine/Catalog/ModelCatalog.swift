@@ -170,7 +170,7 @@ public struct ModelCatalog: Sendable {
     public func weights(for card: ModelCard, given: String?, store: ModelStore) throws -> URL {
         if let given {
             guard FileManager.default.fileExists(atPath: given) else {
-                throw ItemFailure(path: given, reason: "no such file or folder (--weights takes \(card.weightsHint))")
+                throw RequestError("\(given): no such file or folder (--weights takes \(card.weightsHint))")
             }
             return URL(fileURLWithPath: given)
         }

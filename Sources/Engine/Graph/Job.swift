@@ -156,8 +156,16 @@ public final class JobControl: @unchecked Sendable {
     private let lock = NSLock()
     private var job: Job?
     private var stopped = false
+    private var isExpress = false
 
     public init() {}
+
+    /// The job is short and should not wait for a core behind a long one (`Job.express`);
+    /// set before the job starts.
+    public var express: Bool {
+        get { lock.lock(); defer { lock.unlock() }; return isExpress }
+        set { lock.lock(); isExpress = newValue; lock.unlock() }
+    }
 
     public func cancel() {
         lock.lock()
@@ -173,6 +181,7 @@ public final class JobControl: @unchecked Sendable {
     }
 
     func attach(_ job: Job) {
+        job.express = express
         lock.lock()
         self.job = job
         let s = stopped
@@ -190,6 +199,9 @@ public final class Job: @unchecked Sendable {
     private let group = DispatchGroup()
     let startTime = DispatchTime.now().uptimeNanoseconds
     public let progress: Progress
+    /// Its stage workers take a core without waiting (`Compute.occupyingCore(express:)`):
+    /// a server's short text jobs beside a long transcription.
+    var express = false
 
     // Source counters (read by the progress line).
     private var found = 0
@@ -468,7 +480,7 @@ public struct Flow<T: Sendable>: Sendable {
                         let t0 = DispatchTime.now().uptimeNanoseconds
                         // Work holds a core of the compute budget (see Compute): while it
                         // runs, model stages borrow one helper thread fewer.
-                        do { result = .success(try Compute.occupyingCore { try body(v, e.source) }) } catch {
+                        do { result = .success(try Compute.occupyingCore(express: job.express) { try body(v, e.source) }) } catch {
                             result = .failure(ItemFailure(path: e.source.path, error: error))
                         }
                         stats.addBusy(DispatchTime.now().uptimeNanoseconds - t0)
@@ -492,7 +504,7 @@ public struct Flow<T: Sendable>: Sendable {
             func flush() {
                 guard !pending.isEmpty else { return }
                 let t0 = DispatchTime.now().uptimeNanoseconds
-                let results = Compute.occupyingCore { stage.process(pending.map(\.value), items: pending.map(\.source)) }
+                let results = Compute.occupyingCore(express: job.express) { stage.process(pending.map(\.value), items: pending.map(\.source)) }
                 stats.addBusy(DispatchTime.now().uptimeNanoseconds - t0)
                 for (i, p) in pending.enumerated() {
                     let r: Result<S.Output, ItemFailure>

@@ -352,6 +352,7 @@ public enum ClassifierModels: @unchecked Sendable {
     /// The head at `path` and the image or text encoder it was trained on (`model`, when
     /// given, must be that one: a head made for another embedding model is refused in one line).
     public static func head(_ path: String, model: String?, store: ModelStore, catalog: ModelCatalog = .standard) throws -> ClassifierModels {
+        guard FileManager.default.fileExists(atPath: path) else { throw RequestError("\(path): no such head file (--head takes a file made by mmpipe train)") }
         let head = try ClassificationHead(path: path)
         let name = model ?? head.embeddingCard
         if head.text {
@@ -389,7 +390,7 @@ public enum ClassifierModels: @unchecked Sendable {
         }
         let chosen = model ?? (weights != nil ? "clip" : VisionSession.installedCLIP(store: store, catalog: catalog) ?? Lite0MiniLM.name)
         guard let card = catalog.card(chosen), card.kind == .zeroShot else {
-            throw ItemFailure(path: chosen, reason: "zero-shot models: \(catalog.cards(.zeroShot).filter { $0.name != "clip" }.map { $0.name }.joined(separator: ", "))")
+            throw RequestError("\(chosen) is not a zero-shot model (labels need one): \(catalog.cards(.zeroShot).filter { $0.name != "clip" }.map { $0.name }.joined(separator: ", "))")
         }
         if card.family == "lite0-minilm" { return .lite0MiniLM(try Lite0MiniLM(store: store)) }
         let session = try VisionSession(model: card.name, weights: weights, store: store, catalog: catalog)
