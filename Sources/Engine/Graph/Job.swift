@@ -449,7 +449,7 @@ struct Repeats {
     func report(_ progress: Progress) {
         guard count > 0 else { return }
         let more = count > said.count ? " and \(count - said.count) more" : ""
-        progress.note("done once, already named by another argument or path: \(said.joined(separator: ", "))\(more)")
+        progress.note("given more than once, done once: \(said.joined(separator: ", "))\(more)")
     }
 }
 
