@@ -257,6 +257,105 @@ AVX512 int mmpipe_attend_few_f16_avx512(const float *q, int ldq, int rows, int d
     return attend_few(q, ldq, rows, d, kt, ldk, lk, v, ldv, dv, scale, scores, out, ldo, 1);
 }
 
+/* The same kernels in AVX2 (8 lanes): every element is the same chain of FMAs in the same
+ * order as the AVX-512 kernels' (the scores' components in blocks of 16 with partial sums
+ * in memory, then the scale; the values' positions in order from zero), and the softmax is
+ * the one kernel, so both give the same bits, and the same as mmpipe_gemm's products. */
+#define FEW_AVX2 __attribute__((target("avx2,fma,f16c")))
+
+FEW_AVX2 static inline __attribute__((always_inline)) __m256 load8(const void *base, size_t at, const int half) {
+    return half ? _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)((const uint16_t *)base + at)))
+                : _mm256_loadu_ps((const float *)base + at);
+}
+
+FEW_AVX2 static inline __attribute__((always_inline)) float load1_avx2(const void *base, size_t at, const int half) {
+    return half ? _cvtsh_ss(((const uint16_t *)base)[at]) : ((const float *)base)[at];
+}
+
+FEW_AVX2 static inline __attribute__((always_inline)) void few_scores8(
+    const float *q, int ldq, const int R, int d, const void *kt, int ldk, int lk, float scale, float *scores, const int half) {
+    const __m256 sv = _mm256_set1_ps(scale);
+    for (int i0 = 0; i0 < d; i0 += 16) {
+        const int i1 = i0 + 16 < d ? i0 + 16 : d, first = i0 == 0, last = i1 == d;
+        int j = 0;
+        for (; j + 16 <= lk; j += 16) {
+            __m256 a[6], b[6];
+            for (int r = 0; r < R; r++) {
+                a[r] = first ? _mm256_setzero_ps() : _mm256_loadu_ps(scores + (size_t)r * lk + j);
+                b[r] = first ? _mm256_setzero_ps() : _mm256_loadu_ps(scores + (size_t)r * lk + j + 8);
+            }
+            for (int i = i0; i < i1; i++) {
+                const size_t row = (size_t)i * ldk + j;
+                __m256 k0 = load8(kt, row, half), k1 = load8(kt, row + 8, half);
+                for (int r = 0; r < R; r++) {
+                    __m256 qv = _mm256_set1_ps(q[(size_t)r * ldq + i]);
+                    a[r] = _mm256_fmadd_ps(qv, k0, a[r]);
+                    b[r] = _mm256_fmadd_ps(qv, k1, b[r]);
+                }
+            }
+            for (int r = 0; r < R; r++) {
+                _mm256_storeu_ps(scores + (size_t)r * lk + j, last ? _mm256_mul_ps(a[r], sv) : a[r]);
+                _mm256_storeu_ps(scores + (size_t)r * lk + j + 8, last ? _mm256_mul_ps(b[r], sv) : b[r]);
+            }
+        }
+        for (; j < lk; j++)
+            for (int r = 0; r < R; r++) {
+                float t = first ? 0 : scores[(size_t)r * lk + j];
+                for (int i = i0; i < i1; i++) t = fmaf(q[(size_t)r * ldq + i], load1_avx2(kt, (size_t)i * ldk + j, half), t);
+                scores[(size_t)r * lk + j] = last ? t * scale : t;
+            }
+    }
+}
+
+/* out[r * ldo + c] = sum_j p[r * lk + j] v[j * ldv + c], 16 columns at a time. */
+FEW_AVX2 static inline __attribute__((always_inline)) void few_values8(
+    const float *p, const int R, int lk, const void *v, int ldv, int dv, float *out, int ldo, const int half) {
+    for (int c0 = 0; c0 < dv; c0 += 16) {
+        __m256 a[6], b[6];
+        for (int r = 0; r < R; r++) { a[r] = _mm256_setzero_ps(); b[r] = _mm256_setzero_ps(); }
+        for (int j = 0; j < lk; j++) {
+            const __m256 v0 = load8(v, (size_t)j * ldv + c0, half), v1 = load8(v, (size_t)j * ldv + c0 + 8, half);
+            for (int r = 0; r < R; r++) {
+                const __m256 pv = _mm256_set1_ps(p[(size_t)r * lk + j]);
+                a[r] = _mm256_fmadd_ps(pv, v0, a[r]);
+                b[r] = _mm256_fmadd_ps(pv, v1, b[r]);
+            }
+        }
+        for (int r = 0; r < R; r++) {
+            _mm256_storeu_ps(out + (size_t)r * ldo + c0, a[r]);
+            _mm256_storeu_ps(out + (size_t)r * ldo + c0 + 8, b[r]);
+        }
+    }
+}
+
+#define SCORES8(q, ldq, d, kt, ldk, lk, scale, sc, half, R) few_scores8(q, ldq, R, d, kt, ldk, lk, scale, sc, half)
+#define VALUES8(sc, lk, v, ldv, dv, o, ldo, half, R) few_values8(sc, R, lk, v, ldv, dv, o, ldo, half)
+
+FEW_AVX2 static inline __attribute__((always_inline)) int attend_few_avx2(
+    const float *q, int ldq, int rows, int d, const void *kt, int ldk, int lk,
+    const void *v, int ldv, int dv, float scale, float *scores, float *out, int ldo, const int half) {
+    if (dv % 16 != 0 || dv > 64 || dv == 0) return 0;
+    for (int r0 = 0; r0 < rows; r0 += 6) {
+        const int R = rows - r0 < 6 ? rows - r0 : 6;
+        const float *qr = q + (size_t)r0 * ldq;
+        FEW_ROWS(SCORES8, qr, ldq, d, kt, ldk, lk, scale, scores, half)
+        for (int r = 0; r < R; r++) mmpipe_softmax_f32(scores + (size_t)r * lk, scores + (size_t)r * lk, lk);
+        float *o = out + (size_t)r0 * ldo;
+        FEW_ROWS(VALUES8, scores, lk, v, ldv, dv, o, ldo, half)
+    }
+    return 1;
+}
+
+FEW_AVX2 int mmpipe_attend_few_avx2(const float *q, int ldq, int rows, int d, const float *kt, int ldk, int lk,
+                                    const float *v, int ldv, int dv, float scale, float *scores, float *out, int ldo) {
+    return attend_few_avx2(q, ldq, rows, d, kt, ldk, lk, v, ldv, dv, scale, scores, out, ldo, 0);
+}
+
+FEW_AVX2 int mmpipe_attend_few_f16_avx2(const float *q, int ldq, int rows, int d, const uint16_t *kt, int ldk, int lk,
+                                        const uint16_t *v, int ldv, int dv, float scale, float *scores, float *out, int ldo) {
+    return attend_few_avx2(q, ldq, rows, d, kt, ldk, lk, v, ldv, dv, scale, scores, out, ldo, 1);
+}
+
 /* The int8 compute type's attention over long sequences (an encoder's), with AVX-512 BF16:
  * the attention weights p = exp(s - max s) and the values rounded to bfloat16 and
  * multiplied with vdpbf16ps (pairs of positions per instruction, float32 sums), the row
@@ -369,6 +468,10 @@ int mmpipe_attend_few_avx512(const float *q, int ldq, int rows, int d, const flo
                              const float *v, int ldv, int dv, float scale, float *scores, float *out, int ldo) { return 0; }
 int mmpipe_attend_few_f16_avx512(const float *q, int ldq, int rows, int d, const uint16_t *kt, int ldk, int lk,
                                  const uint16_t *v, int ldv, int dv, float scale, float *scores, float *out, int ldo) { return 0; }
+int mmpipe_attend_few_avx2(const float *q, int ldq, int rows, int d, const float *kt, int ldk, int lk,
+                           const float *v, int ldv, int dv, float scale, float *scores, float *out, int ldo) { return 0; }
+int mmpipe_attend_few_f16_avx2(const float *q, int ldq, int rows, int d, const uint16_t *kt, int ldk, int lk,
+                               const uint16_t *v, int ldv, int dv, float scale, float *scores, float *out, int ldo) { return 0; }
 void mmpipe_pack_values_bf16(const float *v, int ldv, int lk, int dv, uint16_t *out) {}
 int mmpipe_softmax_values_bf16(float *scores, int rows, int lk, int lds, const uint16_t *vp, int dv,
                                float *out, int ldo) { return 0; }

@@ -6,10 +6,10 @@ import CKernels
 /// `Tensor.keysForFewQueries` does), in float32 or in half precision.
 ///
 /// Half precision halves the bytes that every step streams (8 chunks of Whisper tiny: 147 MB
-/// of float32 per token, memory-bound); AVX-512's few-query kernel widens the values as it
-/// loads them. Its values differ from float32's by half precision's rounding (2^-11
-/// relative); where it is not on (`halfPrecision` false, or no AVX-512 and F16C), the memory
-/// is float32 and attention is exactly `Tensor.attention`'s.
+/// of float32 per token, memory-bound); the few-query kernel (AVX-512 or AVX2, the same bits)
+/// widens the values as it loads them. Its values differ from float32's by half precision's
+/// rounding (2^-11 relative); where it is not on (`halfPrecision` false, or the portable
+/// path), the memory is float32 and attention is exactly `Tensor.attention`'s.
 public struct AttentionMemory: @unchecked Sendable {
     enum Storage {
         /// Keys as `keysForFewQueries` gives them, values contiguous.
@@ -23,7 +23,7 @@ public struct AttentionMemory: @unchecked Sendable {
     public let groups: Int, heads: Int, length: Int, keyWidth: Int, valueWidth: Int
 
     /// Whether half-precision memory runs on this CPU's kernels.
-    public static var halfPrecisionAvailable: Bool { CPUFeatures.avx512F && CPUFeatures.avx2FMAF16C }
+    public static var halfPrecisionAvailable: Bool { CPUFeatures.avx2FMAF16C }
 
     /// `key` `[G, H, Lk, D]` and `value` `[G, H, Lk, Dv]` (any strides); `halfPrecision`
     /// stores them as float16 where `halfPrecisionAvailable`.
@@ -164,7 +164,8 @@ extension Tensor {
                 let scores = UnsafeMutablePointer<Float>.allocate(capacity: Swift.min(rows, 6) * lk)
                 defer { scores.deallocate() }
                 let head = group * h + hi
-                _ = mmpipe_attend_few_f16_avx512(qq.pointer + first * qq.strides[0] + hi * qq.strides[1], Int32(qq.strides[0]),
+                let kernel = CPUFeatures.avx512F ? mmpipe_attend_few_f16_avx512 : mmpipe_attend_few_f16_avx2
+                _ = kernel(qq.pointer + first * qq.strides[0] + hi * qq.strides[1], Int32(qq.strides[0]),
                                                  Int32(rows), Int32(d), keys.base + head * d * lk, Int32(lk), Int32(lk),
                                                  values.base + head * lk * dv, Int32(dv), Int32(dv), scale, scores,
                                                  out.outputPointer + (first * h + hi) * dv, Int32(h * dv))

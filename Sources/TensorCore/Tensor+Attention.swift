@@ -120,10 +120,13 @@ extension Tensor {
         let kp = k.pointer + group * k.strides[0] + hi * k.strides[1]
         let vp = v.pointer + group * v.strides[0] + hi * v.strides[1], ldv = lk == 1 ? dv : v.strides[2]
         // Keys stored transposed: one pass over them and one over the values, no packing.
-        if !transB && CPUFeatures.avx512F && v.strides[3] == 1
-            && mmpipe_attend_few_avx512(qp, Int32(q.strides[0]), Int32(rows), Int32(d), kp, Int32(ldb), Int32(lk),
-                                        vp, Int32(ldv), Int32(dv), scale, scores, out + (first * h + hi) * dv, Int32(h * dv)) != 0 {
-            return
+        // (AVX-512 and AVX2 give the same bits, and the same as the products below.)
+        if !transB && CPUFeatures.avx2FMAF16C && v.strides[3] == 1 {
+            let kernel = CPUFeatures.avx512F ? mmpipe_attend_few_avx512 : mmpipe_attend_few_avx2
+            if kernel(qp, Int32(q.strides[0]), Int32(rows), Int32(d), kp, Int32(ldb), Int32(lk),
+                      vp, Int32(ldv), Int32(dv), scale, scores, out + (first * h + hi) * dv, Int32(h * dv)) != 0 {
+                return
+            }
         }
         BLAS.sgemm(transA: false, transB: transB, m: rows, n: lk, k: d, alpha: scale,
                    a: qp, lda: q.strides[0], b: kp, ldb: ldb, c: scores, ldc: lk)

@@ -1,3 +1,4 @@
+import CKernels
 import Foundation
 import Testing
 @testable import TensorCore
@@ -112,6 +113,46 @@ struct VectorKernelTests {
             #expect(kept.groups == 1)
             let out = Tensor.attention(query: qLast, memory: kept).scalars
             #expect(zip(out, lastWant).allSatisfy { abs($0 - $1) < 5e-3 })
+        }
+    }
+
+    /// The few-query attention kernels (a decoding step's cross-attention), float32 and half
+    /// keys and values: AVX2 gives AVX-512's bits (the same FMA chains, the same softmax), and
+    /// both give the products' attention (`mmpipe_gemm`, softmaxRow) bit for bit. Lengths
+    /// around the 16- and 32-key blocks, every value width the kernels take, 1 to 13 rows.
+    @Test(arguments: [(1, 97, 64, 64), (6, 1500, 64, 64), (13, 33, 16, 32), (7, 16, 40, 48), (2, 1, 64, 16), (5, 47, 24, 64)])
+    func fewQueryKernelsAgreeOnEveryPath(rows: Int, lk: Int, d: Int, dv: Int) throws {
+        try #require(CPUFeatures.best >= .avx2, "no AVX2 on this CPU: the kernels cannot run")
+        let q = Self.values(rows * d, seed: 31, spread: 1)
+        let kt = Self.values(d * lk, seed: 32, spread: 2)            // [d, lk]: keys transposed
+        let v = Self.values(lk * dv, seed: 33, spread: 3)
+        let scale = 1 / Float(d).squareRoot()
+        func run(_ f16: Bool, _ avx512: Bool) -> [Float] {
+            var scores = [Float](repeating: 0, count: min(rows, 6) * lk), out = [Float](repeating: 0, count: rows * dv)
+            let k16 = kt.map { Float16($0).bitPattern }, v16 = v.map { Float16($0).bitPattern }
+            let ok: Int32
+            switch (f16, avx512) {
+            case (false, false): ok = mmpipe_attend_few_avx2(q, Int32(d), Int32(rows), Int32(d), kt, Int32(lk), Int32(lk), v, Int32(dv), Int32(dv), scale, &scores, &out, Int32(dv))
+            case (false, true): ok = mmpipe_attend_few_avx512(q, Int32(d), Int32(rows), Int32(d), kt, Int32(lk), Int32(lk), v, Int32(dv), Int32(dv), scale, &scores, &out, Int32(dv))
+            case (true, false): ok = mmpipe_attend_few_f16_avx2(q, Int32(d), Int32(rows), Int32(d), k16, Int32(lk), Int32(lk), v16, Int32(dv), Int32(dv), scale, &scores, &out, Int32(dv))
+            case (true, true): ok = mmpipe_attend_few_f16_avx512(q, Int32(d), Int32(rows), Int32(d), k16, Int32(lk), Int32(lk), v16, Int32(dv), Int32(dv), scale, &scores, &out, Int32(dv))
+            }
+            #expect(ok == 1)
+            return out
+        }
+        // The reference: the products (AVX2's, the same bits as AVX-512's) and the AVX2 softmax.
+        func reference(_ kt: [Float], _ v: [Float]) -> [Float] {
+            var scores = [Float](repeating: 0, count: rows * lk), out = [Float](repeating: 0, count: rows * dv)
+            BLAS.sgemm(level: .avx2, m: rows, n: lk, k: d, alpha: scale, a: q, lda: d, b: kt, ldb: lk, c: &scores, ldc: lk)
+            scores.withUnsafeMutableBufferPointer { s in for r in 0..<rows { mmpipe_softmax_f32(s.baseAddress! + r * lk, s.baseAddress! + r * lk, Int32(lk)) } }
+            BLAS.sgemm(level: .avx2, m: rows, n: dv, k: lk, a: scores, lda: lk, b: v, ldb: dv, c: &out, ldc: dv)
+            return out
+        }
+        let single = run(false, false), half = run(true, false)
+        #expect(single == reference(kt, v), "AVX2 float32 kernel against the products")
+        #expect(half == reference(kt.map { Float(Float16($0)) }, v.map { Float(Float16($0)) }), "AVX2 half kernel against rounded float32")
+        if CPUFeatures.best >= .avx512 {
+            #expect(run(false, true) == single && run(true, true) == half, "AVX-512 and AVX2 kernels differ")
         }
     }
 }

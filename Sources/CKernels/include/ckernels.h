@@ -41,6 +41,11 @@ int mmpipe_attend_few_avx512(const float *q, int ldq, int rows, int d, const flo
 /* The same with keys and values stored in float16 (half the bytes each step reads). */
 int mmpipe_attend_few_f16_avx512(const float *q, int ldq, int rows, int d, const uint16_t *kt, int ldk, int lk,
                                  const uint16_t *v, int ldv, int dv, float scale, float *scores, float *out, int ldo);
+/* AVX2 + FMA + F16C forms of the two (call only where the CPU has them): the same bits. */
+int mmpipe_attend_few_avx2(const float *q, int ldq, int rows, int d, const float *kt, int ldk, int lk,
+                           const float *v, int ldv, int dv, float scale, float *scores, float *out, int ldo);
+int mmpipe_attend_few_f16_avx2(const float *q, int ldq, int rows, int d, const uint16_t *kt, int ldk, int lk,
+                               const uint16_t *v, int ldv, int dv, float scale, float *scores, float *out, int ldo);
 
 /* Values v [lk, dv] (rows ldv apart) rounded to bfloat16 (nearest even) in pairs of
  * positions: out[(jp * dv + c) * 2 + t] = v[2 jp + t][c], zero past lk; (lk + 1) / 2 * dv * 2
