@@ -143,7 +143,8 @@ TARGET void mmpipe_gelu_f32(const float *src, float *dst, size_t n) {
 
 
 /* Attention of a few single queries against one head's memory (a decoding step's
- * cross-attention: the beams of one window against its 1500 audio positions), AVX-512F.
+ * cross-attention: the beams of one window against its 1500 audio positions), AVX-512F
+ * (AVX2 forms below).
  * Keys come transposed, kt[i * ldk + j], so 32 keys' i-th components are two vector loads
  * that feed R x 2 FMAs. Values come as rows, v[j * ldv + c], read once in order with up to
  * 64 columns in registers. Keys and values are float32 or (HALF) float16, widened as loaded:
