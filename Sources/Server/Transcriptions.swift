@@ -232,7 +232,7 @@ struct StreamDelta: Encodable {
     let segment: Segment
     init(_ s: WhisperSegment) {
         delta = s.text
-        segment = Segment(id: s.id, start: ms(s.start), end: ms(s.end), text: s.text)
+        segment = Segment(id: s.id, start: JSONValue.seconds(s.start), end: JSONValue.seconds(s.end), text: s.text)
     }
 }
 
@@ -276,14 +276,14 @@ struct VerboseTranscription: Encodable {
         warnings = t.warnings
         self.task = task
         language = WhisperTokenizer.languages.first { $0.code == t.language }?.name ?? t.language
-        duration = ms(t.duration)
+        duration = JSONValue.seconds(t.duration)
         text = t.text.trimmingCharacters(in: .whitespaces)
         segments = t.segments.map { s in
-            Segment(id: s.id, seek: s.seek, start: ms(s.start), end: ms(s.end), text: s.text, tokens: s.tokens,
+            Segment(id: s.id, seek: s.seek, start: JSONValue.seconds(s.start), end: JSONValue.seconds(s.end), text: s.text, tokens: s.tokens,
                     temperature: JSONValue.decimal(s.temperature), avg_logprob: JSONValue.decimal(s.avgLogprob), compression_ratio: s.compressionRatio,
                     no_speech_prob: JSONValue.decimal(s.noSpeechProb))
         }
-        words = withWords ? t.segments.flatMap { $0.words.map { Word(word: $0.word.trimmingCharacters(in: .whitespaces), start: ms($0.start), end: ms($0.end)) } } : nil
+        words = withWords ? t.segments.flatMap { $0.words.map { Word(word: $0.word.trimmingCharacters(in: .whitespaces), start: JSONValue.seconds($0.start), end: JSONValue.seconds($0.end)) } } : nil
     }
 
     func encode(to encoder: Encoder) throws {
@@ -300,4 +300,3 @@ struct VerboseTranscription: Encodable {
 }
 
 /// Seconds to the millisecond (times mapped back onto a recording carry float noise).
-func ms(_ t: Double) -> Double { JSONValue.seconds(t) }

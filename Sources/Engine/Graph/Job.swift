@@ -293,11 +293,13 @@ public final class Job: @unchecked Sendable {
         let seen = workFinishedItems + workInFlight.count
         let seenSeconds = workFinished + workInFlight.values.reduce(0) { $0 + $1.total }
         let doneSeconds = workFinished + workInFlight.values.reduce(0) { $0 + $1.done }
-        // Items finished without reporting seconds (failures) count as their mean.
+        // Items finished without reporting seconds (failures) count as the mean, done; items
+        // not started as the mean, to do.
         let mean = seenSeconds / Double(seen)
-        let unseen = max(0, total - seen - max(0, completed - workFinishedItems))
-        let whole = seenSeconds + mean * Double(unseen) + mean * Double(max(0, completed - workFinishedItems))
-        return whole > 0 ? min(1, (doneSeconds + mean * Double(max(0, completed - workFinishedItems))) / whole) : nil
+        let silent = max(0, completed - workFinishedItems)
+        let unseen = max(0, total - seen - silent)
+        let whole = seenSeconds + mean * Double(unseen + silent)
+        return whole > 0 ? min(1, (doneSeconds + mean * Double(silent)) / whole) : nil
     }
 
     /// Counts the inputs to do on a thread of its own (the same walk, resume check and
